@@ -1,0 +1,11 @@
+# Sanitizer builds, selected with MOUSE_SANITIZE (the asan and tsan presets set it).
+set(MOUSE_SANITIZE "" CACHE STRING "Sanitizers: empty, 'address' (ASan+UBSan) or 'thread'")
+if(MOUSE_SANITIZE STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+elseif(MOUSE_SANITIZE STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(NOT MOUSE_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "MOUSE_SANITIZE must be empty, 'address' or 'thread', not '${MOUSE_SANITIZE}'")
+endif()

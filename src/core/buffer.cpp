@@ -1,0 +1,114 @@
+#include "mouse/buffer.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "mouse/error.hpp"
+
+namespace mouse {
+
+namespace {
+[[noreturn]] void throw_errno(const char* what, const std::filesystem::path& path, int err) {
+  throw IoError(fmt::format("{} {}: {}", what, path.string(), std::strerror(err)));
+}
+
+// 64-byte alignment so typed views of any width (and SIMD loads) are aligned.
+struct AlignedFree {
+  void operator()(void* p) const noexcept { std::free(p); }
+};
+}  // namespace
+
+Buffer Buffer::allocate(int64_t size) {
+  if (size < 0) throw InvalidArgument(fmt::format("Buffer::allocate: negative size {}", size));
+  size_t rounded = (static_cast<size_t>(size) + 63) / 64 * 64;
+  if (rounded == 0) rounded = 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, rounded);
+  std::shared_ptr<void> owner(p, AlignedFree{});
+  return Buffer(static_cast<const uint8_t*>(p), size, std::move(owner));
+}
+
+Buffer Buffer::copy_of(std::span<const uint8_t> bytes) {
+  Buffer b = allocate(static_cast<int64_t>(bytes.size()));
+  if (!bytes.empty()) std::memcpy(b.mutable_data(), bytes.data(), bytes.size());
+  return b;
+}
+
+Buffer Buffer::slice(int64_t offset, int64_t length) const {
+  MOUSE_DCHECK(offset >= 0 && length >= 0 && offset + length <= size_);
+  return Buffer(data_ + offset, length, owner_);
+}
+
+std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open", path, errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw_errno("cannot stat", path, err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError(fmt::format("cannot map {}: not a regular file", path.string()));
+  }
+  const uint8_t* data = nullptr;
+  if (st.st_size > 0) {
+    void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+      int err = errno;
+      ::close(fd);
+      throw_errno("cannot mmap", path, err);
+    }
+    data = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);
+  return std::shared_ptr<MappedFile>(new MappedFile(path, data, st.st_size));
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), static_cast<size_t>(size_));
+}
+
+Buffer MappedFile::buffer() const {
+  return Buffer(data_, size_, shared_from_this());
+}
+
+void write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
+  std::filesystem::path tmp = path;
+  tmp += fmt::format(".tmp-{}", ::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw_errno("cannot create", tmp, errno);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw_errno("cannot write", tmp, err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw_errno("cannot close", tmp, err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw_errno("cannot rename into place", path, err);
+  }
+}
+
+}  // namespace mouse

@@ -1,0 +1,24 @@
+// mouse-data: the command line. Uses the public headers only.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+#include "mouse/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mouse-data: training data for sequence models on RL step data"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mouse-data 0.1.0");
+  mouse::cli::add_inspect(app);
+  mouse::cli::add_head(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mouse-data: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
