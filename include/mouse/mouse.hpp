@@ -1,0 +1,12 @@
+// Umbrella header: every public header of mouse-data.
+#pragma once
+
+#include "mouse/arrow.hpp"
+#include "mouse/arrow_ipc.hpp"
+#include "mouse/arrow_json.hpp"
+#include "mouse/buffer.hpp"
+#include "mouse/dataset.hpp"
+#include "mouse/dlpack.hpp"
+#include "mouse/error.hpp"
+#include "mouse/tensor.hpp"
+#include "mouse/tensor_dict.hpp"
