@@ -4,6 +4,7 @@
 #include "mouse/arrow.hpp"
 #include "mouse/arrow_ipc.hpp"
 #include "mouse/arrow_json.hpp"
+#include "mouse/augment.hpp"
 #include "mouse/buffer.hpp"
 #include "mouse/dataset.hpp"
 #include "mouse/dlpack.hpp"
