@@ -8,6 +8,7 @@
 #include "mouse/buffer.hpp"
 #include "mouse/dataset.hpp"
 #include "mouse/dlpack.hpp"
+#include "mouse/envs.hpp"
 #include "mouse/error.hpp"
 #include "mouse/tensor.hpp"
 #include "mouse/tensor_dict.hpp"
