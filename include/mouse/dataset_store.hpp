@@ -1,0 +1,191 @@
+// DatasetStore (SPEC §3-4): the step store a trainer samples windows from. Two segments: the
+// *source* (loaded datasets, by reference, zero-copy) and the *buffer* (steps appended at run time,
+// columnar, in memory). Indexing encodes rows into a TensorDict by the column contract of SPEC §3.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "mouse/dataset.hpp"
+#include "mouse/tensor.hpp"
+#include "mouse/tensor_dict.hpp"
+
+namespace mouse {
+
+/// Decoded image pixels for DatasetStore::append: height × width × channels uint8, row-major,
+/// channels 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA); pixels.size() must be H*W*C.
+struct ImagePixels {
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t channels = 0;
+  std::vector<uint8_t> pixels;
+};
+
+/// Encoded image bytes (PNG or JPEG) for DatasetStore::append.
+struct EncodedImage {
+  std::string bytes;
+};
+
+/// One value of an appended step: null, bool, int, float, string, list (of values, nested lists
+/// allowed), image pixels or encoded image bytes.
+struct StepValue {
+  using List = std::vector<StepValue>;
+  std::variant<std::monostate, bool, int64_t, double, std::string, List, ImagePixels, EncodedImage>
+      value;
+
+  StepValue() = default;
+  StepValue(std::nullptr_t) {}                                   // NOLINT: null
+  StepValue(bool v) : value(v) {}                                // NOLINT
+  StepValue(int v) : value(static_cast<int64_t>(v)) {}           // NOLINT
+  StepValue(int64_t v) : value(v) {}                             // NOLINT
+  StepValue(double v) : value(v) {}                              // NOLINT
+  StepValue(float v) : value(static_cast<double>(v)) {}          // NOLINT
+  StepValue(std::string v) : value(std::move(v)) {}              // NOLINT
+  StepValue(const char* v) : value(std::string(v)) {}            // NOLINT
+  StepValue(List v) : value(std::move(v)) {}                     // NOLINT
+  StepValue(ImagePixels v) : value(std::move(v)) {}              // NOLINT
+  StepValue(EncodedImage v) : value(std::move(v)) {}             // NOLINT
+  /// A list of numbers, e.g. an observation vector.
+  static StepValue list(std::span<const double> values);
+  static StepValue list(std::span<const int64_t> values);
+};
+
+/// One appended step: column name → value. Columns absent from a row are null for that row.
+using StepRow = std::map<std::string, StepValue, std::less<>>;
+
+/// Encoder settings (SPEC §4 constructor arguments).
+struct StoreConfig {
+  /// q_star width; must be > 0.
+  int64_t max_action_dim = 1000;
+  /// obs_continuous width; 0 = no obs_continuous key. Must be >= 0.
+  int64_t max_obs_continuous_dim = 0;
+  /// obs_discrete width for list columns; 0 = no obs_discrete key. Must be >= 0.
+  int64_t max_obs_discrete_dim = 0;
+  /// obs_image width (H*W*C values); 0 = no obs_image key. Must be >= 0. Images are decoded
+  /// (PNG via libpng, JPEG via libjpeg-turbo) to 8-bit H x W x C as stored: grey stays 1 channel,
+  /// palette PNGs expand to RGB(A), 16-bit samples keep their high byte, no gamma correction.
+  int64_t max_obs_image_pixels = 0;
+  /// dtype of obs_image: kInt64 (default, as the original) or kUInt8 (8x less memory).
+  DType obs_image_dtype = DType::kInt64;
+};
+
+namespace detail {
+struct StoreState;
+}
+
+/// The step store. Global row order: every source dataset in load order, then the buffer.
+///
+/// Source datasets are kept by reference (their record batches, usually memory-mapped) and never
+/// copied. The buffer is columnar: appended rows go into typed builders and are sealed into
+/// immutable Arrow chunks of at most 1000 rows (the batch size `datasets` writes), which the
+/// encoder reads with the same typed loops as the source.
+///
+/// Thread safety: one thread may call the mutating methods (from_dataset, append, append_columns,
+/// clear) while any number of threads call the const methods (size, get, segment_starts,
+/// to_dataset ...). A reader sees a consistent prefix of the rows: the rows present when its call
+/// took its snapshot (an immutable view of both segments, taken under a short lock; encoding
+/// runs outside it). size() is a lock-free read; a get() that follows it sees at least that many
+/// rows unless clear() ran in between. clear() must not run concurrently with readers that hold
+/// indices from before it (they get IndexError, never garbage).
+class DatasetStore {
+ public:
+  /// Validates `config` (InvalidArgument naming the bad argument and its value).
+  explicit DatasetStore(StoreConfig config = {});
+  /// The SPEC §4 constructor: the first four StoreConfig fields (obs_image dtype int64).
+  DatasetStore(int64_t max_action_dim, int64_t max_obs_continuous_dim = 0,
+               int64_t max_obs_discrete_dim = 0, int64_t max_obs_image_pixels = 0);
+  /// Releases the store's references to its datasets; tensors already returned stay valid.
+  ~DatasetStore();
+  /// Not copyable (the buffer is owned state); share a store by reference or pointer.
+  DatasetStore(const DatasetStore&) = delete;
+  DatasetStore& operator=(const DatasetStore&) = delete;
+
+  /// The validated settings.
+  const StoreConfig& config() const noexcept;
+
+  /// Appends `ds` to the source (zero-copy); an empty dataset is skipped. Its required columns are
+  /// checked now (SPEC §3: missing or unconvertible → InvalidArgument naming column and dataset;
+  /// enabled optional columns of an unconvertible type too). Datasets with different columns
+  /// may be loaded together: a key missing from one is filled as for mixed source/buffer rows.
+  void from_dataset(const Dataset& ds);
+  /// Appends splits of `dict` to the source (SPEC §4): `splits` exact names (in the order
+  /// given), or `split_pattern` fnmatch globs (one or more; `*`, `?`, `[...]`, `[!...]`,
+  /// case-sensitive, no escapes; matching splits in the dict's order), or neither = all splits in
+  /// the dict's order. Both given, or an empty list = InvalidArgument; an unknown name or patterns
+  /// matching nothing = KeyError listing the available splits. Every selected split is checked
+  /// before any is added, so on error the store is unchanged.
+  void from_dataset(const DatasetDict& dict, std::optional<std::vector<std::string>> splits = {},
+                    std::optional<std::vector<std::string>> split_pattern = {});
+
+  /// Appends one step to the buffer. Value types: bool, int (int64), float (float64), string,
+  /// lists (nested allowed; ints and floats mixed give floats), ImagePixels (stored PNG-encoded)
+  /// and EncodedImage (stored as given) as an HF Image column. The first non-null value of a
+  /// column fixes its type (a null or empty list leaves it open until one arrives); later rows may
+  /// omit columns (null) or add new ones (null for earlier rows). An int fits a float column, a
+  /// float does not fit an int column, a list of a fixed_size_list column must have its length.
+  /// Errors, all leaving the store unchanged: empty row, or no value for action / reward / done
+  /// (every buffer row must be encodable) → InvalidArgument; a value that does not fit its
+  /// column, or a contract column (SPEC §3) of a type that cannot convert → TypeError naming the
+  /// column.
+  void append(const StepRow& row);
+  /// Typed bulk append of `num_rows` steps given as Arrow columns (one array per column, all of
+  /// length num_rows): the fast path for many steps. The arrays become one buffer chunk without a
+  /// copy when their types are the columns' types (or the columns are new); otherwise they are
+  /// converted to the fixed types (integers to wider integers or floats, list kinds, ...;
+  /// TypeError when they cannot be). action / reward / done must be present without nulls
+  /// (InvalidArgument); arrays are fully validated (InvalidArgument). On error nothing changes.
+  void append_columns(const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns);
+
+  /// Total rows (source + buffer).
+  int64_t size() const noexcept;
+  /// Rows in the source segment.
+  int64_t source_size() const noexcept;
+
+  /// Row offsets where each source dataset starts, then where the buffer starts, then size():
+  /// [0, n0, n0+n1, ..., source_size(), size()] ([0, size()] without a source). For window
+  /// boundary policies. Taken from one snapshot, so consistent with a get() on the same rows.
+  std::vector<int64_t> segment_starts() const;
+
+  /// Encodes the rows at `indices` (negative = from the end; IndexError naming the index and the
+  /// length when out of range) into a TensorDict [N] by SPEC §3, in the order given, with tensors
+  /// allocated from `allocator`. Mixed source/buffer rows: a key present in one segment only is
+  /// zero-filled (q_star: -inf) for the other's rows. The keys are the same for every call on an
+  /// unchanged store (the union over its segments' schemas). Tensors are freshly allocated and
+  /// writable; they share nothing with the store. Errors: IndexError as above, InvalidArgument
+  /// for a null in a required column of a source dataset, FormatError for undecodable images.
+  TensorDict get(std::span<const int64_t> indices,
+                 const Allocator& allocator = default_allocator()) const;
+  /// Same as get(indices).
+  TensorDict operator[](std::span<const int64_t> indices) const { return get(indices); }
+
+  /// Encodes every row of `rows` (a batch of steps) by SPEC §3 into a TensorDict [rows.num_rows()],
+  /// with the keys of its own schema. Errors as from_dataset, plus FormatError for image bytes
+  /// that do not decode (naming the row).
+  TensorDict encode_hf_rows(const Dataset& rows) const;
+
+  /// Every step as a dataset: source only → the source itself (no copy; several source
+  /// datasets are concatenated zero-copy and must share features); buffer only → a dataset of the
+  /// buffer (columns in order of first appearance, pixel images as PNG `Image` features); both →
+  /// their concatenation, with the buffer converted to the first source's columns and types
+  /// (its missing columns null; a buffer column the source lacks is InvalidArgument). Empty
+  /// store → an empty dataset.
+  Dataset to_dataset() const;
+  /// One dataset of all stores' rows in order; none → an empty dataset.
+  static Dataset merge_stores_to_dataset(std::span<const DatasetStore* const> stores);
+
+  /// Empties source and buffer.
+  void clear();
+
+ private:
+  std::unique_ptr<detail::StoreState> state_;
+};
+
+}  // namespace mouse

@@ -1,0 +1,274 @@
+#include "store/conform.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "format/arrow/builders.hpp"
+#include "format/arrow/take.hpp"
+#include "mouse/error.hpp"
+#include "store/numeric.hpp"
+
+namespace mouse::detail {
+
+namespace {
+
+using arrow::ArrayData;
+using arrow::ArrayPtr;
+using arrow::DataType;
+using arrow::TypeId;
+using arrow::TypePtr;
+
+bool is_int(TypeId id) noexcept {
+  return id == TypeId::kInt8 || id == TypeId::kInt16 || id == TypeId::kInt32 ||
+         id == TypeId::kInt64 || id == TypeId::kUInt8 || id == TypeId::kUInt16 ||
+         id == TypeId::kUInt32 || id == TypeId::kUInt64;
+}
+
+bool is_float(TypeId id) noexcept {
+  return id == TypeId::kFloat16 || id == TypeId::kFloat32 || id == TypeId::kFloat64;
+}
+
+bool is_stringish(TypeId id) noexcept {
+  return id == TypeId::kUtf8 || id == TypeId::kLargeUtf8 || id == TypeId::kBinary ||
+         id == TypeId::kLargeBinary;
+}
+
+bool is_text(TypeId id) noexcept { return id == TypeId::kUtf8 || id == TypeId::kLargeUtf8; }
+
+// A validity bitmap (offset 0) for `a`, or an empty buffer when nothing is null.
+Buffer copy_validity(const ArrayData& a, int64_t* null_count) {
+  *null_count = 0;
+  if (a.null_count == 0) return {};
+  std::vector<bool> valid(static_cast<size_t>(a.length));
+  for (int64_t i = 0; i < a.length; ++i) valid[static_cast<size_t>(i)] = a.is_valid(i);
+  return arrow::make_validity(valid, a.length, null_count);
+}
+
+template <class To>
+void check_fits(double v, int64_t row, std::string_view where, const DataType& to) {
+  if constexpr (std::is_integral_v<To>) {
+    if (!(v >= static_cast<double>(std::numeric_limits<To>::min()) &&
+          v <= static_cast<double>(std::numeric_limits<To>::max()))) {
+      throw InvalidArgument(fmt::format("{}: value {} at row {} does not fit {}", where, v, row,
+                                        to.to_string()));
+    }
+  }
+}
+
+ArrayPtr convert_numbers(const ArrayData& a, const TypePtr& to, std::string_view where) {
+  auto out = std::make_shared<ArrayData>();
+  out->type = to;
+  out->length = a.length;
+  Buffer validity = copy_validity(a, &out->null_count);
+  Buffer values = Buffer::allocate(a.length * to->byte_width());
+  visit_number(a.type->id, [&](auto from_tag) {
+    using From = typename decltype(from_tag)::type;
+    visit_number(to->id, [&](auto to_tag) {
+      using To = typename decltype(to_tag)::type;
+      if constexpr (std::is_same_v<To, BitTag> || std::is_same_v<To, HalfTag>) {
+        MOUSE_DCHECK(false);  // can_conform admits neither as a target of a cast
+      } else {
+        To* dst = reinterpret_cast<To*>(values.mutable_data());
+        for (int64_t i = 0; i < a.length; ++i) {
+          if (a.null_count > 0 && !a.is_valid(i)) {
+            dst[i] = To{};
+            continue;
+          }
+          const auto v = load<From>(a, i);
+          if constexpr (std::is_integral_v<To> && std::is_integral_v<decltype(v)>) {
+            if constexpr (!std::is_same_v<decltype(v), To>) {
+              check_fits<To>(static_cast<double>(v), i, where, *to);
+            }
+          }
+          dst[i] = static_cast<To>(v);
+        }
+      }
+    });
+  });
+  out->buffers = {std::move(validity), std::move(values)};
+  return out;
+}
+
+ArrayPtr convert_strings(const ArrayData& a, const TypePtr& to) {
+  std::vector<std::optional<std::string>> values(static_cast<size_t>(a.length));
+  for (int64_t i = 0; i < a.length; ++i) {
+    if (a.is_valid(i)) values[static_cast<size_t>(i)] = std::string(arrow::binary_value(a, i));
+  }
+  const bool large = to->has_large_offsets();
+  return is_text(to->id) ? arrow::make_utf8(values, large) : arrow::make_binary(values, large);
+}
+
+// Child range [begin, end) covering all rows of a list-like array, and each row's length.
+std::pair<int64_t, int64_t> child_span(const ArrayData& a) {
+  if (a.type->id == TypeId::kFixedSizeList) {
+    const int64_t k = a.type->list_size;
+    return {a.offset * k, (a.offset + a.length) * k};
+  }
+  if (a.length == 0) return {0, 0};
+  return {arrow::value_range(a, 0).first, arrow::value_range(a, a.length - 1).second};
+}
+
+ArrayPtr convert_list(const ArrayData& a, const TypePtr& to, std::string_view where) {
+  const auto [begin, end] = child_span(a);
+  const ArrayPtr child =
+      conform(a.children[0]->slice(begin, end - begin), to->value_type(), where);
+  auto out = std::make_shared<ArrayData>();
+  out->type = to;
+  out->length = a.length;
+  Buffer validity = copy_validity(a, &out->null_count);
+  auto row_range = [&](int64_t i) -> std::pair<int64_t, int64_t> {
+    if (a.type->id == TypeId::kFixedSizeList) {
+      const int64_t k = a.type->list_size;
+      return {(a.offset + i) * k, (a.offset + i + 1) * k};
+    }
+    return arrow::value_range(a, i);
+  };
+  if (to->id == TypeId::kFixedSizeList) {
+    const int64_t k = to->list_size;
+    // Valid rows must hold exactly k items; null rows get k null items whatever they held.
+    std::vector<arrow::TakeRange> ranges;
+    bool reshaped = false;
+    for (int64_t i = 0; i < a.length; ++i) {
+      const auto [b, e] = row_range(i);
+      const bool valid = a.is_valid(i);
+      if (valid && e - b != k) {
+        throw InvalidArgument(fmt::format("{}: row {} is a list of {} items, the column type {} "
+                                          "holds exactly {}",
+                                          where, i, e - b, to->to_string(), k));
+      }
+      reshaped = reshaped || e - b != k;
+      const arrow::TakeRange r = valid ? arrow::TakeRange{0, b - begin, k} : arrow::TakeRange{1, 0, k};
+      if (!ranges.empty() && r.chunk == 0 && ranges.back().chunk == 0 &&
+          ranges.back().start + ranges.back().length == r.start) {
+        ranges.back().length += k;
+      } else {
+        ranges.push_back(r);
+      }
+    }
+    out->buffers = {std::move(validity)};
+    if (reshaped) {
+      const std::vector<ArrayPtr> parts = {child, all_null(to->value_type(), k)};
+      out->children = {arrow::take_ranges(to->value_type(), parts, ranges)};
+      return out;
+    }
+  } else {
+    const bool large = to->id == TypeId::kLargeList;
+    const int64_t width = large ? 8 : 4;
+    if (!large && end - begin > std::numeric_limits<int32_t>::max()) {
+      throw InvalidArgument(fmt::format("{}: {} list items do not fit 32-bit offsets", where,
+                                        end - begin));
+    }
+    Buffer offsets = Buffer::allocate((a.length + 1) * width);
+    for (int64_t i = 0; i <= a.length; ++i) {
+      const int64_t pos = (i < a.length ? row_range(i).first : end) - begin;
+      if (large) {
+        reinterpret_cast<int64_t*>(offsets.mutable_data())[i] = pos;
+      } else {
+        reinterpret_cast<int32_t*>(offsets.mutable_data())[i] = static_cast<int32_t>(pos);
+      }
+    }
+    out->buffers = {std::move(validity), std::move(offsets)};
+  }
+  out->children = {child};
+  return out;
+}
+
+ArrayPtr convert_struct(const ArrayData& a, const TypePtr& to, std::string_view where) {
+  auto out = std::make_shared<ArrayData>();
+  out->type = to;
+  out->length = a.length;
+  Buffer validity = copy_validity(a, &out->null_count);
+  out->buffers = {std::move(validity)};
+  for (const auto& field : to->children) {
+    ArrayPtr member;
+    for (size_t f = 0; f < a.type->children.size(); ++f) {
+      if (a.type->children[f].name == field.name) {
+        member = conform(a.children[f]->slice(a.offset, a.length), field.type,
+                         fmt::format("{}.{}", where, field.name));
+      }
+    }
+    out->children.push_back(member ? member : all_null(field.type, a.length));
+  }
+  return out;
+}
+
+}  // namespace
+
+ArrayPtr all_null(const TypePtr& type, int64_t length) {
+  if (type->id == TypeId::kNull) return arrow::make_null(length);
+  auto out = std::make_shared<ArrayData>();
+  out->type = type;
+  out->length = length;
+  out->null_count = length;
+  Buffer validity = Buffer::allocate((length + 7) / 8);
+  switch (type->id) {
+    case TypeId::kBool:
+      out->buffers = {validity, Buffer::allocate((length + 7) / 8)};
+      break;
+    case TypeId::kUtf8:
+    case TypeId::kBinary:
+      out->buffers = {validity, Buffer::allocate((length + 1) * 4), Buffer::allocate(0)};
+      break;
+    case TypeId::kLargeUtf8:
+    case TypeId::kLargeBinary:
+      out->buffers = {validity, Buffer::allocate((length + 1) * 8), Buffer::allocate(0)};
+      break;
+    case TypeId::kList:
+    case TypeId::kLargeList:
+      out->buffers = {validity, Buffer::allocate((length + 1) * (type->id == TypeId::kList ? 4 : 8))};
+      out->children = {all_null(type->value_type(), 0)};
+      break;
+    case TypeId::kFixedSizeList:
+      out->buffers = {validity};
+      out->children = {all_null(type->value_type(), length * type->list_size)};
+      break;
+    case TypeId::kStruct:
+      out->buffers = {validity};
+      for (const auto& f : type->children) out->children.push_back(all_null(f.type, length));
+      break;
+    default:
+      out->buffers = {validity, Buffer::allocate(length * type->byte_width())};
+      break;
+  }
+  return out;
+}
+
+bool can_conform(const DataType& from, const DataType& to) noexcept {
+  if (from.id == TypeId::kNull || from.equals(to)) return true;
+  if (is_int(from.id)) return is_int(to.id) || (is_float(to.id) && to.id != TypeId::kFloat16);
+  if (is_float(from.id)) return to.id == TypeId::kFloat32 || to.id == TypeId::kFloat64;
+  if (from.id == TypeId::kBool) return to.id == TypeId::kBool;
+  if (is_stringish(from.id)) return is_stringish(to.id) && !(is_text(to.id) && !is_text(from.id));
+  if (from.is_list_like()) return to.is_list_like() && can_conform(*from.value_type(), *to.value_type());
+  if (from.id == TypeId::kStruct && to.id == TypeId::kStruct) {
+    for (const auto& f : from.children) {
+      bool found = false;
+      for (const auto& g : to.children) {
+        if (g.name == f.name) found = can_conform(*f.type, *g.type);
+      }
+      if (!found) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+ArrayPtr conform(const ArrayPtr& array, const TypePtr& to, std::string_view where) {
+  const DataType& from = *array->type;
+  if (from.equals(*to)) return array;
+  if (from.id == TypeId::kNull) return all_null(to, array->length);
+  if (!can_conform(from, *to)) {
+    throw InvalidArgument(fmt::format("{}: values of type {} cannot be stored as {}", where,
+                                      from.to_string(), to->to_string()));
+  }
+  if (from.is_list_like()) return convert_list(*array, to, where);
+  if (from.id == TypeId::kStruct) return convert_struct(*array, to, where);
+  if (is_stringish(from.id)) return convert_strings(*array, to);
+  return convert_numbers(*array, to, where);
+}
+
+}  // namespace mouse::detail

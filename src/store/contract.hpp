@@ -1,0 +1,81 @@
+// The column contract of SPEC §3: which dataset column feeds which tensor key, with which dtype
+// and per-step shape, and which Arrow types can convert. Pure functions over types; the encoder
+// (encoder.hpp) does the conversion.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mouse/arrow.hpp"
+#include "mouse/dataset_store.hpp"
+#include "mouse/tensor.hpp"
+
+namespace mouse::detail {
+
+/// The tensor keys, in the order a TensorDict lists them.
+enum class Key : int {
+  kAction,
+  kReward,
+  kDone,
+  kXformedReward,
+  kTime,
+  kQStar,
+  kObsContinuous,
+  kObsDiscrete,
+  kObsImage,
+};
+inline constexpr int kKeyCount = 9;
+
+/// One row of the SPEC §3 table.
+struct KeySpec {
+  Key key;
+  std::string_view column;  ///< dataset column
+  std::string_view name;    ///< tensor key
+  bool required;
+};
+
+/// The table, indexed by static_cast<int>(Key).
+const std::array<KeySpec, kKeyCount>& key_specs() noexcept;
+
+/// How a column's Arrow type feeds its key.
+enum class ColumnShape : uint8_t {
+  kAbsent,  ///< not in the schema, or typed null
+  kScalar,  ///< one number (or bool) per row
+  kList,    ///< list / large_list / fixed_size_list (any nesting) of numbers, flattened
+  kImage,   ///< HF Image struct<bytes, path> or binary: encoded PNG / JPEG
+};
+
+/// Whether `key` is switched on by `config` (obs keys need their max dim > 0).
+bool key_enabled(Key key, const StoreConfig& config) noexcept;
+
+/// The output dtype of `key`.
+DType key_dtype(Key key, const StoreConfig& config) noexcept;
+
+/// Classifies `type` for `key`. Returns kAbsent for a null type; throws InvalidArgument naming
+/// `dataset`, the column, its type and what the key accepts when the type cannot convert.
+ColumnShape classify_column(Key key, const arrow::DataType& type, std::string_view dataset);
+
+/// The plan for encoding one schema: for each key, the field index (-1 when absent or disabled)
+/// and how it converts.
+struct SchemaPlan {
+  std::array<int, kKeyCount> field{};
+  std::array<ColumnShape, kKeyCount> shape{};
+
+  bool has(Key key) const noexcept { return shape[static_cast<int>(key)] != ColumnShape::kAbsent; }
+};
+
+/// Plans `schema`. With `require`, a missing required column is InvalidArgument naming the
+/// column, `dataset` and the available columns; without it, required columns may be absent
+/// (the caller decides). Unconvertible types throw as classify_column.
+SchemaPlan plan_schema(const arrow::Schema& schema, const StoreConfig& config,
+                       std::string_view dataset, bool require);
+
+/// Leaf type of a (nested) list type, or the type itself.
+const arrow::DataType& leaf_type(const arrow::DataType& type) noexcept;
+
+/// The item struct of an HF Image: struct with a binary-like "bytes" member.
+bool is_image_struct(const arrow::DataType& type) noexcept;
+
+}  // namespace mouse::detail

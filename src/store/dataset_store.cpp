@@ -1,0 +1,314 @@
+// DatasetStore: the two segments, snapshots for readers, indexing, to_dataset.
+#include "mouse/dataset_store.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "mouse/error.hpp"
+#include "store/conform.hpp"
+#include "store/encoder.hpp"
+#include "store/split_select.hpp"
+#include "store/store_state.hpp"
+
+namespace mouse {
+
+namespace detail {
+
+namespace {
+
+void add_segment(SourceIndex& index, SourceSegment segment) {
+  index.segments.push_back(std::move(segment));
+  index.layout.add(index.segments.back().plan);
+  index.segment_starts.push_back(index.segment_starts.back() +
+                                 index.segments.back().dataset.num_rows());
+}
+
+// Rebuilds the chunk views (they point into `index.segments`, so after every change of it).
+void reindex(SourceIndex& index) {
+  index.chunks.clear();
+  index.starts.assign(1, 0);
+  for (const SourceSegment& seg : index.segments) {
+    int64_t first = 0;
+    for (const auto& batch : seg.dataset.batches()) {
+      if (batch.num_rows == 0) continue;
+      index.chunks.push_back({&batch.columns, &seg.plan, &seg.label, first});
+      index.starts.push_back(index.starts.back() + batch.num_rows);
+      first += batch.num_rows;
+    }
+  }
+}
+
+std::string dataset_label(const Dataset& ds, const std::string& split) {
+  std::string where = ds.data_files().empty()
+                          ? std::string("in-memory dataset")
+                          : ds.data_files().front().path.parent_path().string();
+  if (!split.empty()) return fmt::format("split \"{}\" ({})", split, where);
+  return fmt::format("dataset {}", where);
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> StoreState::snap() const {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (snapshot && snapshot->version == version) return snapshot;
+  auto s = std::make_shared<Snapshot>();
+  s->source = source;
+  s->buffer = buffer->sealed();
+  s->buffer_columns = buffer->columns();
+  s->layout = source->layout;
+  for (const ChunkPtr& chunk : s->buffer) {
+    s->buffer_starts.push_back(s->buffer_starts.back() + chunk->num_rows);
+    s->layout.add(chunk->plan);
+  }
+  s->version = version;
+  snapshot = s;
+  return s;
+}
+
+}  // namespace detail
+
+using detail::ChunkView;
+using detail::RowRef;
+using detail::Snapshot;
+
+namespace {
+
+StoreConfig checked(StoreConfig c) {
+  auto bad = [](const char* name, int64_t v, const char* rule) {
+    throw InvalidArgument(fmt::format("DatasetStore: {} must be {}, got {}", name, rule, v));
+  };
+  if (c.max_action_dim <= 0) bad("max_action_dim", c.max_action_dim, "> 0");
+  if (c.max_obs_continuous_dim < 0) bad("max_obs_continuous_dim", c.max_obs_continuous_dim, ">= 0");
+  if (c.max_obs_discrete_dim < 0) bad("max_obs_discrete_dim", c.max_obs_discrete_dim, ">= 0");
+  if (c.max_obs_image_pixels < 0) bad("max_obs_image_pixels", c.max_obs_image_pixels, ">= 0");
+  if (c.obs_image_dtype != DType::kInt64 && c.obs_image_dtype != DType::kUInt8) {
+    throw InvalidArgument(fmt::format("DatasetStore: obs_image_dtype must be int64 or uint8, got {}",
+                                      dtype_name(c.obs_image_dtype)));
+  }
+  return c;
+}
+
+StoreConfig make_config(int64_t a, int64_t c, int64_t d, int64_t i) {
+  StoreConfig config;
+  config.max_action_dim = a;
+  config.max_obs_continuous_dim = c;
+  config.max_obs_discrete_dim = d;
+  config.max_obs_image_pixels = i;
+  return config;
+}
+
+// The buffer rows of `snap` as one dataset with the given schema and features.
+Dataset buffer_dataset(const Snapshot& snap, std::shared_ptr<const arrow::Schema> schema,
+                       std::optional<Features> features) {
+  std::vector<arrow::RecordBatch> batches;
+  for (const auto& chunk : snap.buffer) {
+    arrow::RecordBatch batch;
+    batch.schema = schema;
+    batch.num_rows = chunk->num_rows;
+    for (const auto& field : schema->fields) {
+      const int index = chunk->schema->field_index(field.name);
+      const std::string where = fmt::format("to_dataset: buffer column \"{}\"", field.name);
+      batch.columns.push_back(index < 0 ? detail::all_null(field.type, chunk->num_rows)
+                                        : detail::conform(chunk->columns[static_cast<size_t>(index)],
+                                                          field.type, where));
+    }
+    batches.push_back(std::move(batch));
+  }
+  return Dataset::from_batches(std::move(schema), std::move(batches), std::move(features));
+}
+
+Dataset buffer_only_dataset(const Snapshot& snap) {
+  auto schema = std::make_shared<arrow::Schema>();
+  for (const auto& column : snap.buffer_columns) {
+    schema->fields.push_back(arrow::Field{column.name, column.type, true, {}});
+  }
+  // Image columns are Image features (what `datasets` writes for PIL images), not plain dicts.
+  auto json = nlohmann::ordered_json::parse(Features::from_schema(*schema).to_json());
+  for (const auto& column : snap.buffer_columns) {
+    if (detail::is_image_struct(*column.type)) json[column.name] = {{"_type", "Image"}};
+  }
+  return buffer_dataset(snap, schema, Features::from_json(json.dump(), "buffer features"));
+}
+
+}  // namespace
+
+DatasetStore::DatasetStore(StoreConfig config)
+    : state_(std::make_unique<detail::StoreState>(checked(config))) {}
+
+DatasetStore::DatasetStore(int64_t max_action_dim, int64_t max_obs_continuous_dim,
+                           int64_t max_obs_discrete_dim, int64_t max_obs_image_pixels)
+    : DatasetStore(make_config(max_action_dim, max_obs_continuous_dim, max_obs_discrete_dim,
+                               max_obs_image_pixels)) {}
+
+DatasetStore::~DatasetStore() = default;
+
+const StoreConfig& DatasetStore::config() const noexcept { return state_->config; }
+
+void DatasetStore::from_dataset(const Dataset& ds) {
+  if (ds.num_rows() == 0) return;
+  const std::string label = detail::dataset_label(ds, ds.split().value_or(""));
+  detail::SourceSegment seg{ds, label, detail::plan_schema(*ds.schema(), state_->config, label, true)};
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  auto index = std::make_shared<detail::SourceIndex>(*state_->source);
+  detail::add_segment(*index, std::move(seg));
+  detail::reindex(*index);
+  state_->source = std::move(index);
+  ++state_->version;
+  state_->source_size.store(state_->source->rows());
+  state_->size.store(state_->source->rows() + state_->buffer->num_rows());
+}
+
+void DatasetStore::from_dataset(const DatasetDict& dict, std::optional<std::vector<std::string>> splits,
+                                std::optional<std::vector<std::string>> split_pattern) {
+  const auto names = detail::select_splits(dict.split_names(), splits, split_pattern);
+  // Plan every split before adding any, so a bad split leaves the store unchanged.
+  std::vector<detail::SourceSegment> segs;
+  for (const auto& name : names) {
+    const Dataset& ds = dict.at(name);
+    if (ds.num_rows() == 0) continue;
+    const std::string label = detail::dataset_label(ds, name);
+    segs.push_back({ds, label, detail::plan_schema(*ds.schema(), state_->config, label, true)});
+  }
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  auto index = std::make_shared<detail::SourceIndex>(*state_->source);
+  for (auto& seg : segs) detail::add_segment(*index, std::move(seg));
+  detail::reindex(*index);
+  state_->source = std::move(index);
+  ++state_->version;
+  state_->source_size.store(state_->source->rows());
+  state_->size.store(state_->source->rows() + state_->buffer->num_rows());
+}
+
+void DatasetStore::append(const StepRow& row) {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->buffer->append_row(row);
+  ++state_->version;
+  state_->size.store(state_->source->rows() + state_->buffer->num_rows());
+}
+
+void DatasetStore::append_columns(
+    const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns) {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->buffer->append_columns(columns);
+  ++state_->version;
+  state_->size.store(state_->source->rows() + state_->buffer->num_rows());
+}
+
+int64_t DatasetStore::size() const noexcept { return state_->size.load(); }
+
+int64_t DatasetStore::source_size() const noexcept { return state_->source_size.load(); }
+
+std::vector<int64_t> DatasetStore::segment_starts() const {
+  auto snap = state_->snap();
+  std::vector<int64_t> out = snap->source->segment_starts;
+  out.push_back(snap->size());
+  return out;
+}
+
+TensorDict DatasetStore::get(std::span<const int64_t> indices, const Allocator& allocator) const {
+  const auto snap = state_->snap();
+  const int64_t n = snap->size();
+  const int64_t source_rows = snap->source_rows();
+  const auto& src = *snap->source;
+  // Chunk ids: source chunks first, then buffer chunks.
+  const auto num_source_chunks = static_cast<int64_t>(src.chunks.size());
+  std::vector<std::pair<int64_t, RowRef>> refs;
+  refs.reserve(indices.size());
+  for (size_t i = 0; i < indices.size(); ++i) {
+    int64_t g = indices[i];
+    if (g < -n || g >= n) {
+      throw IndexError(fmt::format("index {} is out of range for a store of {} rows", g, n));
+    }
+    if (g < 0) g += n;
+    int64_t chunk, local;
+    if (g < source_rows) {
+      auto it = std::upper_bound(src.starts.begin(), src.starts.end(), g);
+      chunk = (it - src.starts.begin()) - 1;
+      local = g - src.starts[static_cast<size_t>(chunk)];
+    } else {
+      const int64_t b = g - source_rows;
+      auto it = std::upper_bound(snap->buffer_starts.begin(), snap->buffer_starts.end(), b);
+      const int64_t c = (it - snap->buffer_starts.begin()) - 1;
+      local = b - snap->buffer_starts[static_cast<size_t>(c)];
+      chunk = num_source_chunks + c;
+    }
+    refs.push_back({chunk, RowRef{static_cast<int64_t>(i), local}});
+  }
+  // Group by chunk with a counting sort (stable: rows of one chunk keep their order).
+  const auto num_chunks = static_cast<size_t>(num_source_chunks) + snap->buffer.size();
+  std::vector<int64_t> bucket(num_chunks + 1, 0);
+  for (const auto& ref : refs) ++bucket[static_cast<size_t>(ref.first) + 1];
+  for (size_t c = 1; c <= num_chunks; ++c) bucket[c] += bucket[c - 1];
+  std::vector<std::pair<int64_t, RowRef>> sorted(refs.size());
+  for (const auto& ref : refs) sorted[static_cast<size_t>(bucket[static_cast<size_t>(ref.first)]++)] = ref;
+  refs.swap(sorted);
+  detail::BatchEncoder encoder(state_->config, snap->layout, static_cast<int64_t>(indices.size()),
+                               allocator);
+  static const std::string kBufferLabel = "append buffer";
+  std::vector<RowRef> rows;
+  for (size_t k = 0; k < refs.size();) {
+    const int64_t chunk = refs[k].first;
+    rows.clear();
+    for (; k < refs.size() && refs[k].first == chunk; ++k) rows.push_back(refs[k].second);
+    if (chunk < num_source_chunks) {
+      const ChunkView& view = src.chunks[static_cast<size_t>(chunk)];
+      encoder.encode(*view.columns, *view.plan, rows, *view.label, view.first_row);
+    } else {
+      const auto c = static_cast<size_t>(chunk - num_source_chunks);
+      const detail::BufferChunk& bc = *snap->buffer[c];
+      encoder.encode(bc.columns, bc.plan, rows, kBufferLabel, snap->buffer_starts[c]);
+    }
+  }
+  return encoder.finish();
+}
+
+TensorDict DatasetStore::encode_hf_rows(const Dataset& rows) const {
+  return detail::encode_dataset(rows, state_->config, "encode_hf_rows: rows", default_allocator());
+}
+
+Dataset DatasetStore::to_dataset() const {
+  const auto snap = state_->snap();
+  const auto& segments = snap->source->segments;
+  const bool has_buffer = snap->buffer_starts.back() > 0;
+  if (segments.empty() && !has_buffer) return Dataset();
+  std::vector<Dataset> parts;
+  for (const auto& seg : segments) parts.push_back(seg.dataset);
+  if (!has_buffer) return parts.size() == 1 ? parts.front() : Dataset::concatenate(parts);
+  if (parts.empty()) return buffer_only_dataset(*snap);
+  // Both: the buffer takes the first source's columns and types, so the two concatenate.
+  const Dataset& first = parts.front();
+  for (const auto& column : snap->buffer_columns) {
+    if (first.schema()->field_index(column.name) < 0) {
+      throw InvalidArgument(fmt::format(
+          "to_dataset: buffer column \"{}\" is not a column of the source ({}); the two cannot "
+          "be concatenated",
+          column.name, segments.front().label));
+    }
+  }
+  parts.push_back(buffer_dataset(*snap, first.schema(), first.features()));
+  return Dataset::concatenate(parts);
+}
+
+Dataset DatasetStore::merge_stores_to_dataset(std::span<const DatasetStore* const> stores) {
+  std::vector<Dataset> parts;
+  for (const DatasetStore* store : stores) {
+    if (store == nullptr) throw InvalidArgument("merge_stores_to_dataset: a store is null");
+    if (store->size() == 0) continue;
+    parts.push_back(store->to_dataset());
+  }
+  if (parts.empty()) return Dataset();
+  return parts.size() == 1 ? parts.front() : Dataset::concatenate(parts);
+}
+
+void DatasetStore::clear() {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  state_->source = std::make_shared<detail::SourceIndex>();
+  state_->buffer = std::make_unique<detail::AppendBuffer>(state_->config);
+  ++state_->version;
+  state_->source_size.store(0);
+  state_->size.store(0);
+}
+
+}  // namespace mouse

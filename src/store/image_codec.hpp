@@ -1,0 +1,37 @@
+// Image bytes <-> pixels for the obs_image column (SPEC §3) and to_dataset (SPEC §4): PNG through
+// libpng and JPEG through libjpeg-turbo, both from Debian. Pixels are H x W x C uint8, row-major,
+// C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mouse::detail {
+
+/// Decoded pixels.
+struct DecodedImage {
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t channels = 0;
+  std::vector<uint8_t> pixels;
+};
+
+/// What the leading bytes say the image is.
+enum class ImageFormat { kUnknown, kPng, kJpeg };
+
+/// Sniffs the PNG signature or the JPEG start-of-image marker.
+ImageFormat sniff_image(std::string_view bytes) noexcept;
+
+/// Decodes PNG or JPEG bytes. Palette PNGs are expanded to RGB(A), 16-bit samples reduced to
+/// 8 bits, sub-byte grey expanded to 8 bits; no gamma or colour-profile correction is applied
+/// (the pixels are the stored ones, as PIL gives them). Throws FormatError naming `where` for
+/// bytes that are neither format or that fail to decode.
+DecodedImage decode_image(std::string_view bytes, const std::string& where);
+
+/// Encodes pixels as PNG (8-bit, fast zlib level). `channels` must be 1..4 and `pixels` hold
+/// exactly height*width*channels bytes (InvalidArgument otherwise).
+std::string encode_png(const uint8_t* pixels, int64_t height, int64_t width, int64_t channels);
+
+}  // namespace mouse::detail

@@ -1,0 +1,78 @@
+// Internal state of a DatasetStore: the writer side (guarded by a mutex) and the immutable
+// snapshots readers encode from.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "mouse/dataset.hpp"
+#include "mouse/dataset_store.hpp"
+#include "store/append_buffer.hpp"
+#include "store/contract.hpp"
+#include "store/encoder.hpp"
+
+namespace mouse::detail {
+
+/// One loaded source dataset.
+struct SourceSegment {
+  Dataset dataset;
+  std::string label;  ///< names it in errors
+  SchemaPlan plan;
+};
+
+/// A run of rows readers can encode: one record batch of a source dataset or one buffer chunk.
+struct ChunkView {
+  const std::vector<arrow::ArrayPtr>* columns = nullptr;
+  const SchemaPlan* plan = nullptr;
+  const std::string* label = nullptr;
+  int64_t first_row = 0;  ///< row of element 0 within its dataset (for messages)
+};
+
+/// The source segment flattened into chunks; rebuilt only when sources change.
+struct SourceIndex {
+  std::vector<SourceSegment> segments;
+  std::vector<ChunkView> chunks;
+  std::vector<int64_t> starts{0};          ///< global row of each chunk, plus the total
+  std::vector<int64_t> segment_starts{0};  ///< global row of each segment, plus the total
+  OutputLayout layout;
+
+  int64_t rows() const noexcept { return starts.back(); }
+};
+
+/// What a reader sees: a consistent prefix of the store's rows.
+struct Snapshot {
+  std::shared_ptr<const SourceIndex> source;
+  std::vector<ChunkPtr> buffer;
+  std::vector<BufferColumn> buffer_columns;
+  std::vector<int64_t> buffer_starts{0};  ///< row within the buffer of each chunk, plus the total
+  OutputLayout layout;
+  uint64_t version = 0;
+
+  int64_t source_rows() const noexcept { return source->rows(); }
+  int64_t size() const noexcept { return source->rows() + buffer_starts.back(); }
+};
+
+struct StoreState {
+  explicit StoreState(const StoreConfig& c)
+      : config(c), source(std::make_shared<SourceIndex>()), buffer(std::make_unique<AppendBuffer>(c)) {}
+
+  const StoreConfig config;
+  mutable std::mutex mutex;
+  // Guarded by `mutex`:
+  std::shared_ptr<const SourceIndex> source;
+  std::unique_ptr<AppendBuffer> buffer;
+  uint64_t version = 1;  // bumped by every mutation
+  mutable std::shared_ptr<const Snapshot> snapshot;
+  // Readable without the lock:
+  std::atomic<int64_t> size{0};
+  std::atomic<int64_t> source_size{0};
+
+  /// The current snapshot (sealing buffer rows appended since the last one).
+  std::shared_ptr<const Snapshot> snap() const;
+};
+
+}  // namespace mouse::detail
