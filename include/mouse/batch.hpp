@@ -1,0 +1,182 @@
+// PrefetchBatchifier (SPEC §5): batches of windows of consecutive steps sampled from a
+// DatasetStore, assembled on background threads into a bounded, order-preserving queue.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mouse/tensor_dict.hpp"
+
+namespace mouse {
+
+class DatasetStore;
+
+namespace detail {
+class RowSource;
+struct BatchifierImpl;
+}  // namespace detail
+
+/// Settings of a PrefetchBatchifier besides the store, S and B (SPEC §5 and issue 4).
+struct BatchifierOptions {
+  /// How windows are chosen: "random" (B starts uniform over the valid starts, with
+  /// replacement), "last" (the last B windows), "sequential" (windows in order, B per batch, a
+  /// short last batch per epoch, then wrap), "batch" (as sequential, each epoch in a fresh random
+  /// permutation). Anything else: InvalidArgument.
+  std::string sampling = "random";
+  /// Batches that may be ready or in the making ahead of the consumer; must be >= 1.
+  int64_t prefetch = 4;
+  /// Background threads; 0 = none, next_batch() samples and gathers on the calling thread.
+  /// Must be >= 0.
+  int64_t num_workers = 1;
+  /// Allocate batches in CUDA page-locked memory when libcudart and a device are present;
+  /// otherwise a one-time warning on stderr and ordinary memory.
+  bool pin_memory = false;
+  /// Seed of every random draw; the same seed gives the same batches whatever num_workers is.
+  /// Absent: a seed is drawn from std::random_device (state() records it).
+  std::optional<uint64_t> seed;
+  /// Where a window may lie: "none" (anywhere in [0, N)), "source" (inside one loaded dataset,
+  /// or inside the appended buffer), "episode" (inside one episode: steps up to and including
+  /// a row with done != 0, never across a source boundary; a shorter episode is right-padded
+  /// with zeros and the batch gets a bool "mask" [B, S], true for real steps). Anything else:
+  /// InvalidArgument.
+  std::string boundaries = "none";
+  /// Optional per-batch step run by whoever assembles the batch (a worker thread, or the caller
+  /// with num_workers = 0) before it is queued, e.g. a TokenAugmenter:
+  /// `[aug](TensorDict b, int64_t n, const Allocator& a) { return aug->apply_fresh(b, n, a); }`.
+  /// Gets the batch, its number (0, 1, ... in delivery order) and the batch allocator; returns
+  /// the batch to deliver. It may run on several threads at once, so it must be thread-safe; an
+  /// exception it throws is rethrown by next_batch for that batch.
+  std::function<TensorDict(TensorDict batch, int64_t number, const Allocator& allocator)>
+      transform;
+};
+
+/// Where a batchifier stands, as a small value: enough to resume with exactly the batches an
+/// uninterrupted run would have got (same store contents). Produced by
+/// PrefetchBatchifier::state(), consumed by restore().
+struct BatchifierState {
+  /// Sampling mode it belongs to; restore() rejects a state of another configuration.
+  std::string sampling;
+  /// Boundaries policy it belongs to.
+  std::string boundaries;
+  /// S it belongs to.
+  int64_t sequence_length = 0;
+  /// B it belongs to.
+  int64_t batch_size = 0;
+  /// The seed in use (also when it was drawn at random).
+  uint64_t seed = 0;
+  /// Batches delivered so far (the number of the next batch).
+  int64_t batches = 0;
+  /// Epoch of the next batch (sequential / batch modes).
+  int64_t epoch = 0;
+  /// Position of the next window within the epoch (sequential / batch modes).
+  int64_t next_window = 0;
+  /// Windows in the current epoch, fixed when the epoch started; 0 before it starts.
+  int64_t epoch_windows = 0;
+
+  /// Compact JSON object with the fields above.
+  std::string to_json() const;
+  /// Parses to_json()'s output. Throws InvalidArgument naming the missing or malformed field.
+  static BatchifierState from_json(std::string_view json);
+
+  /// Field-wise equality.
+  bool operator==(const BatchifierState&) const = default;
+};
+
+/// One delivered batch with where it came from.
+struct SampledBatch {
+  /// Tensors [b, S, ...] (b = B, or fewer for the last batch of a sequential / batch epoch);
+  /// with boundaries "episode" also "mask" bool [b, S].
+  TensorDict data;
+  /// First row of each window (global store row), length b.
+  std::vector<int64_t> starts;
+  /// Number of this batch since construction (or as restored), from 0.
+  int64_t number = 0;
+  /// Epoch of this batch (sequential / batch modes; 0 otherwise).
+  int64_t epoch = 0;
+};
+
+/// Samples windows of `sequence_length` consecutive steps from a store and delivers them as
+/// batches of `batch_size` windows, prefetched by `num_workers` threads into a queue of at most
+/// `prefetch` batches, in order (batch k is always the k-th delivered, whatever thread built it).
+///
+/// Windows (N rows, S = sequence_length, B = batch_size), boundaries "none": W = N / S windows,
+/// window w = rows [w·S, w·S + S). With "source" each segment (loaded dataset or buffer) is tiled
+/// on its own; with "episode" each episode is tiled and its last window padded. Each batch
+/// samples from the rows present when it is planned, so rows appended to the store later are
+/// included in later batches (sequential / batch: from the next epoch on, since an epoch's
+/// window count is fixed when it starts).
+///
+/// Randomness is a pure function of (seed, batch number) or (seed, epoch): reproducible with
+/// any num_workers.
+///
+/// Thread safety: next_batch, state and restore are for one consumer thread; close() may also be
+/// called from another thread to stop a blocked next_batch (which then throws). The store must
+/// outlive the batchifier; appending to it while batches are drawn is allowed (SPEC §4), but
+/// clear() or reloading sources earlier in the row order while a batchifier runs is not.
+class PrefetchBatchifier {
+ public:
+  /// Starts the workers. Throws InvalidArgument for: sequence_length <= 0, batch_size <= 0,
+  /// prefetch < 1, num_workers < 0, an unknown sampling or boundaries name, a store with fewer
+  /// than sequence_length rows, no valid window under the boundaries policy, or (sampling
+  /// "last") fewer than batch_size windows. Each message names the argument and its value.
+  PrefetchBatchifier(const DatasetStore& store, int64_t sequence_length, int64_t batch_size,
+                     BatchifierOptions options = {});
+
+  /// Deleted: the batchifier keeps a reference to the store, which must outlive it.
+  PrefetchBatchifier(DatasetStore&& store, int64_t sequence_length, int64_t batch_size,
+                     BatchifierOptions options = {}) = delete;
+
+  /// As above over any row source (the seam other layers and the tests use).
+  PrefetchBatchifier(std::shared_ptr<const detail::RowSource> source, int64_t sequence_length,
+                     int64_t batch_size, BatchifierOptions options = {});
+
+  /// close().
+  ~PrefetchBatchifier();
+  /// Not copyable (it owns threads).
+  PrefetchBatchifier(const PrefetchBatchifier&) = delete;
+  PrefetchBatchifier& operator=(const PrefetchBatchifier&) = delete;
+
+  /// The next batch's tensors (see SampledBatch::data), blocking until it is ready. Rethrows an
+  /// exception raised while planning or assembling this batch (same type and message); the
+  /// batch after it is attempted on the next call. Throws InvalidArgument after close().
+  TensorDict next_batch();
+  /// As next_batch(), with the window starts and the batch number.
+  SampledBatch next();
+
+  /// Stops and joins the workers and drops prefetched batches. Idempotent; also run by the
+  /// destructor. Safe to call while another thread blocks in next_batch(), which then throws.
+  void close();
+  /// Whether close() has run.
+  bool closed() const noexcept;
+
+  /// ceil(W / B) for the windows W of the store as it is now (under the boundaries policy).
+  int64_t total_batches() const;
+
+  /// The position after the last delivered batch.
+  BatchifierState state() const;
+  /// Continues from `state`: the next batch is the one that followed when the state was taken.
+  /// Prefetched batches are dropped and the workers restarted. Adopts the state's seed. Throws
+  /// InvalidArgument when the state's sampling, boundaries, S or B differ from this
+  /// batchifier's, its fields are out of range, or after close().
+  void restore(const BatchifierState& state);
+
+  /// True when batches are allocated in page-locked (CUDA pinned) memory.
+  bool pinned() const noexcept;
+
+  /// S.
+  int64_t sequence_length() const noexcept;
+  /// B.
+  int64_t batch_size() const noexcept;
+  /// The options, with `seed` set to the seed in use.
+  const BatchifierOptions& options() const noexcept;
+
+ private:
+  std::unique_ptr<detail::BatchifierImpl> impl_;
+};
+
+}  // namespace mouse

@@ -1,0 +1,19 @@
+// Turns a planned batch into tensors: one gather of all B·S rows straight into the batch's
+// tensors, reshaped to [B, S]; padded positions of short episode windows zeroed and masked.
+#pragma once
+
+#include <cstdint>
+
+#include "batch/row_source.hpp"
+#include "batch/sampler.hpp"
+#include "mouse/batch.hpp"
+
+namespace mouse::detail {
+
+/// Gathers `plan`'s windows of `sequence_length` rows from `source` into tensors from
+/// `allocator`. With `with_mask` the result has a bool "mask" [b, S] (true = real step) and
+/// every tensor is zero at padded positions. Throws what the source throws.
+SampledBatch assemble_batch(const RowSource& source, const Plan& plan, int64_t sequence_length,
+                            bool with_mask, const Allocator& allocator);
+
+}  // namespace mouse::detail

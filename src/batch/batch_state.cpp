@@ -1,0 +1,65 @@
+// BatchifierState as JSON: a small object a training loop can keep in its checkpoint.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "mouse/batch.hpp"
+#include "mouse/error.hpp"
+
+namespace mouse {
+
+namespace {
+
+constexpr int kStateVersion = 1;
+
+template <class T>
+T field(const nlohmann::json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end()) {
+    throw InvalidArgument(fmt::format("BatchifierState: missing field \"{}\"", name));
+  }
+  try {
+    return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw InvalidArgument(
+        fmt::format("BatchifierState: field \"{}\" has the wrong type: {}", name, it->dump()));
+  }
+}
+
+}  // namespace
+
+std::string BatchifierState::to_json() const {
+  nlohmann::json j = {
+      {"version", kStateVersion},         {"sampling", sampling},
+      {"boundaries", boundaries},         {"sequence_length", sequence_length},
+      {"batch_size", batch_size},         {"seed", seed},
+      {"batches", batches},               {"epoch", epoch},
+      {"next_window", next_window},       {"epoch_windows", epoch_windows},
+  };
+  return j.dump();
+}
+
+BatchifierState BatchifierState::from_json(std::string_view json) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    throw InvalidArgument(fmt::format("BatchifierState: not a JSON object: {:.80}", json));
+  }
+  const int version = field<int>(j, "version");
+  if (version != kStateVersion) {
+    throw InvalidArgument(fmt::format("BatchifierState: version {} is not supported (expected {})",
+                                      version, kStateVersion));
+  }
+  BatchifierState s;
+  s.sampling = field<std::string>(j, "sampling");
+  s.boundaries = field<std::string>(j, "boundaries");
+  s.sequence_length = field<int64_t>(j, "sequence_length");
+  s.batch_size = field<int64_t>(j, "batch_size");
+  s.seed = field<uint64_t>(j, "seed");
+  s.batches = field<int64_t>(j, "batches");
+  s.epoch = field<int64_t>(j, "epoch");
+  s.next_window = field<int64_t>(j, "next_window");
+  s.epoch_windows = field<int64_t>(j, "epoch_windows");
+  return s;
+}
+
+}  // namespace mouse

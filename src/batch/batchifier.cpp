@@ -1,0 +1,310 @@
+// PrefetchBatchifier's threads, in the manner of PyTorch's C++ DataLoader: batches carry
+// sequence numbers, a worker plans its batch under the sampler lock (so plans come out in batch
+// order) and assembles it outside any lock, results land in a ring of `prefetch` slots indexed
+// by sequence number, and the consumer takes slot `delivered` only. A worker never lets an
+// exception escape; it ships an exception_ptr in its slot for the consumer to rethrow.
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "batch/assemble.hpp"
+#include "batch/pinned_allocator.hpp"
+#include "batch/row_source.hpp"
+#include "batch/sampler.hpp"
+#include "mouse/batch.hpp"
+#include "mouse/error.hpp"
+
+namespace mouse::detail {
+
+struct BatchifierImpl {
+  struct Result {
+    std::optional<SampledBatch> batch;
+    std::optional<BatchifierState> after;  // set once the batch is planned
+    std::exception_ptr error;
+  };
+
+  BatchifierImpl(std::shared_ptr<const RowSource> source, int64_t s, int64_t b,
+                 BatchifierOptions opts);
+  ~BatchifierImpl() { close(); }
+
+  SampledBatch next();
+  void close();
+  void restore(const BatchifierState& state);
+  BatchifierState state() const {
+    std::lock_guard lock(mutex_);
+    return delivered_state_;
+  }
+  int64_t total_batches() {
+    std::lock_guard lock(plan_mutex_);
+    return sampler_.total_batches();
+  }
+
+  void start_workers();
+  void stop_workers();
+  void worker_loop();
+  Result produce(int64_t* seq);
+
+  std::shared_ptr<const RowSource> source_;
+  BatchifierOptions options_;
+  int64_t s_;
+  int64_t b_;
+  const Allocator* allocator_ = &default_allocator();
+
+  // Guards the sampler; taken alone (never while holding mutex_).
+  mutable std::mutex plan_mutex_;
+  Sampler sampler_;
+  int64_t planned_ = 0;  // sequence numbers handed out since the workers (re)started
+
+  // Guards everything below.
+  mutable std::mutex mutex_;
+  std::condition_variable ready_cv_;  // a slot was filled, or closing
+  std::condition_variable space_cv_;  // a batch was taken, or stopping
+  std::vector<std::optional<Result>> ring_;
+  int64_t outstanding_ = 0;  // claimed by workers or ready, not yet delivered
+  int64_t delivered_ = 0;
+  bool stop_ = false;
+  bool closed_ = false;
+  BatchifierState delivered_state_;
+
+  // Started and joined by the owning thread (constructor, restore, close) only.
+  std::vector<std::thread> workers_;
+};
+
+namespace {
+
+BatchifierState initial_state(int64_t s, int64_t b, const BatchifierOptions& opts) {
+  if (s <= 0) {
+    throw InvalidArgument(
+        fmt::format("PrefetchBatchifier: sequence_length must be > 0, got {}", s));
+  }
+  if (b <= 0) {
+    throw InvalidArgument(fmt::format("PrefetchBatchifier: batch_size must be > 0, got {}", b));
+  }
+  if (opts.prefetch < 1) {
+    throw InvalidArgument(
+        fmt::format("PrefetchBatchifier: prefetch must be >= 1, got {}", opts.prefetch));
+  }
+  if (opts.num_workers < 0) {
+    throw InvalidArgument(
+        fmt::format("PrefetchBatchifier: num_workers must be >= 0, got {}", opts.num_workers));
+  }
+  parse_sampling(opts.sampling);
+  parse_boundaries(opts.boundaries);
+  BatchifierState st;
+  st.sampling = opts.sampling;
+  st.boundaries = opts.boundaries;
+  st.sequence_length = s;
+  st.batch_size = b;
+  if (opts.seed) {
+    st.seed = *opts.seed;
+  } else {
+    std::random_device rd;
+    st.seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }
+  return st;
+}
+
+}  // namespace
+
+BatchifierImpl::BatchifierImpl(std::shared_ptr<const RowSource> source, int64_t s, int64_t b,
+                               BatchifierOptions opts)
+    : source_(std::move(source)),
+      options_(std::move(opts)),
+      s_(s),
+      b_(b),
+      sampler_(source_, initial_state(s, b, options_)) {
+  if (!source_) throw InvalidArgument("PrefetchBatchifier: no row source");
+  sampler_.check_plannable();
+  options_.seed = sampler_.state().seed;
+  delivered_state_ = sampler_.state();
+  if (options_.pin_memory) {
+    if (const Allocator* pinned = pinned_allocator_or_warn()) allocator_ = pinned;
+  }
+  start_workers();
+}
+
+// Plans the next batch (taking sequence number `*seq` with it, under the same lock, so batch
+// k is planned k-th whichever worker gets it) and assembles it outside the lock.
+BatchifierImpl::Result BatchifierImpl::produce(int64_t* seq) {
+  Result r;
+  try {
+    Plan plan;
+    {
+      std::lock_guard lock(plan_mutex_);
+      if (seq != nullptr) *seq = planned_++;
+      plan = sampler_.plan();
+    }
+    r.after = plan.after;
+    r.batch = assemble_batch(*source_, plan, s_, sampler_.padded(), *allocator_);
+    if (options_.transform) {
+      r.batch->data = options_.transform(std::move(r.batch->data), plan.number, *allocator_);
+    }
+  } catch (...) {
+    r.batch.reset();
+    r.error = std::current_exception();
+  }
+  return r;
+}
+
+void BatchifierImpl::worker_loop() {
+  const auto slots = static_cast<int64_t>(ring_.size());
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      space_cv_.wait(lock, [&] { return stop_ || outstanding_ < slots; });
+      if (stop_) return;
+      ++outstanding_;
+    }
+    int64_t seq = 0;
+    Result r = produce(&seq);
+    {
+      std::lock_guard lock(mutex_);
+      if (stop_) return;
+      ring_[static_cast<size_t>(seq % slots)] = std::move(r);
+    }
+    ready_cv_.notify_all();
+  }
+}
+
+void BatchifierImpl::start_workers() {
+  ring_.assign(static_cast<size_t>(options_.prefetch), std::nullopt);
+  outstanding_ = 0;
+  delivered_ = 0;
+  planned_ = 0;
+  stop_ = false;
+  workers_.reserve(static_cast<size_t>(options_.num_workers));
+  try {
+    for (int64_t i = 0; i < options_.num_workers; ++i) {
+      workers_.emplace_back([this] { worker_loop(); });
+    }
+  } catch (...) {
+    stop_workers();  // a thread that could not start: join the ones that did
+    throw;
+  }
+}
+
+void BatchifierImpl::stop_workers() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  space_cv_.notify_all();
+  ready_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  std::lock_guard lock(mutex_);
+  for (auto& slot : ring_) slot.reset();
+}
+
+SampledBatch BatchifierImpl::next() {
+  Result r;
+  if (options_.num_workers == 0) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) throw InvalidArgument("PrefetchBatchifier: next_batch after close");
+    }
+    r = produce(nullptr);
+  } else {
+    std::unique_lock lock(mutex_);
+    if (closed_) throw InvalidArgument("PrefetchBatchifier: next_batch after close");
+    auto& slot = ring_[static_cast<size_t>(delivered_ % static_cast<int64_t>(ring_.size()))];
+    ready_cv_.wait(lock, [&] { return closed_ || slot.has_value(); });
+    if (closed_) throw InvalidArgument("PrefetchBatchifier: closed while next_batch waited");
+    r = std::move(*slot);
+    slot.reset();
+    ++delivered_;
+    --outstanding_;
+    lock.unlock();
+    space_cv_.notify_one();
+  }
+  // A batch that was planned but failed to assemble still counts as taken, so state() agrees
+  // with where sampling goes on.
+  if (r.after) {
+    std::lock_guard lock(mutex_);
+    delivered_state_ = *r.after;
+  }
+  if (r.error) std::rethrow_exception(r.error);
+  return std::move(*r.batch);
+}
+
+void BatchifierImpl::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+  }
+  stop_workers();
+}
+
+void BatchifierImpl::restore(const BatchifierState& state) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) throw InvalidArgument("PrefetchBatchifier: restore after close");
+  }
+  const BatchifierState& mine = delivered_state_;
+  if (state.sampling != mine.sampling || state.boundaries != mine.boundaries ||
+      state.sequence_length != mine.sequence_length || state.batch_size != mine.batch_size) {
+    throw InvalidArgument(fmt::format(
+        "PrefetchBatchifier::restore: the state is for sampling \"{}\", boundaries \"{}\", "
+        "sequence_length {}, batch_size {}; this batchifier has \"{}\", \"{}\", {}, {}",
+        state.sampling, state.boundaries, state.sequence_length, state.batch_size, mine.sampling,
+        mine.boundaries, mine.sequence_length, mine.batch_size));
+  }
+  if (state.batches < 0 || state.epoch < 0 || state.next_window < 0 || state.epoch_windows < 0 ||
+      (state.epoch_windows == 0 ? state.next_window != 0
+                                : state.next_window >= state.epoch_windows)) {
+    throw InvalidArgument(fmt::format(
+        "PrefetchBatchifier::restore: inconsistent position (batches {}, epoch {}, next_window "
+        "{}, epoch_windows {})",
+        state.batches, state.epoch, state.next_window, state.epoch_windows));
+  }
+  stop_workers();
+  {
+    std::lock_guard lock(plan_mutex_);
+    sampler_.set_state(state);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    delivered_state_ = state;
+  }
+  options_.seed = state.seed;
+  start_workers();
+}
+
+}  // namespace mouse::detail
+
+namespace mouse {
+
+PrefetchBatchifier::PrefetchBatchifier(std::shared_ptr<const detail::RowSource> source,
+                                       int64_t sequence_length, int64_t batch_size,
+                                       BatchifierOptions options)
+    : impl_(std::make_unique<detail::BatchifierImpl>(std::move(source), sequence_length,
+                                                     batch_size, std::move(options))) {}
+
+PrefetchBatchifier::~PrefetchBatchifier() = default;
+
+TensorDict PrefetchBatchifier::next_batch() { return impl_->next().data; }
+SampledBatch PrefetchBatchifier::next() { return impl_->next(); }
+void PrefetchBatchifier::close() { impl_->close(); }
+
+bool PrefetchBatchifier::closed() const noexcept {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->closed_;
+}
+
+int64_t PrefetchBatchifier::total_batches() const { return impl_->total_batches(); }
+BatchifierState PrefetchBatchifier::state() const { return impl_->state(); }
+void PrefetchBatchifier::restore(const BatchifierState& state) { impl_->restore(state); }
+bool PrefetchBatchifier::pinned() const noexcept { return impl_->allocator_->page_locked(); }
+int64_t PrefetchBatchifier::sequence_length() const noexcept { return impl_->s_; }
+int64_t PrefetchBatchifier::batch_size() const noexcept { return impl_->b_; }
+const BatchifierOptions& PrefetchBatchifier::options() const noexcept { return impl_->options_; }
+
+}  // namespace mouse

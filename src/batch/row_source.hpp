@@ -1,0 +1,47 @@
+// What the batchifier needs from a store: its row layout, the done flags of row ranges, and a
+// gather of rows into tensors. DatasetStore is adapted to it (store_row_source.cpp); tests plug
+// in fakes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "mouse/tensor.hpp"
+#include "mouse/tensor_dict.hpp"
+
+namespace mouse {
+class DatasetStore;
+}
+
+namespace mouse::detail {
+
+/// A table of rows the batchifier samples from. Implementations must allow every method to run
+/// concurrently with each other and with appends to the underlying data; each call sees a
+/// consistent prefix of the rows.
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+
+  /// Total rows.
+  virtual int64_t size() const = 0;
+
+  /// Boundaries of the segments windows may not straddle under the "source" policy, with the
+  /// total row count last: [0, n0, n0+n1, ..., buffer start, size]. Non-decreasing; empty
+  /// segments are allowed. The second-to-last entry is where the appendable segment starts.
+  virtual std::vector<int64_t> segment_starts() const = 0;
+
+  /// Writes the done value (0 running, 1 terminal, 2 truncated) of rows [begin, end) into `out`
+  /// (out.size() == end - begin). Throws IndexError when the range is out of bounds.
+  virtual void read_done(int64_t begin, int64_t end, std::span<int64_t> out) const = 0;
+
+  /// The rows at `rows`, in that order, as a TensorDict [rows.size()] allocated from
+  /// `allocator` (writable tensors).
+  virtual TensorDict gather(std::span<const int64_t> rows, const Allocator& allocator) const = 0;
+};
+
+/// A RowSource over `store`, which must outlive it.
+std::shared_ptr<const RowSource> store_row_source(const DatasetStore& store);
+
+}  // namespace mouse::detail
