@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine, builds, and runs every test: the release build's full suite,
-# then the parser corpus and concurrency tests again under ASan+UBSan.
+# then every library layer's tests under ASan+UBSan and the concurrent ones under TSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -17,12 +17,20 @@ rm -rf build/install build/consumer
 cmake --install build/release --prefix build/install >/dev/null
 cmake -S examples/find_package -B build/consumer -G Ninja -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
 cmake --build build/consumer
-rm -rf build/demo/consumer-data
-build/release/bench/mouse-synth build/demo/consumer-data 100 1
+build/release/tools/mouse-data generate cartpole build/demo/consumer-data --overwrite \
+  --splits train_a=3000,train_b=2000,test=500 --policy epsilon-greedy
 build/consumer/consumer build/demo/consumer-data
 
-echo "== asan+ubsan build (parsers, corpus, fuzz regressions)"
+echo "== asan+ubsan build (every library layer's tests)"
+layers='core|format|hf|envs|store|batch|augment'
 cmake --preset asan -DMOUSE_BUILD_TOOLS=OFF >/dev/null
-cmake --build --preset asan -j"$jobs" --target mouse_core_tests mouse_format_tests mouse_hf_tests
+cmake --build --preset asan -j"$jobs" --target mouse_core_tests mouse_format_tests mouse_hf_tests \
+  mouse_envs_tests mouse_store_tests mouse_batch_tests mouse_augment_tests
 echo "== asan+ubsan tests"
-ctest --preset asan -j"$jobs" --timeout 900 -L 'core|format|hf'
+ctest --preset asan -j"$jobs" --timeout 900 -L "$layers"
+
+echo "== thread sanitizer build (store and batchifier: appenders racing samplers and workers)"
+cmake --preset tsan -DMOUSE_BUILD_TOOLS=OFF >/dev/null
+cmake --build --preset tsan -j"$jobs" --target mouse_store_tests mouse_batch_tests
+echo "== thread sanitizer tests"
+ctest --preset tsan -j"$jobs" --timeout 900 -L 'store|batch'

@@ -13,6 +13,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "mouse-data 0.1.0");
   mouse::cli::add_inspect(app);
   mouse::cli::add_head(app);
+  mouse::cli::add_encode(app);
+  mouse::cli::add_generate(app);
+  mouse::cli::add_sample(app);
+  mouse::cli::add_bench(app);
+  mouse::cli::add_demo(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

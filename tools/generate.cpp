@@ -1,0 +1,163 @@
+// `mouse-data generate ENV OUT`: rollouts of a built-in environment as a step dataset.
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "mouse/dataset.hpp"
+#include "mouse/envs.hpp"
+#include "mouse/error.hpp"
+
+namespace mouse::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Options {
+  std::string env;
+  std::string out;
+  int64_t steps = 1000;
+  uint64_t seed = 0;
+  std::string policy = "random";
+  double epsilon = 0.1;
+  double gamma = 0.99;
+  std::string splits;
+  std::string format = "disk";
+  bool images = false;
+  bool slippery = true;
+  bool overwrite = false;
+  bool json = false;
+  CLI::Option* steps_option = nullptr;
+  CLI::Option* splits_option = nullptr;
+};
+
+// Rows and episodes (rows with episode_step 0) of one generated split.
+nlohmann::ordered_json summary(const std::string& name, const Dataset& ds) {
+  int64_t episodes = 0;
+  const ChunkedColumn t = ds.column("episode_step");
+  for (const auto& chunk : t.chunks) {
+    const int64_t* v = arrow::values<int64_t>(*chunk);
+    for (int64_t i = 0; i < chunk->length; ++i) episodes += v[i] == 0 ? 1 : 0;
+  }
+  return {{"name", name}, {"num_rows", ds.num_rows()}, {"episodes", episodes}};
+}
+
+// A one-line progress bar on stderr, redrawn when the percentage changes; only on a terminal.
+struct ProgressBar {
+  int last_percent = -1;
+
+  void operator()(int64_t done, int64_t total) {
+    const int percent = total > 0 ? static_cast<int>(done * 100 / total) : 100;
+    if (percent == last_percent) return;
+    last_percent = percent;
+    const int filled = percent * 30 / 100;
+    std::fprintf(stderr, "\rgenerating [%s%s] %3d%% (%lld/%lld rows)", std::string(static_cast<size_t>(filled), '#').c_str(),
+                 std::string(static_cast<size_t>(30 - filled), '.').c_str(), percent,
+                 static_cast<long long>(done), static_cast<long long>(total));
+    if (done >= total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  }
+};
+
+void run(const Options& opt) {
+  envs::GenerateOptions g;
+  g.env = envs::parse_env(opt.env);
+  g.policy = envs::parse_policy(opt.policy);
+  if (opt.format == "hub") {
+    throw InvalidArgument("generate: --format hub (Parquet shards) is not supported yet; use --format disk");
+  }
+  if (opt.format != "disk") {
+    throw InvalidArgument(fmt::format("generate: unknown --format '{}': expected disk or hub", opt.format));
+  }
+  if (opt.steps_option->count() > 0 && opt.splits_option->count() > 0) {
+    throw InvalidArgument("generate: give either --steps or --splits, not both");
+  }
+  g.steps = opt.steps;
+  g.seed = opt.seed;
+  g.epsilon = opt.epsilon;
+  g.gamma = opt.gamma;
+  g.images = opt.images;
+  g.slippery = opt.slippery;
+  if (::isatty(STDERR_FILENO)) {
+    auto bar = std::make_shared<ProgressBar>();
+    g.progress = [bar](int64_t done, int64_t total) { (*bar)(done, total); };
+  }
+  std::vector<envs::SplitSteps> splits;
+  if (opt.splits_option->count() > 0) splits = envs::parse_splits(opt.splits);
+
+  const fs::path out = opt.out;
+  std::error_code ec;
+  if (fs::exists(out, ec)) {
+    if (!fs::is_directory(out, ec)) {
+      throw InvalidArgument(fmt::format("generate: {} exists and is not a directory", out.string()));
+    }
+    if (!opt.overwrite && !fs::is_empty(out, ec)) {
+      throw InvalidArgument(fmt::format(
+          "generate: {} exists and is not empty (pass --overwrite to replace it)", out.string()));
+    }
+  }
+
+  nlohmann::ordered_json doc = {{"path", out.string()},
+                                {"env", envs::env_name(g.env)},
+                                {"policy", envs::policy_name(g.policy)},
+                                {"seed", g.seed}};
+  nlohmann::ordered_json parts = nlohmann::ordered_json::array();
+  if (splits.empty()) {
+    Dataset ds = envs::generate(g);
+    ds.save_to_disk(out);
+    doc["layout"] = "Dataset";
+    parts.push_back(summary("train", ds));
+  } else {
+    DatasetDict dict = envs::generate_splits(g, splits);
+    dict.save_to_disk(out);
+    doc["layout"] = "DatasetDict";
+    for (const auto& name : dict.split_names()) parts.push_back(summary(name, dict.at(name)));
+  }
+  doc["splits"] = parts;
+  if (opt.json) {
+    std::cout << doc.dump() << '\n';
+    return;
+  }
+  std::cout << fmt::format("wrote {} ({}, {} policy, seed {}) to {}\n", doc["layout"].get<std::string>(),
+                           envs::env_name(g.env), envs::policy_name(g.policy), g.seed, out.string());
+  for (const auto& p : parts) {
+    std::cout << fmt::format("  {}: {} rows, {} episodes\n", p["name"].get<std::string>(),
+                             p["num_rows"].get<int64_t>(), p["episodes"].get<int64_t>());
+  }
+}
+
+}  // namespace
+
+void add_generate(CLI::App& app) {
+  auto opt = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("generate", "Write rollouts of a built-in environment as a step dataset");
+  cmd->add_option("env", opt->env, "frozenlake-4x4, frozenlake-8x8 or cartpole")->required();
+  cmd->add_option("out", opt->out, "Output directory (save_to_disk layout)")->required();
+  opt->steps_option = cmd->add_option("--steps", opt->steps, "Number of rows (steps)")->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--policy", opt->policy, "random or epsilon-greedy")->capture_default_str();
+  cmd->add_option("--epsilon", opt->epsilon,
+                  "Uniform-action probability of epsilon-greedy (greedy on Q* for FrozenLake, a "
+                  "balancing heuristic for CartPole)")
+      ->capture_default_str();
+  cmd->add_option("--gamma", opt->gamma, "Discount of the value iteration giving metadata_q_star")
+      ->capture_default_str();
+  opt->splits_option =
+      cmd->add_option("--splits", opt->splits, "Write a DatasetDict: train=N,test=M,... (steps per split)");
+  cmd->add_flag("--images", opt->images, "Add observation_image: a rendered RGB frame per row (PNG)");
+  cmd->add_flag("--slippery,!--no-slippery", opt->slippery,
+                "FrozenLake moves slip to a perpendicular direction with probability 2/3 (default on)");
+  cmd->add_option("--format", opt->format, "disk (save_to_disk); hub is not supported yet")
+      ->capture_default_str();
+  cmd->add_flag("--overwrite", opt->overwrite, "Replace OUT if it exists and is not empty");
+  cmd->add_flag("--json", opt->json, "Print a JSON summary of what was written");
+  cmd->callback([opt] { run(*opt); });
+}
+
+}  // namespace mouse::cli
