@@ -12,5 +12,6 @@
 #include "mouse/dlpack.hpp"
 #include "mouse/envs.hpp"
 #include "mouse/error.hpp"
+#include "mouse/parquet.hpp"
 #include "mouse/tensor.hpp"
 #include "mouse/tensor_dict.hpp"
