@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "mouse/batch.hpp"
 #include "mouse/error.hpp"
@@ -17,6 +18,16 @@ T field(const nlohmann::json& j, const char* name) {
   auto it = j.find(name);
   if (it == j.end()) {
     throw InvalidArgument(fmt::format("BatchifierState: missing field \"{}\"", name));
+  }
+  // nlohmann converts 2.5 to 2 and -1 to 2^64-1 without complaint; a checkpoint that does
+  // either would resume at another position, so integers must be integers of the right sign.
+  if constexpr (std::is_integral_v<T>) {
+    const bool ok = std::is_signed_v<T> ? it->is_number_integer() : it->is_number_unsigned();
+    if (!ok) {
+      throw InvalidArgument(fmt::format("BatchifierState: field \"{}\" has the wrong type: expected {} integer, found {}",
+                                        name, std::is_signed_v<T> ? "an" : "a non-negative",
+                                        it->dump()));
+    }
   }
   try {
     return it->get<T>();

@@ -57,6 +57,10 @@ struct BatchifierImpl {
   int64_t b_;
   const Allocator* allocator_ = &default_allocator();
 
+  // Serialises close() and restore(), which stop (and restart) the workers; taken before any
+  // other mutex, never by the workers.
+  std::mutex lifecycle_mutex_;
+
   // Guards the sampler; taken alone (never while holding mutex_).
   mutable std::mutex plan_mutex_;
   Sampler sampler_;
@@ -235,6 +239,9 @@ SampledBatch BatchifierImpl::next() {
 }
 
 void BatchifierImpl::close() {
+  // Held through the join: a second close() (e.g. the destructor after a watchdog thread's
+  // close woke a blocked next_batch) waits until the workers are really gone.
+  std::lock_guard lifecycle(lifecycle_mutex_);
   {
     std::lock_guard lock(mutex_);
     if (closed_) return;
@@ -244,6 +251,9 @@ void BatchifierImpl::close() {
 }
 
 void BatchifierImpl::restore(const BatchifierState& state) {
+  // Held while the workers are stopped and restarted, so a concurrent close() cannot join
+  // them at the same time or finish before they are restarted.
+  std::lock_guard lifecycle(lifecycle_mutex_);
   {
     std::lock_guard lock(mutex_);
     if (closed_) throw InvalidArgument("PrefetchBatchifier: restore after close");

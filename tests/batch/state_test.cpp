@@ -117,6 +117,13 @@ TEST(BatchifierStateValue, MalformedJsonNamesTheProblem) {
   std::string json = s.to_json();
   json.replace(json.find("\"epoch\":0"), 9, "\"epoch\":\"x\"");
   expect_error(json, "field \"epoch\" has the wrong type");
+  // Numbers that nlohmann would silently truncate or wrap are rejected too.
+  std::string fractional = s.to_json();
+  fractional.replace(fractional.find("\"epoch\":0"), 9, "\"epoch\":2.5");
+  expect_error(fractional, "field \"epoch\" has the wrong type: expected an integer, found 2.5");
+  std::string negative_seed = s.to_json();
+  negative_seed.replace(negative_seed.find("\"seed\":0"), 8, "\"seed\":-1");
+  expect_error(negative_seed, "field \"seed\" has the wrong type: expected a non-negative integer");
 }
 
 TEST(BatchifierRestore, RejectsAStateOfAnotherConfigurationOrPosition) {

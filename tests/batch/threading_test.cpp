@@ -162,6 +162,33 @@ TEST(Close, WakesAConsumerBlockedInNextBatch) {
   EXPECT_TRUE(threw);
 }
 
+TEST(Close, FromAWatchdogWhileTheConsumerDestroysTheBatchifier) {
+  // The consumer, woken by the watchdog's close(), destroys the batchifier at once: its
+  // destructor's close() must wait for the watchdog's join instead of returning early.
+  auto src = std::make_shared<FakeSource>(std::vector<int64_t>{100});
+  for (int round = 0; round < 20; ++round) {
+    BatchifierOptions o = opts("random", 3);
+    o.prefetch = 1;
+    auto b = std::make_unique<PrefetchBatchifier>(src, 4, 2, o);
+    src->set_gather_delay(round % 2 == 0 ? 2000 : 0);
+    std::atomic<bool> threw{false};
+    std::thread consumer([&] {
+      try {
+        for (;;) b->next_batch();
+      } catch (const InvalidArgument&) {
+        threw = true;
+        b.reset();
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    PrefetchBatchifier* raw = b.get();
+    raw->close();  // b stays alive until the consumer resets it, after this close wakes it
+    consumer.join();
+    EXPECT_TRUE(threw);
+    EXPECT_EQ(b, nullptr);
+  }
+}
+
 TEST(Close, DestructorJoinsRunningWorkers) {
   auto src = std::make_shared<FakeSource>(std::vector<int64_t>{1000});
   for (int i = 0; i < 20; ++i) {
