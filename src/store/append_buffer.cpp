@@ -21,6 +21,23 @@ using arrow::TypePtr;
 
 constexpr std::string_view kBufferLabel = "append buffer";
 
+// The PNG bytes of a row's ImagePixels values, encoded while validating (encoding can fail, and
+// nothing may change once applying starts), in the order Node::append meets them: depth-first
+// through lists.
+struct EncodedPixels {
+  std::vector<std::string> png;
+  size_t next = 0;
+};
+
+void encode_pixels(const StepValue& v, std::vector<std::string>& out) {
+  if (const auto* px = std::get_if<ImagePixels>(&v.value)) {
+    out.push_back(
+        encode_png(px->pixels.data(), px->pixels.size(), px->height, px->width, px->channels));
+  } else if (const auto* list = std::get_if<StepValue::List>(&v.value)) {
+    for (const StepValue& item : *list) encode_pixels(item, out);
+  }
+}
+
 // One column (or list child) under construction, typed by builder_type() of the column type.
 struct Node {
   TypePtr type;
@@ -68,13 +85,13 @@ struct Node {
     }
   }
 
-  void append(const StepValue& v) {
+  // Does not throw but for allocation: the value was checked and its pixels encoded beforehand.
+  // valid / length grow last, so they never count a row whose payload is missing.
+  void append(const StepValue& v, EncodedPixels& images) {
     if (std::holds_alternative<std::monostate>(v.value)) {
       append_null();
       return;
     }
-    valid.push_back(true);
-    ++length;
     switch (type->id) {
       case TypeId::kBool: ints.push_back(std::get<bool>(v.value) ? 1 : 0); break;
       case TypeId::kInt64: ints.push_back(std::get<int64_t>(v.value)); break;
@@ -86,12 +103,15 @@ struct Node {
         }
         break;
       case TypeId::kList:
-        for (const StepValue& item : std::get<StepValue::List>(v.value)) child->append(item);
+        for (const StepValue& item : std::get<StepValue::List>(v.value)) {
+          child->append(item, images);
+        }
         offsets.push_back(child->length);
         break;
       case TypeId::kStruct:
-        if (const auto* px = std::get_if<ImagePixels>(&v.value)) {
-          data += encode_png(px->pixels.data(), px->height, px->width, px->channels);
+        if (std::holds_alternative<ImagePixels>(v.value)) {
+          MOUSE_DCHECK(images.next < images.png.size());
+          data += images.png[images.next++];
         } else {
           data += std::get<EncodedImage>(v.value).bytes;
         }
@@ -102,6 +122,8 @@ struct Node {
         offsets.push_back(static_cast<int64_t>(data.size()));
         break;
     }
+    valid.push_back(true);
+    ++length;
   }
 
   std::vector<std::optional<std::string>> strings() const {
@@ -184,7 +206,9 @@ void AppendBuffer::check_contract(const std::string& name, const arrow::DataType
 
 void AppendBuffer::append_row(const StepRow& row) {
   if (row.empty()) throw InvalidArgument("append: the row is empty; expected at least one column");
-  // Validate everything first: nothing changes unless the whole row fits.
+  // Validate everything first, including every step that can fail (PNG encoding): nothing
+  // changes unless the whole row fits, and applying cannot throw (but for allocation).
+  EncodedPixels images;
   std::vector<TypePtr> merged;
   merged.reserve(row.size());
   for (const auto& [name, value] : row) {
@@ -205,6 +229,12 @@ void AppendBuffer::append_row(const StepRow& row) {
                                   name, error, value_kind(value)));
     }
     check_contract(name, *type);
+    try {
+      encode_pixels(value, images.png);
+    } catch (const Error& e) {
+      throw TypeError(
+          fmt::format("append: column \"{}\": {}; the store is unchanged", name, e.what()));
+    }
     merged.push_back(std::move(type));
   }
   for (const KeySpec& spec : key_specs()) {
@@ -239,8 +269,9 @@ void AppendBuffer::append_row(const StepRow& row) {
         }
       }
     }
-    node->append(value);
+    node->append(value, images);
   }
+  MOUSE_DCHECK(images.next == images.png.size());
   for (auto& [name, node] : block_->nodes) {
     if (node->length == block_->rows) node->append_null();
   }

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "format/arrow/builders.hpp"
@@ -48,14 +50,14 @@ Buffer copy_validity(const ArrayData& a, int64_t* null_count) {
   return arrow::make_validity(valid, a.length, null_count);
 }
 
-template <class To>
-void check_fits(double v, int64_t row, std::string_view where, const DataType& to) {
-  if constexpr (std::is_integral_v<To>) {
-    if (!(v >= static_cast<double>(std::numeric_limits<To>::min()) &&
-          v <= static_cast<double>(std::numeric_limits<To>::max()))) {
-      throw InvalidArgument(fmt::format("{}: value {} at row {} does not fit {}", where, v, row,
-                                        to.to_string()));
-    }
+// Integral to integral only. std::in_range compares exactly; a comparison through double would
+// round uint64 values in [2^63, 2^63 + 1024) to 2^63 == double(INT64_MAX) and let them wrap.
+template <class To, class From>
+void check_fits(From v, int64_t row, std::string_view where, const DataType& to) {
+  static_assert(std::is_integral_v<To> && std::is_integral_v<From>);
+  if (!std::in_range<To>(v)) {
+    throw InvalidArgument(
+        fmt::format("{}: value {} at row {} does not fit {}", where, v, row, to.to_string()));
   }
 }
 
@@ -81,7 +83,7 @@ ArrayPtr convert_numbers(const ArrayData& a, const TypePtr& to, std::string_view
           const auto v = load<From>(a, i);
           if constexpr (std::is_integral_v<To> && std::is_integral_v<decltype(v)>) {
             if constexpr (!std::is_same_v<decltype(v), To>) {
-              check_fits<To>(static_cast<double>(v), i, where, *to);
+              check_fits<To>(v, i, where, *to);
             }
           }
           dst[i] = static_cast<To>(v);

@@ -23,7 +23,7 @@ namespace {
 
 // Images above this many pixels are refused before allocating (a corrupt header could claim
 // 2^31 x 2^31).
-constexpr int64_t kMaxPixels = int64_t{1} << 30;
+constexpr int64_t kMaxPixels = kMaxImagePixels;
 
 struct PngSource {
   const uint8_t* data;
@@ -198,12 +198,34 @@ DecodedImage decode_image(std::string_view bytes, const std::string& where) {
                                 bytes.size(), head.empty() ? "(empty)" : head));
 }
 
-std::string encode_png(const uint8_t* pixels, int64_t height, int64_t width, int64_t channels) {
-  if (channels < 1 || channels > 4 || height <= 0 || width <= 0 || height * width > kMaxPixels ||
-      width > std::numeric_limits<int32_t>::max() || height > std::numeric_limits<int32_t>::max()) {
-    throw InvalidArgument(fmt::format(
-        "encode_png: expected height, width > 0 and 1..4 channels, got {}x{}x{}", height, width,
-        channels));
+std::string check_image_shape(int64_t height, int64_t width, int64_t channels, size_t pixel_bytes) {
+  constexpr int64_t kMaxSide = std::numeric_limits<int32_t>::max();
+  if (height <= 0 || width <= 0 || height > kMaxSide || width > kMaxSide || channels < 1 ||
+      channels > 4) {
+    return fmt::format(
+        "image pixels {}x{}x{}: expected height and width in 1..{} and 1..4 channels", height,
+        width, channels, kMaxSide);
+  }
+  // Both sides are below 2^31, so the product fits int64; the byte count is computed only once
+  // the pixel count is bounded.
+  const int64_t pixels = height * width;
+  if (pixels > kMaxImagePixels) {
+    return fmt::format("image pixels {}x{}x{}: {} pixels, expected at most {}", height, width,
+                       channels, pixels, kMaxImagePixels);
+  }
+  const int64_t bytes = pixels * channels;
+  if (pixel_bytes != static_cast<size_t>(bytes)) {
+    return fmt::format("image pixels {}x{}x{} need {} bytes, got {}", height, width, channels,
+                       bytes, pixel_bytes);
+  }
+  return {};
+}
+
+std::string encode_png(const uint8_t* pixels, size_t pixel_bytes, int64_t height, int64_t width,
+                       int64_t channels) {
+  if (std::string problem = check_image_shape(height, width, channels, pixel_bytes);
+      !problem.empty()) {
+    throw InvalidArgument(fmt::format("encode_png: {}", problem));
   }
   png_image image;
   std::memset(&image, 0, sizeof image);

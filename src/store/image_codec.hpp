@@ -3,6 +3,7 @@
 // C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -30,8 +31,18 @@ ImageFormat sniff_image(std::string_view bytes) noexcept;
 /// bytes that are neither format or that fail to decode.
 DecodedImage decode_image(std::string_view bytes, const std::string& where);
 
-/// Encodes pixels as PNG (8-bit, fast zlib level). `channels` must be 1..4 and `pixels` hold
-/// exactly height*width*channels bytes (InvalidArgument otherwise).
-std::string encode_png(const uint8_t* pixels, int64_t height, int64_t width, int64_t channels);
+/// Largest image accepted for encoding or decoding, in pixels (height * width).
+inline constexpr int64_t kMaxImagePixels = int64_t{1} << 30;
+
+/// Checks untrusted pixel dimensions without overflow: 0 < height, width <= INT32_MAX,
+/// channels in 1..4, height * width <= kMaxImagePixels, and `pixel_bytes` equal to
+/// height * width * channels (computed only once the factors are known to be small). Returns an
+/// empty string, or the problem naming the dimensions and the expected size.
+std::string check_image_shape(int64_t height, int64_t width, int64_t channels, size_t pixel_bytes);
+
+/// Encodes pixels as PNG (8-bit, fast zlib level). The shape must pass check_image_shape for
+/// `pixel_bytes` (InvalidArgument otherwise); a libpng failure is InvalidArgument too.
+std::string encode_png(const uint8_t* pixels, size_t pixel_bytes, int64_t height, int64_t width,
+                       int64_t channels);
 
 }  // namespace mouse::detail

@@ -161,14 +161,7 @@ std::string check_value(const DataType& type, const StepValue& v) {
       }
     }
   } else if (const auto* px = std::get_if<ImagePixels>(&v.value)) {
-    if (px->height <= 0 || px->width <= 0 || px->channels < 1 || px->channels > 4) {
-      return fmt::format("image pixels must have height, width > 0 and 1..4 channels, got {}x{}x{}",
-                         px->height, px->width, px->channels);
-    }
-    if (static_cast<int64_t>(px->pixels.size()) != px->height * px->width * px->channels) {
-      return fmt::format("image pixels {}x{}x{} need {} bytes, got {}", px->height, px->width,
-                         px->channels, px->height * px->width * px->channels, px->pixels.size());
-    }
+    return check_image_shape(px->height, px->width, px->channels, px->pixels.size());
   } else if (const auto* enc = std::get_if<EncodedImage>(&v.value)) {
     if (sniff_image(enc->bytes) == ImageFormat::kUnknown) {
       return fmt::format("encoded image of {} bytes is neither PNG nor JPEG", enc->bytes.size());

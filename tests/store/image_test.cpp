@@ -23,7 +23,8 @@ ImagePixels gradient(int64_t h, int64_t w, int64_t c, int seed = 0) {
 }
 
 std::string png_of(const ImagePixels& img) {
-  return detail::encode_png(img.pixels.data(), img.height, img.width, img.channels);
+  return detail::encode_png(img.pixels.data(), img.pixels.size(), img.height, img.width,
+                            img.channels);
 }
 
 // JPEG bytes of `img` (1 or 3 channels) at quality 100, written with libjpeg.

@@ -97,7 +97,7 @@ TEST(StoreOracle, ApacheArrowJsReadsAppendedImagesAsPngImageStructs) {
   const auto file = dir / "img" / "data-00000-of-00001.arrow";
   std::vector<json> rows = oracle_rows(file);
   ASSERT_EQ(rows.size(), 2u);
-  const std::string png = detail::encode_png(px.pixels.data(), 3, 2, 3);
+  const std::string png = detail::encode_png(px.pixels.data(), px.pixels.size(), 3, 2, 3);
   EXPECT_EQ(rows[0]["observation_image"]["bytes"], arrow::base64_encode(png));
   EXPECT_TRUE(rows[0]["observation_image"]["path"].is_null());
   EXPECT_TRUE(rows[1]["observation_image"].is_null());
