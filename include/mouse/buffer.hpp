@@ -69,6 +69,10 @@ class MappedFile : public std::enable_shared_from_this<MappedFile> {
   int64_t size() const noexcept { return size_; }
   /// The whole file as a Buffer owned by this map.
   Buffer buffer() const;
+  /// Drops this process's page mappings of the file (the bytes stay valid and are faulted back
+  /// in from the page cache on the next access), so pages touched while reading scattered
+  /// metadata do not stay resident. Thread-safe; a no-op for an empty file.
+  void release_resident() const noexcept;
 
  private:
   MappedFile(std::filesystem::path path, const uint8_t* data, int64_t size)

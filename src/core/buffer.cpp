@@ -68,6 +68,8 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
       ::close(fd);
       throw_errno("cannot mmap", path, err);
     }
+    // Windows are sampled at random: no readahead (advice only).
+    (void)::madvise(p, static_cast<size_t>(st.st_size), MADV_RANDOM);
     data = static_cast<const uint8_t*>(p);
   }
   ::close(fd);
@@ -76,6 +78,14 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), static_cast<size_t>(size_));
+}
+
+void MappedFile::release_resident() const noexcept {
+  // MADV_DONTNEED on a read-only shared file mapping only unmaps pages; their contents come
+  // back from the file on the next access.
+  if (data_ != nullptr) {
+    (void)::madvise(const_cast<uint8_t*>(data_), static_cast<size_t>(size_), MADV_DONTNEED);
+  }
 }
 
 Buffer MappedFile::buffer() const {

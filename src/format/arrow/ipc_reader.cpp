@@ -45,8 +45,9 @@ struct Message {
 
 class Reader {
  public:
-  Reader(const Buffer& input, std::string_view source, const IpcReadOptions& options)
-      : in_(input), source_(source), options_(options) {}
+  Reader(const Buffer& input, std::string_view source, const IpcReadOptions& options,
+         const MappedFile* map = nullptr)
+      : in_(input), source_(source), options_(options), map_(map) {}
 
   IpcTable read() {
     const uint8_t* d = in_.data();
@@ -134,6 +135,7 @@ class Reader {
     while (read_message(pos, end, true, m, next)) {
       handle_batch_message(m, table);
       pos = next;
+      release_now_and_then(pos);
     }
     table.schema = schema_;
     table.framing = framing_;
@@ -202,6 +204,7 @@ class Reader {
                                  i, m.body_offset, m.body_length, offset + meta_len, body_len));
       }
       handle_batch_message(m, table);
+      release_now_and_then(total);
     }
     return table;
   }
@@ -436,9 +439,22 @@ class Reader {
     return raw;
   }
 
+  // Each record batch's header is read through the map, and the kernel maps the pages around
+  // it too; dropping the mappings every few MB keeps an open's resident memory bounded instead
+  // of growing with the file.
+  void release_now_and_then(int64_t pos) {
+    constexpr int64_t kReleaseEvery = 16 << 20;
+    if (map_ != nullptr && pos - released_at_ >= kReleaseEvery) {
+      map_->release_resident();
+      released_at_ = pos;
+    }
+  }
+
   const Buffer& in_;
   std::string_view source_;
   IpcReadOptions options_;
+  const MappedFile* map_ = nullptr;
+  int64_t released_at_ = 0;
   std::shared_ptr<const Schema> schema_;
   IpcFraming framing_ = IpcFraming::kStream;
   bool seen_message_ = false;
@@ -460,7 +476,10 @@ IpcTable read_ipc(const Buffer& bytes, std::string_view source, const IpcReadOpt
 IpcTable read_ipc(const std::filesystem::path& path, const IpcReadOptions& options) {
   std::shared_ptr<MappedFile> map = MappedFile::open(path);
   const std::string source = path.string();
-  return read_ipc(map->buffer(), source, options);
+  const Buffer bytes = map->buffer();
+  IpcTable table = Reader(bytes, source, options, map.get()).read();
+  map->release_resident();
+  return table;
 }
 
 }  // namespace mouse::arrow
