@@ -14,6 +14,9 @@ void add_head(CLI::App& app);
 void add_encode(CLI::App& app);
 /// `generate ENV OUT [--steps N] [--splits ...] [--images] ...`: rollouts of a built-in environment.
 void add_generate(CLI::App& app);
+/// `convert IN OUT --to disk|hub [--config NAME] [--cache-dir DIR] [--max-shard-bytes N]`: rewrites
+/// a save_to_disk dataset or a Hub-layout directory in the other (or the same) layout.
+void add_convert(CLI::App& app);
 
 /// `sample PATH -S 64 -B 32 --sampling MODE --seed N --batches K [--augment CONFIG.yaml] ...`:
 /// batches of windows as JSON lines (the encode format plus "starts").

@@ -12,6 +12,7 @@
 #include "mouse/dataset.hpp"
 #include "mouse/envs.hpp"
 #include "mouse/error.hpp"
+#include "mouse/hub.hpp"
 
 namespace mouse::cli {
 
@@ -69,10 +70,7 @@ void run(const Options& opt) {
   envs::GenerateOptions g;
   g.env = envs::parse_env(opt.env);
   g.policy = envs::parse_policy(opt.policy);
-  if (opt.format == "hub") {
-    throw InvalidArgument("generate: --format hub (Parquet shards) is not supported yet; use --format disk");
-  }
-  if (opt.format != "disk") {
+  if (opt.format != "disk" && opt.format != "hub") {
     throw InvalidArgument(fmt::format("generate: unknown --format '{}': expected disk or hub", opt.format));
   }
   if (opt.steps_option->count() > 0 && opt.splits_option->count() > 0) {
@@ -108,7 +106,18 @@ void run(const Options& opt) {
                                 {"policy", envs::policy_name(g.policy)},
                                 {"seed", g.seed}};
   nlohmann::ordered_json parts = nlohmann::ordered_json::array();
-  if (splits.empty()) {
+  if (opt.format == "hub") {
+    // The Hub layout always holds named splits: a plain run becomes the "train" split.
+    DatasetDict dict;
+    if (splits.empty()) {
+      dict.insert("train", envs::generate(g));
+    } else {
+      dict = envs::generate_splits(g, splits);
+    }
+    save_to_hub_layout(dict, out);
+    doc["layout"] = "Hub";
+    for (const auto& name : dict.split_names()) parts.push_back(summary(name, dict.at(name)));
+  } else if (splits.empty()) {
     Dataset ds = envs::generate(g);
     ds.save_to_disk(out);
     doc["layout"] = "Dataset";
@@ -153,7 +162,7 @@ void add_generate(CLI::App& app) {
   cmd->add_flag("--images", opt->images, "Add observation_image: a rendered RGB frame per row (PNG)");
   cmd->add_flag("--slippery,!--no-slippery", opt->slippery,
                 "FrozenLake moves slip to a perpendicular direction with probability 2/3 (default on)");
-  cmd->add_option("--format", opt->format, "disk (save_to_disk); hub is not supported yet")
+  cmd->add_option("--format", opt->format, "disk (save_to_disk) or hub (Parquet shards + README.md)")
       ->capture_default_str();
   cmd->add_flag("--overwrite", opt->overwrite, "Replace OUT if it exists and is not empty");
   cmd->add_flag("--json", opt->json, "Print a JSON summary of what was written");

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   mouse::cli::add_head(app);
   mouse::cli::add_encode(app);
   mouse::cli::add_generate(app);
+  mouse::cli::add_convert(app);
   mouse::cli::add_sample(app);
   mouse::cli::add_bench(app);
   mouse::cli::add_demo(app);

@@ -12,6 +12,7 @@
 #include "mouse/dlpack.hpp"
 #include "mouse/envs.hpp"
 #include "mouse/error.hpp"
+#include "mouse/hub.hpp"
 #include "mouse/parquet.hpp"
 #include "mouse/tensor.hpp"
 #include "mouse/tensor_dict.hpp"

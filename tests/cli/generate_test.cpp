@@ -132,7 +132,6 @@ TEST(CliGenerateErrors, BadInputsAreOneLineErrors) {
   expect_error("cartpole" + out + " --policy greedy", "unknown policy 'greedy'");
   expect_error("cartpole" + out + " --epsilon 2", "epsilon must be in [0, 1]");
   expect_error("cartpole" + out + " --steps -4", "steps must be >= 0");
-  expect_error("cartpole" + out + " --format hub", "--format hub");
   expect_error("cartpole" + out + " --format csv", "unknown --format 'csv'");
   EXPECT_FALSE(fs::exists(tmp / "o"));
 }

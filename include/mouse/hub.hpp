@@ -1,0 +1,94 @@
+// The Hugging Face Hub layout (SPEC §2.3): Parquet shards `data/<split>-NNNNN-of-MMMMM.parquet`
+// (or `<config>/<split>-…`) with an optional README.md whose YAML front matter lists the
+// configs, their data files and the dataset info. Loading decodes every shard once into a
+// memory-mapped Arrow cache (a `save_to_disk` directory per shard, next to a fingerprint of the
+// source) that later loads reuse; saving writes shards and a README the Hub accepts as is.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "mouse/dataset.hpp"
+#include "mouse/parquet.hpp"
+
+namespace mouse {
+
+/// Options of load_hub_layout.
+struct HubLoadOptions {
+  /// The README config to load. Unset: the config named "default", else the one marked
+  /// `default: true`, else the first. Without README configs it names a `<config>/`
+  /// subdirectory (unset: `data/`, else the first subdirectory in name order).
+  std::optional<std::string> config_name;
+  /// Where the Arrow caches are kept. Unset: `<dir>/.mouse-cache`.
+  std::optional<std::filesystem::path> cache_dir;
+  /// Called after each shard is loaded (decoded or taken from the cache) with the number of
+  /// shards done and the total, on the calling thread.
+  std::function<void(int64_t done, int64_t total)> progress;
+};
+
+/// What one load_hub_layout call did.
+struct HubLoadStats {
+  /// Parquet shards found.
+  int64_t shards = 0;
+  /// Shards decoded from Parquet (their cache was missing or stale) and written to the cache.
+  int64_t shards_decoded = 0;
+  /// Shards memory-mapped from a cache whose fingerprint matched, without decoding.
+  int64_t shards_cached = 0;
+};
+
+/// Loads a Hub-layout directory (a local copy or a Hub cache snapshot
+/// `datasets--<org>--<name>/snapshots/<revision>`) as a DatasetDict.
+///
+/// Files: with a README.md whose front matter has `configs:`, the chosen config's
+/// `data_files` (a pattern, a list of patterns -> split "train", or a list of
+/// `{split, path}` with `path` a pattern or a list of them; patterns are globs relative to
+/// `dir` with `*`, `?`, `[...]` and `**`; hidden entries are skipped). Otherwise every
+/// `*.parquet` under `data/` (or under the `<config>/` directory), the split being the file
+/// name before `-NNNNN-of-MMMMM.parquet`, else before the first '-', else the whole stem.
+/// Split order: the README's; without one train, validation, test, then the others by name.
+/// Each split is its shards in file-name order, concatenated (zero-copy).
+///
+/// Caching: each shard is decoded once into `<cache_dir>/<name>-<hash of its absolute path>/`
+/// (an Arrow `save_to_disk` directory plus fingerprint.json holding the absolute path, size
+/// and mtime in nanoseconds). A later load whose fingerprint matches memory-maps the cache
+/// without reading the Parquet file; a changed shard re-decodes only its own cache. Features
+/// come from the shard's `huggingface` metadata, else they are inferred from its types.
+///
+/// Throws IoError (missing directory, unwritable cache), FormatError naming the file (malformed
+/// README front matter or `configs`, corrupt Parquet, a pattern matching no Parquet file, no
+/// Parquet file at all), KeyError (unknown config, naming the available ones), InvalidArgument
+/// (shards of one split with different features). Not thread-safe for the same cache dir.
+DatasetDict load_hub_layout(const std::filesystem::path& dir, const HubLoadOptions& options = {},
+                            HubLoadStats* stats = nullptr);
+
+/// Options of save_to_hub_layout.
+struct HubSaveOptions {
+  /// Each split is cut into int(nbytes / max_shard_bytes) + 1 shards of near-equal row counts
+  /// (nbytes counted as pyarrow does, in memory); datasets' default "500MB". Must be > 0.
+  int64_t max_shard_bytes = 500'000'000;
+  /// The config name written to the README.
+  std::string config_name = "default";
+  /// How the shards are encoded.
+  parquet::WriteOptions parquet;
+};
+
+/// Writes `dict` in the Hub layout at `dir`: `data/<split>-NNNNN-of-MMMMM.parquet` shards (with
+/// the `huggingface` features and `ARROW:schema` metadata) and a README.md whose YAML front
+/// matter holds `dataset_info` (features in the Hub's YAML form: `dtype`, `list`/`sequence`/
+/// `large_list` with optional `length`, `struct`, `class_label`, `image`; splits with
+/// num_bytes and num_examples; download_size; dataset_size) and `configs` with one config whose
+/// `data_files` map each split to `data/<split>-*`. Everything is written to a temporary
+/// directory renamed into place; an existing `dir` is replaced as a whole only once the new one
+/// is complete. Throws InvalidArgument (no splits, max_shard_bytes <= 0, unwritable column
+/// types), IoError.
+void save_to_hub_layout(const DatasetDict& dict, const std::filesystem::path& dir,
+                        const HubSaveOptions& options = {});
+
+/// Whether `dir` looks like a Hub layout: a README.md with front matter, or Parquet files in
+/// `data/` or in a first-level subdirectory. Never throws for a missing directory (false).
+bool is_hub_layout(const std::filesystem::path& dir);
+
+}  // namespace mouse

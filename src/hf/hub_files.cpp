@@ -1,0 +1,382 @@
+// Finding the shards of a Hub-layout directory. The README's `configs` follow the Hub's
+// documented forms (https://huggingface.co/docs/hub/datasets-manual-configuration); without
+// them we follow the file-name conventions `push_to_hub` writes.
+#include "hf/hub_files.hpp"
+
+#include <fmt/format.h>
+#include <fnmatch.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <system_error>
+
+#include "mouse/error.hpp"
+
+namespace mouse::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_parquet(const fs::path& p) {
+  return p.extension() == ".parquet";
+}
+
+std::string read_file_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(fmt::format("{}: cannot open for reading", path.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The front matter's line numbers are off by one against the README (the opening `---`).
+[[noreturn]] void yaml_fail(const std::string& source, const YAML::Node& node,
+                            const std::string& what) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.line >= 0) {
+    throw FormatError(source, -1, fmt::format("line {}: {}", mark.line + 2, what));
+  }
+  throw FormatError(source, -1, what);
+}
+
+const char* kind_name(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "nothing";
+  }
+}
+
+// Patterns of a `path:` / `data_files:` value: a string or a list of strings.
+std::vector<std::string> patterns_of(const YAML::Node& node, const std::string& source,
+                                     const std::string& where) {
+  std::vector<std::string> out;
+  if (node.IsScalar()) {
+    out.push_back(node.as<std::string>());
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) {
+      if (!item.IsScalar()) {
+        yaml_fail(source, item,
+                  fmt::format("{}: expected a path pattern, found {}", where, kind_name(item)));
+      }
+      out.push_back(item.as<std::string>());
+    }
+  } else {
+    yaml_fail(source, node,
+              fmt::format("{}: expected a path pattern or a list of them, found {}", where,
+                          kind_name(node)));
+  }
+  return out;
+}
+
+std::vector<fs::path> files_of_patterns(const fs::path& dir,
+                                        const std::vector<std::string>& patterns,
+                                        const std::string& source, const std::string& split) {
+  std::vector<fs::path> files;
+  for (const auto& pattern : patterns) {
+    std::vector<fs::path> matched;
+    for (auto& f : glob_files(dir, pattern)) {
+      if (is_parquet(f)) matched.push_back(std::move(f));
+    }
+    if (matched.empty()) {
+      throw FormatError(
+          source, -1,
+          fmt::format("split \"{}\": pattern \"{}\" matches no .parquet file under {}", split,
+                      pattern, dir.string()));
+    }
+    files.insert(files.end(), matched.begin(), matched.end());
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
+// The `configs` entry to load: by name, else "default", else `default: true`, else the first.
+YAML::Node pick_config(const YAML::Node& configs, const std::optional<std::string>& name,
+                       const std::string& source) {
+  if (!configs.IsSequence() || configs.size() == 0) {
+    yaml_fail(source, configs,
+              fmt::format("configs: expected a non-empty list, found {}", kind_name(configs)));
+  }
+  std::vector<std::string> names;
+  for (const auto& c : configs) {
+    if (!c.IsMap() || !c["config_name"] || !c["config_name"].IsScalar()) {
+      yaml_fail(source, c, "configs: expected entries {config_name, data_files}");
+    }
+    names.push_back(c["config_name"].as<std::string>());
+  }
+  auto find = [&](const std::string& n) -> std::optional<size_t> {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == n) return i;
+    }
+    return std::nullopt;
+  };
+  if (name) {
+    if (auto i = find(*name)) return configs[*i];
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    throw KeyError(
+        fmt::format("{}: config \"{}\" not found; available configs: {}", source, *name, list));
+  }
+  if (auto i = find("default")) return configs[*i];
+  for (const auto& c : configs) {
+    if (c["default"] && c["default"].IsScalar() && c["default"].as<std::string>() == "true")
+      return c;
+  }
+  return configs[0];
+}
+
+HubSplitFiles files_from_config(const fs::path& dir, const YAML::Node& config,
+                                const std::string& source) {
+  const std::string cname = config["config_name"].as<std::string>();
+  const YAML::Node data_files = config["data_files"];
+  if (!data_files) {
+    // The Hub allows a config with only `data_dir`.
+    if (config["data_dir"] && config["data_dir"].IsScalar()) {
+      return resolve_hub_files(dir / config["data_dir"].as<std::string>(), std::nullopt);
+    }
+    yaml_fail(source, config, fmt::format("config \"{}\": expected data_files", cname));
+  }
+  HubSplitFiles out;
+  if (data_files.IsScalar() ||
+      (data_files.IsSequence() && data_files.size() > 0 && data_files[0].IsScalar())) {
+    out.emplace_back("train", files_of_patterns(dir, patterns_of(data_files, source, "data_files"),
+                                                source, "train"));
+    return out;
+  }
+  if (!data_files.IsSequence()) {
+    yaml_fail(source, data_files,
+              fmt::format("config \"{}\": data_files: expected a list of {{split, path}}, found {}",
+                          cname, kind_name(data_files)));
+  }
+  for (const auto& entry : data_files) {
+    if (!entry.IsMap() || !entry["split"] || !entry["split"].IsScalar() || !entry["path"]) {
+      yaml_fail(source, entry,
+                fmt::format("config \"{}\": data_files: expected entries {{split, path}}, found {}",
+                            cname, kind_name(entry)));
+    }
+    const std::string split = entry["split"].as<std::string>();
+    for (const auto& [s, f] : out) {
+      if (s == split)
+        yaml_fail(source, entry,
+                  fmt::format("config \"{}\": split \"{}\" listed twice", cname, split));
+    }
+    out.emplace_back(
+        split, files_of_patterns(dir, patterns_of(entry["path"], source, "path"), source, split));
+  }
+  return out;
+}
+
+int split_rank(const std::string& s) {
+  if (s == "train") return 0;
+  if (s == "validation") return 1;
+  if (s == "test") return 2;
+  return 3;
+}
+
+std::vector<fs::path> parquet_files_in(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.empty() && name[0] != '.' && is_parquet(e.path()) && e.is_regular_file(ec))
+      out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+HubSplitFiles files_by_name(const std::vector<fs::path>& files) {
+  HubSplitFiles out;
+  for (const auto& f : files) {
+    const std::string split = split_of_file_name(f.filename().string());
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == split; });
+    if (it == out.end()) {
+      out.emplace_back(split, std::vector<fs::path>{f});
+    } else {
+      it->second.push_back(f);
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    const int ra = split_rank(a.first), rb = split_rank(b.first);
+    return ra != rb ? ra < rb : (ra == 3 && a.first < b.first);
+  });
+  return out;
+}
+
+// The splits of one directory: its `<split>-*.parquet` files, else (the Hub's Parquet
+// conversion, refs/convert/parquet) its `<split>/*.parquet` subdirectories.
+HubSplitFiles files_in_config_dir(const fs::path& dir) {
+  auto files = parquet_files_in(dir);
+  if (!files.empty()) return files_by_name(files);
+  HubSplitFiles out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name[0] == '.' || !e.is_directory(ec)) continue;
+    auto sub = parquet_files_in(e.path());
+    if (!sub.empty()) out.emplace_back(name, std::move(sub));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    const int ra = split_rank(a.first), rb = split_rank(b.first);
+    return ra != rb ? ra < rb : a.first < b.first;
+  });
+  return out;
+}
+
+// Without README configs: data/, else the `<config>/` subdirectories, else dir itself.
+HubSplitFiles files_by_convention(const fs::path& dir,
+                                  const std::optional<std::string>& config_name) {
+  if (!config_name || *config_name == "default") {
+    auto data = files_in_config_dir(dir / "data");
+    if (!data.empty()) return data;
+  }
+  std::vector<std::string> configs;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name[0] == '.' || name == "data" || !e.is_directory(ec)) continue;
+    if (!files_in_config_dir(e.path()).empty()) configs.push_back(name);
+  }
+  std::sort(configs.begin(), configs.end());
+  if (configs.empty()) {
+    auto top = parquet_files_in(dir);
+    if (!top.empty() && !config_name) return files_by_name(top);
+    throw FormatError(dir.string(), -1,
+                      "no Parquet files: expected data/<split>-NNNNN-of-MMMMM.parquet, "
+                      "<config>/<split>-*.parquet or a README.md with configs");
+  }
+  if (config_name) {
+    if (std::find(configs.begin(), configs.end(), *config_name) == configs.end()) {
+      std::string list;
+      for (const auto& n : configs) list += (list.empty() ? "" : ", ") + n;
+      throw KeyError(fmt::format("{}: config \"{}\" not found; available configs: {}", dir.string(),
+                                 *config_name, list));
+    }
+    return files_in_config_dir(dir / *config_name);
+  }
+  return files_in_config_dir(dir / configs.front());
+}
+
+void glob_rec(const fs::path& base, const std::vector<std::string>& parts, size_t i,
+              std::vector<fs::path>& out) {
+  std::error_code ec;
+  if (i == parts.size()) {
+    if (fs::is_regular_file(base, ec)) out.push_back(base);
+    return;
+  }
+  const std::string& part = parts[i];
+  if (part == "**") {
+    glob_rec(base, parts, i + 1, out);  // zero directories
+    for (const auto& e : fs::directory_iterator(base, ec)) {
+      const std::string name = e.path().filename().string();
+      if (!name.empty() && name[0] != '.' && e.is_directory(ec)) glob_rec(e.path(), parts, i, out);
+    }
+    return;
+  }
+  if (part.find_first_of("*?[") == std::string::npos) {
+    glob_rec(base / part, parts, i + 1, out);
+    return;
+  }
+  for (const auto& e : fs::directory_iterator(base, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || (name[0] == '.' && part[0] != '.')) continue;
+    if (::fnmatch(part.c_str(), name.c_str(), 0) == 0) glob_rec(e.path(), parts, i + 1, out);
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> readme_front_matter(std::string_view text, const std::string& source) {
+  auto line_end = [&](size_t pos) {
+    const size_t nl = text.find('\n', pos);
+    return nl == std::string_view::npos ? text.size() : nl;
+  };
+  auto is_fence = [&](size_t b, size_t e) {
+    std::string_view line = text.substr(b, e - b);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    return line == "---";
+  };
+  size_t e = line_end(0);
+  if (!is_fence(0, e)) return std::nullopt;
+  const size_t body = std::min(e + 1, text.size());
+  for (size_t pos = body; pos < text.size();) {
+    const size_t le = line_end(pos);
+    if (is_fence(pos, le)) return std::string(text.substr(body, pos - body));
+    pos = le + 1;
+  }
+  throw FormatError(source, -1,
+                    "front matter opened with '---' on line 1 has no closing '---' line");
+}
+
+std::vector<fs::path> glob_files(const fs::path& dir, std::string_view pattern) {
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos <= pattern.size()) {
+    size_t slash = pattern.find('/', pos);
+    if (slash == std::string_view::npos) slash = pattern.size();
+    std::string part(pattern.substr(pos, slash - pos));
+    if (!part.empty() && part != ".") parts.push_back(std::move(part));
+    pos = slash + 1;
+  }
+  std::vector<fs::path> out;
+  if (!parts.empty()) glob_rec(dir, parts, 0, out);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string split_of_file_name(const std::string& file_name) {
+  static const std::regex kSharded(R"(^(.+?)-\d{5}-of-\d{5}(\..*)?$)");
+  std::smatch m;
+  if (std::regex_match(file_name, m, kSharded)) return m[1].str();
+  const size_t dash = file_name.find('-');
+  if (dash != std::string::npos && dash > 0) return file_name.substr(0, dash);
+  return fs::path(file_name).stem().string();
+}
+
+HubSplitFiles resolve_hub_files(const fs::path& dir,
+                                const std::optional<std::string>& config_name) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw IoError(fmt::format("{}: not a directory (expected a Hub-layout dataset)", dir.string()));
+  }
+  const fs::path readme = dir / "README.md";
+  if (fs::is_regular_file(readme, ec)) {
+    const std::string source = readme.string();
+    const auto yaml = readme_front_matter(read_file_text(readme), source);
+    if (yaml) {
+      YAML::Node root;
+      try {
+        root = YAML::Load(*yaml);
+      } catch (const YAML::Exception& e) {
+        // Front matter line n is README line n + 2 (0-based mark, opening `---`).
+        const std::string where = e.mark.line >= 0 ? fmt::format("line {}: ", e.mark.line + 2) : "";
+        throw FormatError(source, -1,
+                          fmt::format("{}malformed YAML front matter: {}", where, e.msg));
+      }
+      if (!root.IsNull() && !root.IsMap()) {
+        yaml_fail(source, root,
+                  fmt::format("front matter: expected a mapping, found {}", kind_name(root)));
+      }
+      if (root.IsMap() && root["configs"]) {
+        return files_from_config(dir, pick_config(root["configs"], config_name, source), source);
+      }
+    }
+  }
+  return files_by_convention(dir, config_name);
+}
+
+}  // namespace mouse::detail

@@ -1,0 +1,33 @@
+// The README.md that `push_to_hub` writes: YAML front matter with dataset_info and configs.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace mouse::detail {
+
+/// One split as the README's dataset_info lists it.
+struct HubSplitInfo {
+  std::string name;
+  int64_t num_bytes = 0;
+  int64_t num_examples = 0;
+};
+
+/// The Hub's YAML form of a `features` JSON object, as `datasets` writes it
+/// (Features._to_yaml_list): a list of {name, ...} where a Value is `dtype: D`, a
+/// Sequence / List / LargeList is `sequence` / `list` / `large_list` holding the item (a bare
+/// dtype for a Value item, the member list for a dict item) plus `length` when fixed, a dict is
+/// `struct: [...]`, ClassLabel is `dtype: {class_label: {names: {'0': ...}}}`, Image is
+/// `dtype: image` and other feature types `dtype: <snake_case type>`.
+nlohmann::ordered_json features_to_yaml_list(const nlohmann::ordered_json& features);
+
+/// The whole README.md text: front matter with dataset_info (features, splits, download_size,
+/// dataset_size) and configs (`config_name` with data_files `data/<split>-*`), then a short
+/// body. `features` is the features JSON object shared by the splits.
+std::string hub_readme(const nlohmann::ordered_json& features,
+                       const std::vector<HubSplitInfo>& splits, int64_t download_size,
+                       const std::string& config_name);
+
+}  // namespace mouse::detail

@@ -1,0 +1,135 @@
+// Drives `mouse-data convert` and `generate --format hub`: both directions, layout detection,
+// values kept, and error exits.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "mouse/dataset.hpp"
+#include "mouse/hub.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using mouse::test::run_command;
+using nlohmann::json;
+
+std::string cli(const std::string& args) {
+  return std::string(MOUSE_CLI_PATH) + " " + args;
+}
+
+std::string quote(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
+
+mouse::test::CommandResult run_with_stderr(const std::string& cmd) {
+  return run_command(cmd + " 2>&1");
+}
+
+// Expects a one-line error naming `needle` and a non-zero exit.
+void expect_error(const std::string& args, const std::string& needle) {
+  auto r = run_with_stderr(cli(args));
+  EXPECT_NE(r.status, 0) << args;
+  EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\n" << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << args << "\n" << r.out;
+}
+
+// Every row of a split as `head --json` prints it.
+std::string head_json(const fs::path& dir, const std::string& split) {
+  auto r = run_command(cli("head " + quote(dir) + " --split " + split + " -n 1000000 --json"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  return r.out;
+}
+
+TEST(CliConvert, DiskToHubAndBackKeepsEveryRow) {
+  mouse::test::TempDir tmp;
+  ASSERT_EQ(run_command(cli("generate frozenlake-4x4 " + quote(tmp / "disk") +
+                            " --splits train=300,test=120 --images --seed 5"))
+                .status,
+            0);
+  auto r = run_command(
+      cli("convert " + quote(tmp / "disk") + " " + quote(tmp / "hub") + " --to hub --json"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json doc = json::parse(r.out);
+  EXPECT_EQ(doc["from"], "disk");
+  EXPECT_EQ(doc["to"], "hub");
+  EXPECT_EQ(doc["splits"][0], json::parse(R"({"name": "train", "num_rows": 300})"));
+  EXPECT_TRUE(fs::exists(tmp / "hub/README.md"));
+  EXPECT_TRUE(fs::exists(tmp / "hub/data/train-00000-of-00001.parquet"));
+  EXPECT_TRUE(fs::exists(tmp / "hub/data/test-00000-of-00001.parquet"));
+
+  r = run_command(cli("convert " + quote(tmp / "hub") + " " + quote(tmp / "back") +
+                      " --to disk --cache-dir " + quote(tmp / "cache")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("(hub)"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(tmp / "cache"));
+  EXPECT_FALSE(fs::exists(tmp / "hub/.mouse-cache"));
+
+  const auto dict = mouse::DatasetDict::load_from_disk(tmp / "back");
+  EXPECT_EQ(dict.split_names(), (std::vector<std::string>{"train", "test"}));
+  EXPECT_EQ(dict.at("train").features().type_of("observation_image"), "Image()");
+  for (const std::string split : {"train", "test"}) {
+    EXPECT_EQ(head_json(tmp / "back", split), head_json(tmp / "disk", split)) << split;
+  }
+}
+
+TEST(CliConvert, SingleDatasetBecomesATrainSplit) {
+  mouse::test::TempDir tmp;
+  ASSERT_EQ(run_command(cli("generate cartpole " + quote(tmp / "ds") + " --steps 200")).status, 0);
+  ASSERT_EQ(
+      run_command(cli("convert " + quote(tmp / "ds") + " " + quote(tmp / "hub") + " --to hub"))
+          .status,
+      0);
+  const auto dict = mouse::load_hub_layout(tmp / "hub");
+  EXPECT_EQ(dict.split_names(), (std::vector<std::string>{"train"}));
+  EXPECT_EQ(dict.at("train").num_rows(), 200);
+}
+
+TEST(CliGenerateHub, FormatHubWritesParquetShardsAndReadme) {
+  mouse::test::TempDir tmp;
+  auto r = run_command(cli("generate cartpole " + quote(tmp / "hub") +
+                           " --format hub --splits train=150,test=50 --json"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["layout"], "Hub");
+  EXPECT_TRUE(fs::exists(tmp / "hub/README.md"));
+  const auto dict = mouse::load_hub_layout(tmp / "hub");
+  EXPECT_EQ(dict.split_names(), (std::vector<std::string>{"train", "test"}));
+  EXPECT_EQ(dict.at("test").num_rows(), 50);
+
+  r = run_command(cli("generate cartpole " + quote(tmp / "one") + " --format hub --steps 30"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(mouse::load_hub_layout(tmp / "one").at("train").num_rows(), 30);
+}
+
+TEST(CliConvertErrors, BadInputsAreOneLineErrors) {
+  mouse::test::TempDir tmp;
+  ASSERT_EQ(run_command(cli("generate cartpole " + quote(tmp / "ds") + " --steps 20")).status, 0);
+  fs::create_directories(tmp / "plain");
+  expect_error("convert " + quote(tmp / "ds") + " " + quote(tmp / "o") + " --to csv",
+               "unknown --to 'csv'");
+  expect_error("convert " + quote(tmp / "plain") + " " + quote(tmp / "o") + " --to hub",
+               "not a dataset");
+  expect_error("convert " + quote(tmp / "missing") + " " + quote(tmp / "o") + " --to hub",
+               "not a directory");
+  expect_error("convert " + quote(tmp / "ds") + " " + quote(tmp / "ds") + " --to hub",
+               "same directory");
+  expect_error(
+      "convert " + quote(tmp / "ds") + " " + quote(tmp / "o") + " --to hub --max-shard-bytes 0",
+      "--max-shard-bytes must be > 0");
+  fs::create_directories(tmp / "full");
+  std::ofstream(tmp / "full" / "x") << "x";
+  expect_error("convert " + quote(tmp / "ds") + " " + quote(tmp / "full") + " --to hub",
+               "--overwrite");
+  EXPECT_EQ(run_command(cli("convert " + quote(tmp / "ds") + " " + quote(tmp / "full") +
+                            " --to hub --overwrite"))
+                .status,
+            0);
+  EXPECT_FALSE(fs::exists(tmp / "o"));
+  EXPECT_NE(run_with_stderr(cli("convert " + quote(tmp / "ds"))).status, 0);
+}
+
+}  // namespace
