@@ -193,6 +193,16 @@ int AppendBuffer::column_index(std::string_view name) const noexcept {
   return -1;
 }
 
+// Fixes the type of column `name`, adding the column if it is new.
+void AppendBuffer::set_column_type(const std::string& name, const TypePtr& type) {
+  const int index = column_index(name);
+  if (index < 0) {
+    columns_.push_back({name, type});
+  } else {
+    columns_[static_cast<size_t>(index)].type = type;
+  }
+}
+
 void AppendBuffer::check_contract(const std::string& name, const arrow::DataType& type) const {
   for (const KeySpec& spec : key_specs()) {
     if (spec.column != name || !key_enabled(spec.key, config_)) continue;
@@ -251,12 +261,7 @@ void AppendBuffer::append_row(const StepRow& row) {
   size_t k = 0;
   for (const auto& [name, value] : row) {
     const TypePtr& type = merged[k++];
-    const int index = column_index(name);
-    if (index < 0) {
-      columns_.push_back({name, type});
-    } else {
-      columns_[static_cast<size_t>(index)].type = type;
-    }
+    set_column_type(name, type);
     Node* node = block_->find(name);
     if (node == nullptr) {
       block_->nodes.emplace_back(name, Node::make(type, block_->rows));
@@ -280,11 +285,7 @@ void AppendBuffer::append_row(const StepRow& row) {
   dirty_ = true;
   int64_t bytes = 0;
   for (const auto& [name, node] : block_->nodes) bytes += node->bytes();
-  if (block_->rows >= kBlockRows || bytes >= kBlockBytes) {
-    seal_open_block();
-    block_ = std::make_unique<BlockBuilder>();
-    last_is_partial_ = false;
-  }
+  if (block_->rows >= kBlockRows || bytes >= kBlockBytes) close_open_block();
 }
 
 void AppendBuffer::seal_open_block() {
@@ -305,6 +306,13 @@ void AppendBuffer::seal_open_block() {
     chunks_.push_back(std::move(chunk));
   }
   last_is_partial_ = true;
+}
+
+// Seals the open block for good: later rows start a new block (and chunk).
+void AppendBuffer::close_open_block() {
+  seal_open_block();
+  block_ = std::make_unique<BlockBuilder>();
+  last_is_partial_ = false;
 }
 
 const std::vector<ChunkPtr>& AppendBuffer::sealed() {
@@ -377,19 +385,12 @@ void AppendBuffer::append_columns(
     }
   }
   if (length == 0) return;
-  seal_open_block();
-  block_ = std::make_unique<BlockBuilder>();
-  last_is_partial_ = false;
+  close_open_block();
   auto schema = std::make_shared<arrow::Schema>();
   auto chunk = std::make_shared<BufferChunk>();
   for (size_t c = 0; c < columns.size(); ++c) {
     const std::string& name = columns[c].first;
-    const int index = column_index(name);
-    if (index < 0) {
-      columns_.push_back({name, merged[c]});
-    } else {
-      columns_[static_cast<size_t>(index)].type = merged[c];
-    }
+    set_column_type(name, merged[c]);
     schema->fields.push_back(arrow::Field{name, merged[c], true, {}});
   }
   chunk->schema = schema;

@@ -66,7 +66,9 @@ class AppendBuffer {
 
  private:
   int column_index(std::string_view name) const noexcept;
+  void set_column_type(const std::string& name, const arrow::TypePtr& type);
   void seal_open_block();
+  void close_open_block();
   void check_contract(const std::string& name, const arrow::DataType& type) const;
 
   StoreConfig config_;

@@ -24,16 +24,6 @@ using arrow::DataType;
 using arrow::TypeId;
 using arrow::TypePtr;
 
-bool is_int(TypeId id) noexcept {
-  return id == TypeId::kInt8 || id == TypeId::kInt16 || id == TypeId::kInt32 ||
-         id == TypeId::kInt64 || id == TypeId::kUInt8 || id == TypeId::kUInt16 ||
-         id == TypeId::kUInt32 || id == TypeId::kUInt64;
-}
-
-bool is_float(TypeId id) noexcept {
-  return id == TypeId::kFloat16 || id == TypeId::kFloat32 || id == TypeId::kFloat64;
-}
-
 bool is_stringish(TypeId id) noexcept {
   return id == TypeId::kUtf8 || id == TypeId::kLargeUtf8 || id == TypeId::kBinary ||
          id == TypeId::kLargeBinary;
@@ -241,8 +231,10 @@ ArrayPtr all_null(const TypePtr& type, int64_t length) {
 
 bool can_conform(const DataType& from, const DataType& to) noexcept {
   if (from.id == TypeId::kNull || from.equals(to)) return true;
-  if (is_int(from.id)) return is_int(to.id) || (is_float(to.id) && to.id != TypeId::kFloat16);
-  if (is_float(from.id)) return to.id == TypeId::kFloat32 || to.id == TypeId::kFloat64;
+  if (is_integer_type(from.id)) {
+    return is_integer_type(to.id) || (is_float_type(to.id) && to.id != TypeId::kFloat16);
+  }
+  if (is_float_type(from.id)) return to.id == TypeId::kFloat32 || to.id == TypeId::kFloat64;
   if (from.id == TypeId::kBool) return to.id == TypeId::kBool;
   if (is_stringish(from.id)) return is_stringish(to.id) && !(is_text(to.id) && !is_text(from.id));
   if (from.is_list_like()) return to.is_list_like() && can_conform(*from.value_type(), *to.value_type());

@@ -3,34 +3,13 @@
 #include <fmt/format.h>
 
 #include "mouse/error.hpp"
+#include "store/numeric.hpp"
 
 namespace mouse::detail {
 
 namespace {
 
 using arrow::TypeId;
-
-bool is_integer(TypeId id) noexcept {
-  switch (id) {
-    case TypeId::kBool:
-    case TypeId::kInt8:
-    case TypeId::kInt16:
-    case TypeId::kInt32:
-    case TypeId::kInt64:
-    case TypeId::kUInt8:
-    case TypeId::kUInt16:
-    case TypeId::kUInt32:
-    case TypeId::kUInt64:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_number(TypeId id) noexcept {
-  return is_integer(id) || id == TypeId::kFloat16 || id == TypeId::kFloat32 ||
-         id == TypeId::kFloat64;
-}
 
 // What each key accepts, for messages.
 std::string_view accepted(Key key) noexcept {
@@ -124,19 +103,19 @@ ColumnShape classify_column(Key key, const arrow::DataType& type, std::string_vi
     case Key::kAction:
     case Key::kDone:
     case Key::kTime:
-      ok = is_integer(type.id);
+      ok = is_integer_or_bool_type(type.id);
       break;
     case Key::kReward:
     case Key::kXformedReward:
-      ok = is_number(type.id);
+      ok = is_numeric_or_bool_type(type.id);
       break;
     case Key::kQStar:
     case Key::kObsContinuous:
-      ok = is_number(leaf) || (type.is_list_like() && leaf == TypeId::kNull);
+      ok = is_numeric_or_bool_type(leaf) || (type.is_list_like() && leaf == TypeId::kNull);
       shape = type.is_list_like() ? ColumnShape::kList : ColumnShape::kScalar;
       break;
     case Key::kObsDiscrete:
-      ok = is_integer(leaf) || (type.is_list_like() && leaf == TypeId::kNull);
+      ok = is_integer_or_bool_type(leaf) || (type.is_list_like() && leaf == TypeId::kNull);
       shape = type.is_list_like() ? ColumnShape::kList : ColumnShape::kScalar;
       break;
     case Key::kObsImage:
@@ -144,7 +123,7 @@ ColumnShape classify_column(Key key, const arrow::DataType& type, std::string_vi
         ok = true;
         shape = ColumnShape::kImage;
       } else if (type.is_list_like()) {
-        ok = is_integer(leaf) || leaf == TypeId::kNull;
+        ok = is_integer_or_bool_type(leaf) || leaf == TypeId::kNull;
         shape = ColumnShape::kList;
       }
       break;

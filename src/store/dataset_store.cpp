@@ -48,6 +48,25 @@ std::string dataset_label(const Dataset& ds, const std::string& split) {
   return fmt::format("dataset {}", where);
 }
 
+// A source segment for `ds`, its columns planned (throws if they break the key contract).
+SourceSegment plan_segment(const Dataset& ds, const std::string& split, const StoreConfig& config) {
+  std::string label = dataset_label(ds, split);
+  SchemaPlan plan = plan_schema(*ds.schema(), config, label, true);
+  return {ds, std::move(label), std::move(plan)};
+}
+
+// Adds `segs` to the sources as one new immutable index, so that readers see all or none of them.
+void publish_segments(StoreState& state, std::vector<SourceSegment> segs) {
+  std::lock_guard<std::mutex> lock(state.mutex);
+  auto index = std::make_shared<SourceIndex>(*state.source);
+  for (auto& seg : segs) add_segment(*index, std::move(seg));
+  reindex(*index);
+  state.source = std::move(index);
+  ++state.version;
+  state.source_size.store(state.source->rows());
+  state.size.store(state.source->rows() + state.buffer->num_rows());
+}
+
 }  // namespace
 
 std::shared_ptr<const Snapshot> StoreState::snap() const {
@@ -148,16 +167,9 @@ const StoreConfig& DatasetStore::config() const noexcept { return state_->config
 
 void DatasetStore::from_dataset(const Dataset& ds) {
   if (ds.num_rows() == 0) return;
-  const std::string label = detail::dataset_label(ds, ds.split().value_or(""));
-  detail::SourceSegment seg{ds, label, detail::plan_schema(*ds.schema(), state_->config, label, true)};
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  auto index = std::make_shared<detail::SourceIndex>(*state_->source);
-  detail::add_segment(*index, std::move(seg));
-  detail::reindex(*index);
-  state_->source = std::move(index);
-  ++state_->version;
-  state_->source_size.store(state_->source->rows());
-  state_->size.store(state_->source->rows() + state_->buffer->num_rows());
+  std::vector<detail::SourceSegment> segs;
+  segs.push_back(detail::plan_segment(ds, ds.split().value_or(""), state_->config));
+  detail::publish_segments(*state_, std::move(segs));
 }
 
 void DatasetStore::from_dataset(const DatasetDict& dict, std::optional<std::vector<std::string>> splits,
@@ -168,17 +180,9 @@ void DatasetStore::from_dataset(const DatasetDict& dict, std::optional<std::vect
   for (const auto& name : names) {
     const Dataset& ds = dict.at(name);
     if (ds.num_rows() == 0) continue;
-    const std::string label = detail::dataset_label(ds, name);
-    segs.push_back({ds, label, detail::plan_schema(*ds.schema(), state_->config, label, true)});
+    segs.push_back(detail::plan_segment(ds, name, state_->config));
   }
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  auto index = std::make_shared<detail::SourceIndex>(*state_->source);
-  for (auto& seg : segs) detail::add_segment(*index, std::move(seg));
-  detail::reindex(*index);
-  state_->source = std::move(index);
-  ++state_->version;
-  state_->source_size.store(state_->source->rows());
-  state_->size.store(state_->source->rows() + state_->buffer->num_rows());
+  detail::publish_segments(*state_, std::move(segs));
 }
 
 void DatasetStore::append(const StepRow& row) {

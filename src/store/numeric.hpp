@@ -22,6 +22,30 @@ struct Tag {
   using type = T;
 };
 
+/// True for the eight Arrow integer types, signed and unsigned (not bool).
+constexpr bool is_integer_type(arrow::TypeId id) noexcept {
+  using arrow::TypeId;
+  return id == TypeId::kInt8 || id == TypeId::kInt16 || id == TypeId::kInt32 ||
+         id == TypeId::kInt64 || id == TypeId::kUInt8 || id == TypeId::kUInt16 ||
+         id == TypeId::kUInt32 || id == TypeId::kUInt64;
+}
+
+/// True for float16, float32 and float64.
+constexpr bool is_float_type(arrow::TypeId id) noexcept {
+  using arrow::TypeId;
+  return id == TypeId::kFloat16 || id == TypeId::kFloat32 || id == TypeId::kFloat64;
+}
+
+/// An integer type or bool: what the key contract accepts for integer keys (action, done, ...).
+constexpr bool is_integer_or_bool_type(arrow::TypeId id) noexcept {
+  return id == arrow::TypeId::kBool || is_integer_type(id);
+}
+
+/// An integer, float or bool type: every id visit_number() accepts.
+constexpr bool is_numeric_or_bool_type(arrow::TypeId id) noexcept {
+  return is_integer_or_bool_type(id) || is_float_type(id);
+}
+
 /// IEEE half bits -> float.
 inline float half_to_float(uint16_t h) noexcept {
   const uint32_t exp = (h >> 10) & 0x1Fu;

@@ -6,6 +6,7 @@
 
 #include "store/contract.hpp"
 #include "store/image_codec.hpp"
+#include "store/numeric.hpp"
 
 namespace mouse {
 
@@ -32,16 +33,6 @@ namespace {
 using arrow::DataType;
 using arrow::TypeId;
 using arrow::TypePtr;
-
-bool is_int(TypeId id) noexcept {
-  return id == TypeId::kInt8 || id == TypeId::kInt16 || id == TypeId::kInt32 ||
-         id == TypeId::kInt64 || id == TypeId::kUInt8 || id == TypeId::kUInt16 ||
-         id == TypeId::kUInt32 || id == TypeId::kUInt64;
-}
-
-bool is_float(TypeId id) noexcept {
-  return id == TypeId::kFloat16 || id == TypeId::kFloat32 || id == TypeId::kFloat64;
-}
 
 // The same list kind as `like`, over `item`.
 TypePtr relist(const DataType& like, TypePtr item) {
@@ -126,8 +117,8 @@ TypePtr merge_value_type(const TypePtr& column, const TypePtr& value, std::strin
   }
   bool fits = false;
   switch (value->id) {
-    case TypeId::kInt64: fits = is_int(column->id) || is_float(column->id); break;
-    case TypeId::kFloat64: fits = is_float(column->id); break;
+    case TypeId::kInt64: fits = is_integer_type(column->id) || is_float_type(column->id); break;
+    case TypeId::kFloat64: fits = is_float_type(column->id); break;
     case TypeId::kBool: fits = column->id == TypeId::kBool; break;
     case TypeId::kUtf8:
       fits = column->id == TypeId::kUtf8 || column->id == TypeId::kLargeUtf8 ||
@@ -146,7 +137,7 @@ TypePtr merge_value_type(const TypePtr& column, const TypePtr& value, std::strin
 
 std::string check_value(const DataType& type, const StepValue& v) {
   if (const auto* i = std::get_if<int64_t>(&v.value)) {
-    if (is_int(type.id) && !int_fits(*i, type.id)) {
+    if (is_integer_type(type.id) && !int_fits(*i, type.id)) {
       return fmt::format("value {} does not fit the column type {}", *i, type.to_string());
     }
   } else if (const auto* list = std::get_if<StepValue::List>(&v.value)) {
@@ -173,8 +164,8 @@ std::string check_value(const DataType& type, const StepValue& v) {
 TypePtr builder_type(const TypePtr& column) {
   const TypeId id = column->id;
   if (id == TypeId::kNull || id == TypeId::kBool) return column;
-  if (is_int(id)) return arrow::int64();
-  if (is_float(id)) return arrow::float64();
+  if (is_integer_type(id)) return arrow::int64();
+  if (is_float_type(id)) return arrow::float64();
   if (id == TypeId::kUtf8 || id == TypeId::kLargeUtf8) return arrow::utf8();
   if (id == TypeId::kBinary || id == TypeId::kLargeBinary) return arrow::binary();
   if (column->is_list_like()) {
