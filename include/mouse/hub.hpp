@@ -22,8 +22,12 @@ struct HubLoadOptions {
   /// `default: true`, else the first. Without README configs it names a `<config>/`
   /// subdirectory (unset: `data/`, else the first subdirectory in name order).
   std::optional<std::string> config_name;
-  /// Where the Arrow caches are kept. Unset: `<dir>/.mouse-cache`.
+  /// Where the Arrow caches are kept. Unset: default_hub_cache_dir().
   std::optional<std::filesystem::path> cache_dir;
+  /// After loading, remove the cache entries in the cache directory whose source Parquet file
+  /// no longer exists (a re-saved dataset with other shard names, a deleted snapshot), and
+  /// entries left without a fingerprint by a load that was interrupted more than a day ago.
+  bool remove_stale_cache = true;
   /// Called after each shard is loaded (decoded or taken from the cache) with the number of
   /// shards done and the total, on the calling thread.
   std::function<void(int64_t done, int64_t total)> progress;
@@ -37,7 +41,15 @@ struct HubLoadStats {
   int64_t shards_decoded = 0;
   /// Shards memory-mapped from a cache whose fingerprint matched, without decoding.
   int64_t shards_cached = 0;
+  /// Stale cache entries removed (see HubLoadOptions::remove_stale_cache).
+  int64_t stale_entries_removed = 0;
 };
+
+/// The cache directory load_hub_layout uses by default: `$MOUSE_DATA_CACHE/hub`, else
+/// `$XDG_CACHE_HOME/mouse-data/hub`, else `$HOME/.cache/mouse-data/hub` (empty variables count
+/// as unset). Throws InvalidArgument when none of them is set. Entries are keyed by the
+/// absolute path of their source, so one cache serves every dataset.
+std::filesystem::path default_hub_cache_dir();
 
 /// Loads a Hub-layout directory (a local copy or a Hub cache snapshot
 /// `datasets--<org>--<name>/snapshots/<revision>`) as a DatasetDict.
@@ -54,8 +66,10 @@ struct HubLoadStats {
 /// Caching: each shard is decoded once into `<cache_dir>/<name>-<hash of its absolute path>/`
 /// (an Arrow `save_to_disk` directory plus fingerprint.json holding the absolute path, size
 /// and mtime in nanoseconds). A later load whose fingerprint matches memory-maps the cache
-/// without reading the Parquet file; a changed shard re-decodes only its own cache. Features
-/// come from the shard's `huggingface` metadata, else they are inferred from its types.
+/// without reading the Parquet file; a changed shard re-decodes only its own cache. The input
+/// directory is never written to, so read-only copies and Hub cache snapshots load as they
+/// are. Features come from the shard's `huggingface` metadata, else they are inferred from
+/// its types.
 ///
 /// Throws IoError (missing directory, unwritable cache), FormatError naming the file (malformed
 /// README front matter or `configs`, corrupt Parquet, a pattern matching no Parquet file, no

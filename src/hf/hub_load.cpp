@@ -5,12 +5,16 @@
 //   data/              a save_to_disk directory (written atomically by save_to_disk)
 //   fingerprint.json   {"path", "size", "mtime_ns"} of the source, written last via rename
 // The fingerprint is removed before the data is rewritten, so a crash in between leaves an
-// entry that simply does not match.
+// entry that simply does not match. After a load, entries whose source is gone are removed; an
+// entry without a fingerprint is removed only once it is a day old, since another process may
+// be filling it right now.
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <system_error>
@@ -130,12 +134,69 @@ Dataset load_shard(const fs::path& shard, const fs::path& cache_root, HubLoadSta
   return mapped;
 }
 
+// The value of environment variable `name`, unset when empty.
+std::optional<fs::path> env_path(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  return fs::path(v);
+}
+
+// Whether `path` names no file any more (a stat that fails for any other reason, say a
+// permission error, keeps the entry).
+bool source_is_gone(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR);
+}
+
+// Whether `name` has the form of a cache entry, `<stem>-<16 hex digits>`.
+bool is_entry_name(const std::string& name) {
+  constexpr size_t kHex = 16;
+  if (name.size() < kHex + 2 || name[name.size() - kHex - 1] != '-') return false;
+  return name.find_first_not_of("0123456789abcdef", name.size() - kHex) == std::string::npos;
+}
+
+// Removes the stale entries of `cache_root` (see the file comment); returns how many. Errors
+// while cleaning are ignored: the cache is an optimisation and the load itself succeeded.
+int64_t remove_stale_entries(const fs::path& cache_root) {
+  std::error_code ec;
+  fs::directory_iterator it(cache_root, ec);
+  if (ec) return 0;
+  const auto day_ago = fs::file_time_type::clock::now() - std::chrono::hours(24);
+  int64_t removed = 0;
+  for (const auto& entry : it) {
+    std::error_code e;
+    if (!entry.is_directory(e) || entry.is_symlink(e)) continue;
+    const fs::path fp_file = entry.path() / "fingerprint.json";
+    bool stale = false;
+    if (auto fp = read_fingerprint(fp_file)) {
+      stale = source_is_gone(fp->path);
+    } else if (is_entry_name(entry.path().filename().string())) {
+      // Only directories named like our entries; anything else in the directory is left be.
+      const auto t = fs::last_write_time(entry.path(), e);
+      stale = !e && t < day_ago;
+    }
+    if (stale && fs::remove_all(entry.path(), e) != static_cast<std::uintmax_t>(-1) && !e) {
+      ++removed;
+    }
+  }
+  return removed;
+}
+
 }  // namespace
+
+fs::path default_hub_cache_dir() {
+  if (auto p = env_path("MOUSE_DATA_CACHE")) return *p / "hub";
+  if (auto p = env_path("XDG_CACHE_HOME")) return *p / "mouse-data" / "hub";
+  if (auto p = env_path("HOME")) return *p / ".cache" / "mouse-data" / "hub";
+  throw InvalidArgument(
+      "no cache directory for Hub layouts: set MOUSE_DATA_CACHE, XDG_CACHE_HOME or HOME, or "
+      "pass a cache directory");
+}
 
 DatasetDict load_hub_layout(const fs::path& dir, const HubLoadOptions& options,
                             HubLoadStats* stats) {
   const detail::HubSplitFiles splits = detail::resolve_hub_files(dir, options.config_name);
-  const fs::path cache_root = options.cache_dir ? *options.cache_dir : dir / ".mouse-cache";
+  const fs::path cache_root = options.cache_dir ? *options.cache_dir : default_hub_cache_dir();
 
   HubLoadStats local;
   for (const auto& [name, files] : splits) local.shards += static_cast<int64_t>(files.size());
@@ -160,6 +221,7 @@ DatasetDict load_hub_layout(const fs::path& dir, const HubLoadOptions& options,
           fmt::format("{}: split \"{}\": shards disagree: {}", dir.string(), name, e.what()));
     }
   }
+  if (options.remove_stale_cache) local.stale_entries_removed = remove_stale_entries(cache_root);
   if (stats) *stats = local;
   return dict;
 }

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "hf/hf_test_util.hpp"
 #include "hf/hub_files.hpp"
@@ -15,6 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::json;
+using test::ScopedEnv;
 using test::TempDir;
 
 // A step-like shard: `rows` rows starting at `first`: action int64, reward float, obs list<float>.
@@ -69,8 +72,33 @@ struct timespec mtime_of(const fs::path& p) {
   return st.st_mtim;
 }
 
+// The default cache of these tests: MOUSE_DATA_CACHE inside the test's temporary directory.
+struct TestCache {
+  explicit TestCache(const TempDir& tmp)
+      : root(tmp / "user-cache"), env("MOUSE_DATA_CACHE", root.c_str()) {}
+  fs::path root;
+  ScopedEnv env;
+};
+
+// Every file and directory under `dir`, relative to it.
+std::set<std::string> tree(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    out.insert(fs::relative(e.path(), dir).string());
+  }
+  return out;
+}
+
+// The entry directories of a cache.
+std::set<std::string> entries(const fs::path& cache) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(cache)) out.insert(e.path().filename().string());
+  return out;
+}
+
 TEST(HubLoad, ConventionNamesGiveSplitsInTrainValidationTestThenAlphabeticalOrder) {
   TempDir tmp;
+  TestCache cache(tmp);
   write_shard(tmp / "data/zeta-00000-of-00001.parquet", 500, 3);
   write_shard(tmp / "data/test-00000-of-00001.parquet", 300, 4);
   write_shard(tmp / "data/train-00001-of-00002.parquet", 10, 5);
@@ -94,11 +122,97 @@ TEST(HubLoad, ConventionNamesGiveSplitsInTrainValidationTestThenAlphabeticalOrde
   EXPECT_FLOAT_EQ(rows[7]["reward"].get<float>(), 3.5f);
   // The rows are mapped from the Arrow cache, not held in memory.
   ASSERT_FALSE(train.data_files().empty());
-  EXPECT_NE(train.data_files()[0].path.string().find(".mouse-cache"), std::string::npos);
+  const auto mapped = train.data_files()[0].path.string();
+  EXPECT_EQ(mapped.rfind((cache.root / "hub").string(), 0), 0u) << mapped;
+}
+
+TEST(HubLoad, DefaultCacheLeavesTheInputDirectoryUntouched) {
+  TempDir tmp;
+  TestCache cache(tmp);
+  const fs::path in = tmp / "in";
+  write_shard(in / "data/train-00000-of-00001.parquet", 0, 4);
+  const auto before = tree(in);
+  HubLoadStats stats;
+  load_hub_layout(in, {}, &stats);
+  EXPECT_EQ(stats.shards_decoded, 1);
+  EXPECT_EQ(tree(in), before);
+  EXPECT_EQ(entries(cache.root / "hub").size(), 1u);
+}
+
+TEST(HubLoad, DefaultCacheDirFollowsTheEnvironment) {
+  ScopedEnv a("MOUSE_DATA_CACHE", "/m/cache");
+  ScopedEnv b("XDG_CACHE_HOME", "/x/cache");
+  ScopedEnv c("HOME", "/home/u");
+  EXPECT_EQ(default_hub_cache_dir(), fs::path("/m/cache/hub"));
+  {
+    ScopedEnv empty("MOUSE_DATA_CACHE", "");  // empty counts as unset
+    EXPECT_EQ(default_hub_cache_dir(), fs::path("/x/cache/mouse-data/hub"));
+    ScopedEnv no_xdg("XDG_CACHE_HOME", nullptr);
+    EXPECT_EQ(default_hub_cache_dir(), fs::path("/home/u/.cache/mouse-data/hub"));
+    ScopedEnv no_home("HOME", nullptr);
+    EXPECT_THROW(
+        {
+          try {
+            default_hub_cache_dir();
+          } catch (const InvalidArgument& e) {
+            EXPECT_NE(std::string(e.what()).find("MOUSE_DATA_CACHE"), std::string::npos);
+            throw;
+          }
+        },
+        InvalidArgument);
+  }
+}
+
+TEST(HubLoad, StaleCacheEntriesAreRemovedAfterALoad) {
+  TempDir tmp;
+  TestCache cache(tmp);
+  HubLoadOptions opt;
+  opt.cache_dir = tmp / "cache";
+  write_shard(tmp / "data/train-00000-of-00002.parquet", 0, 5);
+  write_shard(tmp / "data/train-00001-of-00002.parquet", 5, 5);
+  HubLoadStats stats;
+  load_hub_layout(tmp.path(), opt, &stats);
+  EXPECT_EQ(stats.stale_entries_removed, 0);
+  const auto old_entries = entries(tmp / "cache");
+  ASSERT_EQ(old_entries.size(), 2u);
+
+  // Things that are not stale entries stay: a file, a directory named unlike an entry, and an
+  // entry without fingerprint that another process may be filling right now.
+  test::write_text(tmp / "cache/notes.txt", "mine");
+  fs::create_directories(tmp / "cache/keep-me");
+  fs::create_directories(tmp / "cache/train-00000-of-00009-0123456789abcdef/data");
+  // An entry left without fingerprint two days ago by an interrupted load goes.
+  const fs::path abandoned = tmp / "cache/train-00000-of-00007-fedcba9876543210";
+  fs::create_directories(abandoned);
+  fs::last_write_time(abandoned, fs::file_time_type::clock::now() - std::chrono::hours(48));
+
+  // The dataset is saved again with three shards: the two old entries lose their source.
+  fs::remove_all(tmp / "data");
+  write_shard(tmp / "data/train-00000-of-00003.parquet", 0, 4);
+  write_shard(tmp / "data/train-00001-of-00003.parquet", 4, 4);
+  write_shard(tmp / "data/train-00002-of-00003.parquet", 8, 2);
+  HubLoadOptions keep = opt;
+  keep.remove_stale_cache = false;
+  load_hub_layout(tmp.path(), keep, &stats);
+  EXPECT_EQ(stats.stale_entries_removed, 0);
+  EXPECT_EQ(entries(tmp / "cache").size(), 2u + 3u + 4u);
+
+  const DatasetDict dict = load_hub_layout(tmp.path(), opt, &stats);
+  EXPECT_EQ(stats.shards_cached, 3);
+  EXPECT_EQ(stats.stale_entries_removed, 3);
+  EXPECT_EQ(actions(dict.at("train")), iota(0, 10));
+  const auto now = entries(tmp / "cache");
+  for (const auto& e : old_entries) EXPECT_EQ(now.count(e), 0u) << e;
+  EXPECT_EQ(now.count("notes.txt"), 1u);
+  EXPECT_EQ(now.count("keep-me"), 1u);
+  EXPECT_EQ(now.count("train-00000-of-00009-0123456789abcdef"), 1u);
+  EXPECT_EQ(now.count(abandoned.filename().string()), 0u);
+  EXPECT_EQ(now.size(), 3u + 3u);
 }
 
 TEST(HubLoad, ReadmeConfigsChooseFilesAndSplitOrder) {
   TempDir tmp;
+  TestCache cache(tmp);
   write_shard(tmp / "data/train-00000-of-00001.parquet", 0, 4);
   write_shard(tmp / "data/test-00000-of-00001.parquet", 100, 2);
   write_shard(tmp / "other/a.parquet", 200, 3);
@@ -137,6 +251,7 @@ TEST(HubLoad, ReadmeConfigsChooseFilesAndSplitOrder) {
 
 TEST(HubLoad, ConfigDirectoriesAndFirstConfigByDefault) {
   TempDir tmp;
+  TestCache cache(tmp);
   write_shard(tmp / "beta/train-00000-of-00001.parquet", 50, 2);
   write_shard(tmp / "alpha/train-00000-of-00001.parquet", 0, 3);
   write_shard(tmp / "alpha/test-00000-of-00001.parquet", 10, 1);
@@ -150,6 +265,7 @@ TEST(HubLoad, ConfigDirectoriesAndFirstConfigByDefault) {
 
 TEST(HubLoad, HubCacheSnapshotWithSymlinkedBlobs) {
   TempDir tmp;
+  TestCache cache(tmp);
   const fs::path repo = tmp / "datasets--org--steps";
   const fs::path snap = repo / "snapshots/0123abcd";
   write_shard(repo / "blobs/aaa", 0, 6);
@@ -169,6 +285,7 @@ TEST(HubLoad, HubCacheSnapshotWithSymlinkedBlobs) {
 
 TEST(HubLoad, FeaturesInferredWithoutHuggingfaceMetadata) {
   TempDir tmp;
+  TestCache cache(tmp);
   write_shard(tmp / "data/train-00000-of-00001.parquet", 0, 5, /*hf_metadata=*/false);
   const DatasetDict dict = load_hub_layout(tmp.path());
   EXPECT_EQ(dict.at("train").features().type_of("action"), "Value(int64)");
@@ -177,6 +294,7 @@ TEST(HubLoad, FeaturesInferredWithoutHuggingfaceMetadata) {
 
 TEST(HubLoad, SecondLoadMapsTheCacheWithoutDecoding) {
   TempDir tmp;
+  TestCache cache(tmp);
   const fs::path a = tmp / "data/train-00000-of-00002.parquet";
   const fs::path b = tmp / "data/train-00001-of-00002.parquet";
   write_shard(a, 0, 20);
@@ -206,6 +324,7 @@ TEST(HubLoad, SecondLoadMapsTheCacheWithoutDecoding) {
 
 TEST(HubLoad, ChangedShardInvalidatesOnlyItsOwnCache) {
   TempDir tmp;
+  TestCache cache(tmp);
   const fs::path a = tmp / "data/train-00000-of-00002.parquet";
   const fs::path b = tmp / "data/train-00001-of-00002.parquet";
   write_shard(a, 0, 10);
@@ -232,9 +351,10 @@ TEST(HubLoad, ChangedShardInvalidatesOnlyItsOwnCache) {
 
 TEST(HubLoad, DamagedCacheEntryIsRebuilt) {
   TempDir tmp;
+  TestCache cache(tmp);
   write_shard(tmp / "data/train-00000-of-00001.parquet", 0, 10);
   load_hub_layout(tmp.path());
-  for (const auto& e : fs::recursive_directory_iterator(tmp / ".mouse-cache")) {
+  for (const auto& e : fs::recursive_directory_iterator(cache.root)) {
     if (e.path().extension() == ".arrow") test::write_text(e.path(), "broken");
   }
   HubLoadStats stats;
@@ -244,6 +364,7 @@ TEST(HubLoad, DamagedCacheEntryIsRebuilt) {
 
 TEST(HubLoadErrors, NoParquetFilesNamesTheDirectory) {
   TempDir tmp;
+  TestCache cache(tmp);
   fs::create_directories(tmp / "data");
   test::write_text(tmp / "data/notes.txt", "x");
   EXPECT_THROW_MSG(load_hub_layout(tmp.path()), FormatError, "no Parquet files");
@@ -252,6 +373,7 @@ TEST(HubLoadErrors, NoParquetFilesNamesTheDirectory) {
 
 TEST(HubLoadErrors, MalformedReadmeNamesTheFileAndLine) {
   TempDir tmp;
+  TestCache cache(tmp);
   write_shard(tmp / "data/train-00000-of-00001.parquet", 0, 2);
   test::write_text(tmp / "README.md",
                    "---\nconfigs:\n- config_name: default\n  data_files: [unclosed\n---\n");
@@ -290,6 +412,7 @@ TEST(HubLoadErrors, MalformedReadmeNamesTheFileAndLine) {
 
 TEST(HubLoadErrors, CorruptShardIsAFormatErrorNamingIt) {
   TempDir tmp;
+  TestCache cache(tmp);
   fs::create_directories(tmp / "data");
   test::write_text(tmp / "data/train-00000-of-00001.parquet", "not parquet at all");
   EXPECT_THROW_MSG(load_hub_layout(tmp.path()), FormatError, "train-00000-of-00001.parquet");
@@ -297,6 +420,7 @@ TEST(HubLoadErrors, CorruptShardIsAFormatErrorNamingIt) {
 
 TEST(HubLoadErrors, FeaturesThatDisagreeWithTheShardNameIt) {
   TempDir tmp;
+  TestCache cache(tmp);
   const fs::path shard = tmp / "data/train-00000-of-00001.parquet";
   arrow::RecordBatch batch =
       arrow::make_batch({"x"}, {arrow::make_primitive<int64_t>(std::vector<int64_t>{1, 2})});
@@ -321,6 +445,7 @@ TEST(HubLoad, HubParquetConversionLayoutFromTestdata) {
   MOUSE_REQUIRE_TESTDATA();
   const fs::path repo = test::hf_dir() / "croissant-pollen-apple-storage/data/repo";
   TempDir tmp;
+  TestCache cache(tmp);
   HubLoadOptions opt;
   opt.cache_dir = tmp / "cache";
   const DatasetDict dict = load_hub_layout(repo, opt);

@@ -42,6 +42,7 @@ YAML::Node front_matter(const fs::path& readme) {
 
 TEST(HubSave, RoundTripKeepsEveryValueAndFeature) {
   TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   DatasetDict dict;
   dict.insert("train", all_kinds_without_null(250, 64));
   dict.insert("test", all_kinds_without_null(40, 40).slice(3, 30));
@@ -71,6 +72,7 @@ TEST(HubSave, RoundTripKeepsEveryValueAndFeature) {
 
 TEST(HubSave, ShardsAreBoundedAndReadmeDescribesThem) {
   TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   DatasetDict dict;
   const Dataset train = all_kinds_without_null(300, 100);
   dict.insert("train", train);
@@ -135,6 +137,7 @@ TEST(HubSave, ShardsAreBoundedAndReadmeDescribesThem) {
 
 TEST(HubSave, EmptySplitRoundTrips) {
   TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   DatasetDict dict;
   dict.insert("train", all_kinds_without_null(8, 8));
   dict.insert("test", all_kinds_without_null(8, 8).slice(0, 0));
@@ -148,6 +151,7 @@ TEST(HubSave, EmptySplitRoundTrips) {
 
 TEST(HubSave, ShardsCarryHuggingfaceAndArrowSchemaMetadata) {
   TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   DatasetDict dict;
   dict.insert("train", all_kinds_without_null(5, 5));
   save_to_hub_layout(dict, tmp / "hub");
@@ -161,6 +165,7 @@ TEST(HubSave, ShardsCarryHuggingfaceAndArrowSchemaMetadata) {
 
 TEST(HubSave, ReplacesAnExistingDirectoryAsAWhole) {
   TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   DatasetDict dict;
   dict.insert("train", all_kinds_without_null(5, 5));
   fs::create_directories(tmp / "hub/data");
@@ -172,6 +177,7 @@ TEST(HubSave, ReplacesAnExistingDirectoryAsAWhole) {
 
 TEST(HubSave, RejectsBadArguments) {
   TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   DatasetDict empty;
   EXPECT_THROW_MSG(save_to_hub_layout(empty, tmp / "hub"), InvalidArgument, "at least one split");
   DatasetDict dict;
@@ -198,6 +204,7 @@ TEST(HubSave, RejectsBadArguments) {
 TEST(HubSave, DuckDbReadsTheShards) {
   MOUSE_REQUIRE_DUCKDB();
   TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   DatasetDict dict;
   dict.insert("train", all_kinds_without_null(50, 50));
   save_to_hub_layout(dict, tmp / "hub");
