@@ -1,13 +1,17 @@
 #include "common.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <iterator>
 #include <variant>
 
 #include "mouse/arrow_json.hpp"
 #include "mouse/dataset.hpp"
 #include "mouse/error.hpp"
+#include "mouse/hub.hpp"
 
 namespace mouse::cli {
 
@@ -25,16 +29,64 @@ void append_value(std::string& out, const Tensor& t, int64_t i) {
   }
 }
 
+}  // namespace
+
 std::string shape_json(const std::vector<int64_t>& shape) {
   std::string out = "[";
   for (size_t i = 0; i < shape.size(); ++i) out += fmt::format("{}{}", i ? ", " : "", shape[i]);
   return out + "]";
 }
 
-}  // namespace
+void SourceArgs::add_to(CLI::App* cmd, const std::string& name) {
+  cmd->add_option(name, path,
+                  "save_to_disk Dataset or DatasetDict directory, or Hub layout (Parquet shards, "
+                  "README.md)")
+      ->required();
+  cmd->add_option("--config", config,
+                  "Hub layout: the config to read (default: \"default\", else the first)");
+  cmd->add_option("--cache-dir", cache_dir,
+                  "Hub layout: Arrow cache directory (default: $MOUSE_DATA_CACHE/hub, else "
+                  "~/.cache/mouse-data/hub)");
+}
+
+bool is_disk_layout(const std::string& dir) {
+  const std::filesystem::path p = dir;
+  std::error_code ec;
+  return std::filesystem::is_regular_file(p / "dataset_dict.json", ec) ||
+         std::filesystem::is_regular_file(p / "state.json", ec) ||
+         std::filesystem::is_regular_file(p / "dataset_info.json", ec);
+}
+
+LoadedSource load_source(const SourceArgs& args) {
+  std::error_code ec;
+  if (!std::filesystem::exists(args.path, ec)) {
+    throw IoError(fmt::format("cannot load {}: no such file or directory", args.path));
+  }
+  if (is_disk_layout(args.path)) {
+    for (const auto& [flag, value] : {std::pair{"--config", &args.config},
+                                      std::pair{"--cache-dir", &args.cache_dir}}) {
+      if (!value->empty()) {
+        throw InvalidArgument(fmt::format(
+            "{} applies to Hub layouts only; {} is a save_to_disk dataset", flag, args.path));
+      }
+    }
+    return {load_from_disk(args.path), "disk"};
+  }
+  if (is_hub_layout(args.path)) {
+    HubLoadOptions hub;
+    if (!args.config.empty()) hub.config_name = args.config;
+    if (!args.cache_dir.empty()) hub.cache_dir = std::filesystem::path(args.cache_dir);
+    auto bar = std::make_shared<ProgressBar>("loading Parquet shards", "shards");
+    hub.progress = [bar](int64_t done, int64_t total) { (*bar)(done, total); };
+    return {load_hub_layout(args.path, hub), "hub"};
+  }
+  throw FormatError(args.path, -1,
+                    "not a dataset: expected dataset_dict.json, state.json (save_to_disk) or "
+                    "README.md / data/*.parquet (Hub layout)");
+}
 
 void StoreArgs::add_to(CLI::App* cmd) {
-  cmd->add_option("path", path, "save_to_disk dataset or DatasetDict directory")->required();
+  SourceArgs::add_to(cmd);
   cmd->add_option("--split", splits,
                   "Split of a DatasetDict, repeatable, globs allowed (default: every split in order)");
   cmd->add_option("--max-action-dim", max_action_dim, "q_star width")->capture_default_str();
@@ -50,7 +102,7 @@ void StoreArgs::add_to(CLI::App* cmd) {
 std::unique_ptr<DatasetStore> open_store(const StoreArgs& args) {
   auto store = std::make_unique<DatasetStore>(args.max_action_dim, args.max_obs_continuous_dim,
                                               args.max_obs_discrete_dim, args.max_obs_image_pixels);
-  auto loaded = load_from_disk(args.path);
+  auto loaded = load_source(args).data;
   if (auto* ds = std::get_if<Dataset>(&loaded)) {
     for (const auto& s : args.splits) {
       if (!ds->split() || *ds->split() != s) {
@@ -107,6 +159,38 @@ std::string tensor_dict_text(const TensorDict& td) {
     out += '\n';
   }
   return out;
+}
+
+int64_t tensor_dict_bytes(const TensorDict& td) {
+  int64_t n = 0;
+  for (const auto& [name, t] : td) n += t.nbytes();
+  return n;
+}
+
+decltype(BatchifierOptions::transform) augment_transform(
+    std::shared_ptr<const TokenAugmenter> augmenter) {
+  return [aug = std::move(augmenter)](TensorDict batch, int64_t number,
+                                      const Allocator& allocator) {
+    return aug->apply_fresh(batch, static_cast<uint64_t>(number), allocator);
+  };
+}
+
+ProgressBar::ProgressBar(std::string label, std::string unit)
+    : label_(std::move(label)), unit_(std::move(unit)), enabled_(::isatty(STDERR_FILENO) != 0) {}
+
+void ProgressBar::operator()(int64_t done, int64_t total) {
+  if (!enabled_) return;
+  const int percent = total > 0 ? static_cast<int>(done * 100 / total) : 100;
+  if (percent == last_percent_) return;
+  last_percent_ = percent;
+  constexpr int kWidth = 30;
+  const int filled = percent * kWidth / 100;
+  std::fprintf(stderr, "\r%s [%s%s] %3d%% (%lld/%lld %s)", label_.c_str(),
+               std::string(static_cast<size_t>(filled), '#').c_str(),
+               std::string(static_cast<size_t>(kWidth - filled), '.').c_str(), percent,
+               static_cast<long long>(done), static_cast<long long>(total), unit_.c_str());
+  if (done >= total) std::fprintf(stderr, "\n");
+  std::fflush(stderr);
 }
 
 }  // namespace mouse::cli

@@ -1,23 +1,55 @@
-// Pieces shared by the subcommands: loading a path into a DatasetStore with the same split rules
-// as DatasetStore::from_dataset, and the JSON form of a TensorDict that `encode` and `sample`
-// print.
+// Pieces shared by the subcommands: loading a path (save_to_disk or Hub layout), loading it into
+// a DatasetStore with the same split rules as DatasetStore::from_dataset, the JSON form of a
+// TensorDict that `encode` and `sample` print, the augmenter as a batch transform, and a
+// progress bar.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "mouse/augment.hpp"
+#include "mouse/batch.hpp"
+#include "mouse/dataset.hpp"
 #include "mouse/dataset_store.hpp"
 #include "mouse/tensor_dict.hpp"
 
 namespace mouse::cli {
 
-/// The store arguments of encode / sample / bench: PATH, --split (repeatable, globs allowed) and
-/// the encoder's width switches.
-struct StoreArgs {
+/// Where a dataset is read from: PATH, a save_to_disk Dataset / DatasetDict directory or a Hub
+/// layout (Parquet shards with an optional README.md), and for a Hub layout --config and
+/// --cache-dir.
+struct SourceArgs {
   std::string path;
+  std::string config;
+  std::string cache_dir;
+
+  /// Registers the positional `name` (required) and --config / --cache-dir on `cmd`.
+  void add_to(CLI::App* cmd, const std::string& name = "path");
+};
+
+/// A loaded source and the layout it was found in: "disk" or "hub".
+struct LoadedSource {
+  std::variant<Dataset, DatasetDict> data;
+  std::string layout;
+};
+
+/// Whether `dir` holds a save_to_disk layout (dataset_dict.json, state.json or
+/// dataset_info.json).
+bool is_disk_layout(const std::string& dir);
+
+/// Loads `args.path`: a save_to_disk layout with load_from_disk, else a Hub layout with
+/// load_hub_layout (a progress bar on stderr when it is a terminal). Throws IoError for a
+/// missing path, FormatError when it is neither layout, InvalidArgument for --config or
+/// --cache-dir given with a save_to_disk layout (they would be ignored).
+LoadedSource load_source(const SourceArgs& args);
+
+/// The store arguments of encode / sample / bench: the source, --split (repeatable, globs
+/// allowed) and the encoder's width switches.
+struct StoreArgs : SourceArgs {
   std::vector<std::string> splits;
   int64_t max_action_dim = 1000;
   int64_t max_obs_continuous_dim = 0;
@@ -28,7 +60,7 @@ struct StoreArgs {
   void add_to(CLI::App* cmd);
 };
 
-/// A store with `args.path` loaded. A DatasetDict loads every split in order, or with --split
+/// A store with `args.path` loaded (either layout, see load_source). A DatasetDict loads every split in order, or with --split
 /// the splits matching those names or globs (as from_dataset's split_pattern, so an unmatched
 /// name is an error listing the splits). A single dataset ignores a --split that names its own
 /// split and rejects any other.
@@ -44,5 +76,32 @@ std::string tensor_dict_json(const TensorDict& td);
 
 /// Readable form: the batch size, then one line per tensor with its dtype, shape and values.
 std::string tensor_dict_text(const TensorDict& td);
+
+/// A shape as JSON: "[32, 64]".
+std::string shape_json(const std::vector<int64_t>& shape);
+
+/// Bytes held by the tensors of `td`.
+int64_t tensor_dict_bytes(const TensorDict& td);
+
+/// The batchifier transform that gives the n-th batch `augmenter->apply_fresh(batch, n)`: the
+/// same as the n-th update_augmentations + augment pair, whichever worker builds the batch.
+decltype(BatchifierOptions::transform) augment_transform(
+    std::shared_ptr<const TokenAugmenter> augmenter);
+
+/// A one-line progress bar on stderr ("<label> [####....]  42% (done/total <unit>)"), redrawn
+/// when the percentage changes and ended with a newline at 100%. Silent unless stderr is a
+/// terminal. Call it on one thread.
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, std::string unit);
+  /// Shows `done` of `total`.
+  void operator()(int64_t done, int64_t total);
+
+ private:
+  std::string label_;
+  std::string unit_;
+  bool enabled_;
+  int last_percent_ = -1;
+};
 
 }  // namespace mouse::cli

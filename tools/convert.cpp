@@ -1,7 +1,6 @@
 // `mouse-data convert IN OUT --to disk|hub`: between the save_to_disk layouts and the Hub
 // layout (Parquet shards + README.md).
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +9,7 @@
 #include <variant>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "mouse/dataset.hpp"
 #include "mouse/error.hpp"
 #include "mouse/hub.hpp"
@@ -21,30 +21,13 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Options {
-  std::string in;
+  SourceArgs in;
   std::string out;
   std::string to;
-  std::string config;
-  std::string cache_dir;
   int64_t max_shard_bytes = 500'000'000;
   bool overwrite = false;
   bool json = false;
 };
-
-bool is_disk_layout(const fs::path& dir) {
-  std::error_code ec;
-  return fs::is_regular_file(dir / "dataset_dict.json", ec) ||
-         fs::is_regular_file(dir / "state.json", ec) ||
-         fs::is_regular_file(dir / "dataset_info.json", ec);
-}
-
-// Shards loaded so far, on one stderr line; only on a terminal.
-void progress_line(int64_t done, int64_t total) {
-  std::fprintf(stderr, "\rloading Parquet shards %lld/%lld", static_cast<long long>(done),
-               static_cast<long long>(total));
-  if (done >= total) std::fprintf(stderr, "\n");
-  std::fflush(stderr);
-}
 
 void run(const Options& opt) {
   if (opt.to != "disk" && opt.to != "hub") {
@@ -54,7 +37,7 @@ void run(const Options& opt) {
     throw InvalidArgument(
         fmt::format("convert: --max-shard-bytes must be > 0, got {}", opt.max_shard_bytes));
   }
-  const fs::path in = opt.in;
+  const fs::path in = opt.in.path;
   const fs::path out = opt.out;
   std::error_code ec;
   if (!fs::is_directory(in, ec))
@@ -73,23 +56,7 @@ void run(const Options& opt) {
     }
   }
 
-  std::string from;
-  std::variant<Dataset, DatasetDict> loaded;
-  if (is_disk_layout(in)) {
-    from = "disk";
-    loaded = load_from_disk(in);
-  } else if (is_hub_layout(in)) {
-    from = "hub";
-    HubLoadOptions hub;
-    if (!opt.config.empty()) hub.config_name = opt.config;
-    if (!opt.cache_dir.empty()) hub.cache_dir = fs::path(opt.cache_dir);
-    if (::isatty(STDERR_FILENO)) hub.progress = progress_line;
-    loaded = load_hub_layout(in, hub);
-  } else {
-    throw FormatError(in.string(), -1,
-                      "not a dataset: expected dataset_dict.json, state.json (save_to_disk) or "
-                      "README.md / data/*.parquet (Hub layout)");
-  }
+  auto [loaded, from] = load_source(opt.in);
 
   nlohmann::ordered_json splits = nlohmann::ordered_json::array();
   if (opt.to == "hub") {
@@ -143,16 +110,10 @@ void add_convert(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   auto* cmd = app.add_subcommand(
       "convert", "Convert a dataset between the save_to_disk and Hub (Parquet) layouts");
-  cmd->add_option("in", opt->in,
-                  "Input directory: save_to_disk Dataset / DatasetDict, or Hub layout")
-      ->required();
+  opt->in.add_to(cmd, "in");
   cmd->add_option("out", opt->out, "Output directory")->required();
   cmd->add_option("--to", opt->to, "disk (save_to_disk) or hub (Parquet shards + README.md)")
       ->required();
-  cmd->add_option("--config", opt->config,
-                  "Hub input: the config to read (default: \"default\" or the first)");
-  cmd->add_option("--cache-dir", opt->cache_dir,
-                  "Hub input: Arrow cache directory (default IN/.mouse-cache)");
   cmd->add_option("--max-shard-bytes", opt->max_shard_bytes,
                   "Upper bound of one output shard's column data")
       ->capture_default_str();

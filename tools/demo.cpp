@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "mouse/augment.hpp"
 #include "mouse/batch.hpp"
 #include "mouse/dataset_store.hpp"
@@ -153,9 +154,7 @@ void run(const DemoOptions& opt) {
   BatchifierOptions sampled;
   sampled.num_workers = 2;
   sampled.seed = opt.seed;
-  sampled.transform = [aug](TensorDict batch, int64_t number, const Allocator& allocator) {
-    return aug->apply_fresh(batch, static_cast<uint64_t>(number), allocator);
-  };
+  sampled.transform = augment_transform(std::move(aug));
   constexpr int64_t kB = 32, kSeq = 64;
   PrefetchBatchifier batchifier(store, kSeq, kB, sampled);
   (void)batchifier.next_batch();
@@ -165,7 +164,7 @@ void run(const DemoOptions& opt) {
   TensorDict last;
   while (clock::now() < deadline) {
     last = batchifier.next_batch();
-    for (const auto& [name, t] : last) bytes += t.nbytes();
+    bytes += tensor_dict_bytes(last);
     ++batches;
   }
   const double secs = std::chrono::duration<double>(clock::now() - t0).count();
@@ -176,9 +175,7 @@ void run(const DemoOptions& opt) {
       "  keys:",
       kSeq, kB);
   for (const auto& [name, t] : last) {
-    std::string shape;
-    for (size_t i = 0; i < t.shape().size(); ++i) shape += fmt::format("{}{}", i ? "x" : "", t.shape()[i]);
-    std::cout << fmt::format(" {} {}[{}]", name, dtype_name(t.dtype()), shape);
+    std::cout << fmt::format(" {} {} {}", name, dtype_name(t.dtype()), shape_json(t.shape()));
   }
   std::cout << fmt::format("\n  {} batches in {:.2f} s: {:.0f} batches/s, {:.0f} steps/s, {:.0f} MB/s\n", batches,
                            secs, batches / secs, batches * kB * kSeq / secs, bytes / secs / 1e6);

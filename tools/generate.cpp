@@ -1,7 +1,6 @@
 // `mouse-data generate ENV OUT`: rollouts of a built-in environment as a step dataset.
 #include <fmt/format.h>
 
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "mouse/dataset.hpp"
 #include "mouse/envs.hpp"
 #include "mouse/error.hpp"
@@ -49,23 +49,6 @@ nlohmann::ordered_json summary(const std::string& name, const Dataset& ds) {
   return {{"name", name}, {"num_rows", ds.num_rows()}, {"episodes", episodes}};
 }
 
-// A one-line progress bar on stderr, redrawn when the percentage changes; only on a terminal.
-struct ProgressBar {
-  int last_percent = -1;
-
-  void operator()(int64_t done, int64_t total) {
-    const int percent = total > 0 ? static_cast<int>(done * 100 / total) : 100;
-    if (percent == last_percent) return;
-    last_percent = percent;
-    const int filled = percent * 30 / 100;
-    std::fprintf(stderr, "\rgenerating [%s%s] %3d%% (%lld/%lld rows)", std::string(static_cast<size_t>(filled), '#').c_str(),
-                 std::string(static_cast<size_t>(30 - filled), '.').c_str(), percent,
-                 static_cast<long long>(done), static_cast<long long>(total));
-    if (done >= total) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
-  }
-};
-
 void run(const Options& opt) {
   envs::GenerateOptions g;
   g.env = envs::parse_env(opt.env);
@@ -82,10 +65,8 @@ void run(const Options& opt) {
   g.gamma = opt.gamma;
   g.images = opt.images;
   g.slippery = opt.slippery;
-  if (::isatty(STDERR_FILENO)) {
-    auto bar = std::make_shared<ProgressBar>();
-    g.progress = [bar](int64_t done, int64_t total) { (*bar)(done, total); };
-  }
+  auto bar = std::make_shared<ProgressBar>("generating", "rows");
+  g.progress = [bar](int64_t done, int64_t total) { (*bar)(done, total); };
   std::vector<envs::SplitSteps> splits;
   if (opt.splits_option->count() > 0) splits = envs::parse_splits(opt.splits);
 

@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "mouse/arrow_json.hpp"
 #include "mouse/dataset.hpp"
 #include "mouse/error.hpp"
@@ -13,7 +14,7 @@ namespace mouse::cli {
 namespace {
 
 struct Options {
-  std::string path;
+  SourceArgs source;
   std::string split;
   int64_t n = 5;
   int64_t offset = 0;
@@ -53,11 +54,11 @@ void print_rows(const Dataset& ds, const std::string& split, int64_t begin, int6
 void run(const Options& opt) {
   if (opt.n < 0) throw InvalidArgument(fmt::format("-n must be >= 0, got {}", opt.n));
   if (opt.offset < 0) throw InvalidArgument(fmt::format("--offset must be >= 0, got {}", opt.offset));
-  auto loaded = load_from_disk(opt.path);
+  auto loaded = load_source(opt.source).data;
   std::vector<std::pair<std::string, Dataset>> parts;
   if (auto* ds = std::get_if<Dataset>(&loaded)) {
     if (!opt.split.empty() && ds->split() && *ds->split() != opt.split) {
-      throw KeyError(fmt::format("{} is a single dataset of split '{}', not '{}'", opt.path,
+      throw KeyError(fmt::format("{} is a single dataset of split '{}', not '{}'", opt.source.path,
                                  *ds->split(), opt.split));
     }
     parts.emplace_back(ds->split().value_or("train"), *ds);
@@ -90,7 +91,7 @@ void run(const Options& opt) {
 void add_head(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("head", "Print the first rows of a dataset, one JSON object per row");
-  cmd->add_option("path", opt->path, "save_to_disk dataset or DatasetDict directory")->required();
+  opt->source.add_to(cmd);
   cmd->add_option("--split", opt->split, "Split of a DatasetDict (default: every split in order)");
   cmd->add_option("-n", opt->n, "Number of rows")->capture_default_str();
   cmd->add_option("--offset", opt->offset, "First row")->capture_default_str();

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "mouse/dataset.hpp"
 
 namespace mouse::cli {
@@ -12,7 +13,7 @@ namespace mouse::cli {
 namespace {
 
 struct Options {
-  std::string path;
+  SourceArgs source;
   bool json = false;
 };
 
@@ -38,6 +39,7 @@ nlohmann::ordered_json describe(const std::string& name, const Dataset& ds) {
 void print_text(const nlohmann::ordered_json& doc) {
   std::cout << fmt::format("{}: {}", doc["path"].get<std::string>(), doc["layout"].get<std::string>());
   if (doc["layout"] == "DatasetDict") std::cout << fmt::format(" with {} splits", doc["splits"].size());
+  if (doc["format"] == "hub") std::cout << " (Hub layout: Parquet shards, read through the Arrow cache)";
   std::cout << "\n";
   for (const auto& split : doc["splits"]) {
     std::cout << fmt::format("\nsplit {}: {} rows, {} columns\n", split["name"].get<std::string>(),
@@ -57,7 +59,7 @@ void print_text(const nlohmann::ordered_json& doc) {
 
 void run(const Options& opt) {
   // Build the pieces first: a reference into an ordered_json dangles once a later key is added.
-  auto loaded = load_from_disk(opt.path);
+  auto [loaded, format] = load_source(opt.source);
   auto splits = nlohmann::ordered_json::array();
   std::string layout;
   if (auto* ds = std::get_if<Dataset>(&loaded)) {
@@ -69,7 +71,8 @@ void run(const Options& opt) {
     for (const auto& name : dict.split_names()) splits.push_back(describe(name, dict.at(name)));
   }
   nlohmann::ordered_json doc;
-  doc["path"] = opt.path;
+  doc["path"] = opt.source.path;
+  doc["format"] = format;
   doc["layout"] = layout;
   doc["splits"] = std::move(splits);
   if (opt.json) {
@@ -84,7 +87,7 @@ void run(const Options& opt) {
 void add_inspect(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("inspect", "Show a dataset's layout, splits, rows, features and files");
-  cmd->add_option("path", opt->path, "save_to_disk dataset or DatasetDict directory")->required();
+  opt->source.add_to(cmd);
   cmd->add_flag("--json", opt->json, "Print one JSON object");
   cmd->callback([opt] { run(*opt); });
 }

@@ -58,11 +58,7 @@ struct SamplerArgs {
       auto aug = std::make_shared<const TokenAugmenter>(
           AugmentTokensConfig::from_yaml_file(augment_config), store.max_action_dim,
           max_num_obs_discrete, seed);
-      // The n-th batch gets apply_fresh(batch, n): the same as the n-th update_augmentations +
-      // augment pair, whichever worker builds it.
-      opt.transform = [aug](TensorDict batch, int64_t number, const Allocator& allocator) {
-        return aug->apply_fresh(batch, static_cast<uint64_t>(number), allocator);
-      };
+      opt.transform = augment_transform(std::move(aug));
     }
     return std::make_unique<PrefetchBatchifier>(st, sequence_length, batch_size, std::move(opt));
   }
@@ -103,12 +99,6 @@ struct BenchOptions {
   bool json = false;
 };
 
-int64_t batch_bytes(const TensorDict& td) {
-  int64_t n = 0;
-  for (const auto& [name, t] : td) n += t.nbytes();
-  return n;
-}
-
 double percentile(std::vector<double>& sorted_ms, double p) {
   if (sorted_ms.empty()) return 0;
   const auto i = static_cast<size_t>(p * static_cast<double>(sorted_ms.size() - 1) + 0.5);
@@ -131,7 +121,7 @@ void run_bench(BenchOptions& opt) {
     latencies_ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
     ++batches;
     steps += b.batch_size().empty() ? 0 : b.batch_size()[0] * opt.sampler.sequence_length;
-    bytes += batch_bytes(b);
+    bytes += tensor_dict_bytes(b);
   }
   const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
   batchifier->close();

@@ -1,5 +1,6 @@
 // Drives `mouse-data convert` and `generate --format hub`: both directions, layout detection,
-// values kept, and error exits.
+// values kept, and error exits; and `inspect` / `head` / `encode` / `sample` reading a Hub
+// layout directly through the Arrow cache.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -47,6 +48,7 @@ std::string head_json(const fs::path& dir, const std::string& split) {
 
 TEST(CliConvert, DiskToHubAndBackKeepsEveryRow) {
   mouse::test::TempDir tmp;
+  mouse::test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   ASSERT_EQ(run_command(cli("generate frozenlake-4x4 " + quote(tmp / "disk") +
                             " --splits train=300,test=120 --images --seed 5"))
                 .status,
@@ -79,6 +81,7 @@ TEST(CliConvert, DiskToHubAndBackKeepsEveryRow) {
 
 TEST(CliConvert, SingleDatasetBecomesATrainSplit) {
   mouse::test::TempDir tmp;
+  mouse::test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   ASSERT_EQ(run_command(cli("generate cartpole " + quote(tmp / "ds") + " --steps 200")).status, 0);
   ASSERT_EQ(
       run_command(cli("convert " + quote(tmp / "ds") + " " + quote(tmp / "hub") + " --to hub"))
@@ -91,6 +94,7 @@ TEST(CliConvert, SingleDatasetBecomesATrainSplit) {
 
 TEST(CliGenerateHub, FormatHubWritesParquetShardsAndReadme) {
   mouse::test::TempDir tmp;
+  mouse::test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   auto r = run_command(cli("generate cartpole " + quote(tmp / "hub") +
                            " --format hub --splits train=150,test=50 --json"));
   ASSERT_EQ(r.status, 0) << r.out;
@@ -107,6 +111,7 @@ TEST(CliGenerateHub, FormatHubWritesParquetShardsAndReadme) {
 
 TEST(CliConvertErrors, BadInputsAreOneLineErrors) {
   mouse::test::TempDir tmp;
+  mouse::test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
   ASSERT_EQ(run_command(cli("generate cartpole " + quote(tmp / "ds") + " --steps 20")).status, 0);
   fs::create_directories(tmp / "plain");
   expect_error("convert " + quote(tmp / "ds") + " " + quote(tmp / "o") + " --to csv",
@@ -130,6 +135,93 @@ TEST(CliConvertErrors, BadInputsAreOneLineErrors) {
             0);
   EXPECT_FALSE(fs::exists(tmp / "o"));
   EXPECT_NE(run_with_stderr(cli("convert " + quote(tmp / "ds"))).status, 0);
+}
+
+// Every other command reads a Hub layout the way it reads a save_to_disk directory: the same
+// rows, the same encoded steps, the same sampled batches.
+TEST(CliHubInput, InspectHeadEncodeSampleReadHubLayoutsDirectly) {
+  mouse::test::TempDir tmp;
+  mouse::test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
+  ASSERT_EQ(run_command(cli("generate frozenlake-4x4 " + quote(tmp / "disk") +
+                            " --splits train=250,test=60 --images --seed 3"))
+                .status,
+            0);
+  ASSERT_EQ(run_command(cli("convert " + quote(tmp / "disk") + " " + quote(tmp / "hub") +
+                            " --to hub --max-shard-bytes 20000"))
+                .status,
+            0);
+  // Several shards per split, so the split is a concatenation of cached shards.
+  int shards = 0;
+  for (const auto& e : fs::directory_iterator(tmp / "hub/data")) shards += e.path().extension() == ".parquet";
+  EXPECT_GT(shards, 2);
+
+  auto r = run_command(cli("inspect " + quote(tmp / "hub") + " --json"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json doc = json::parse(r.out);
+  EXPECT_EQ(doc["format"], "hub");
+  EXPECT_EQ(doc["layout"], "DatasetDict");
+  ASSERT_EQ(doc["splits"].size(), 2u);
+  EXPECT_EQ(doc["splits"][0]["name"], "train");
+  EXPECT_EQ(doc["splits"][0]["num_rows"], 250);
+  EXPECT_EQ(json::parse(run_command(cli("inspect " + quote(tmp / "disk") + " --json")).out)["format"],
+            "disk");
+  r = run_command(cli("inspect " + quote(tmp / "hub")));
+  EXPECT_NE(r.out.find("Hub layout"), std::string::npos) << r.out;
+
+  EXPECT_EQ(head_json(tmp / "hub", "test"), head_json(tmp / "disk", "test"));
+  EXPECT_EQ(head_json(tmp / "hub", "train"), head_json(tmp / "disk", "train"));
+
+  const std::string encode = " --indices=0,17,249,-1 --max-action-dim 4 --max-obs-discrete-dim 1 "
+                             "--max-obs-image-pixels 3072 --json";
+  auto from_hub = run_command(cli("encode " + quote(tmp / "hub") + " --split train" + encode));
+  auto from_disk = run_command(cli("encode " + quote(tmp / "disk") + " --split train" + encode));
+  ASSERT_EQ(from_hub.status, 0) << from_hub.out;
+  EXPECT_EQ(from_hub.out, from_disk.out);
+
+  const std::string sample = " -S 8 -B 4 --seed 9 --batches 3 --max-action-dim 4 "
+                             "--max-obs-discrete-dim 1 --json";
+  from_hub = run_command(cli("sample " + quote(tmp / "hub") + sample));
+  from_disk = run_command(cli("sample " + quote(tmp / "disk") + sample));
+  ASSERT_EQ(from_hub.status, 0) << from_hub.out;
+  EXPECT_EQ(from_hub.out, from_disk.out);
+
+  // Nothing was written into the input directory; the cache went to MOUSE_DATA_CACHE.
+  for (const auto& e : fs::recursive_directory_iterator(tmp / "hub")) {
+    EXPECT_TRUE(e.path().extension() == ".parquet" || e.path().filename() == "README.md" ||
+                e.path().filename() == "data")
+        << e.path();
+  }
+  EXPECT_TRUE(fs::is_directory(tmp / "user-cache/hub"));
+
+  // --cache-dir puts the cache elsewhere; --config picks a README config.
+  r = run_command(cli("head " + quote(tmp / "hub") + " -n 1 --config default --cache-dir " +
+                      quote(tmp / "mine") + " --json"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::is_directory(tmp / "mine"));
+}
+
+TEST(CliHubInput, BadHubOptionsAreOneLineErrors) {
+  mouse::test::TempDir tmp;
+  mouse::test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
+  ASSERT_EQ(run_command(cli("generate cartpole " + quote(tmp / "hub") +
+                            " --format hub --steps 40"))
+                .status,
+            0);
+  ASSERT_EQ(run_command(cli("generate cartpole " + quote(tmp / "disk") + " --steps 40")).status,
+            0);
+  expect_error("head " + quote(tmp / "hub") + " --config nope", "available configs: default");
+  expect_error("inspect " + quote(tmp / "disk") + " --config default",
+               "--config applies to Hub layouts only");
+  expect_error("sample " + quote(tmp / "disk") + " --cache-dir " + quote(tmp / "c"),
+               "--cache-dir applies to Hub layouts only");
+  expect_error("encode " + quote(tmp / "missing") + " --indices=0", "no such file or directory");
+  fs::create_directories(tmp / "empty");
+  expect_error("inspect " + quote(tmp / "empty"), "not a dataset");
+  // A corrupt shard is named.
+  for (const auto& e : fs::directory_iterator(tmp / "hub/data")) {
+    std::ofstream(e.path(), std::ios::binary | std::ios::trunc) << "PAR1 not really PAR1";
+  }
+  expect_error("head " + quote(tmp / "hub"), "train-00000-of-00001.parquet");
 }
 
 }  // namespace
