@@ -74,7 +74,9 @@ std::filesystem::path default_hub_cache_dir();
 /// Throws IoError (missing directory, unwritable cache), FormatError naming the file (malformed
 /// README front matter or `configs`, corrupt Parquet, a pattern matching no Parquet file, no
 /// Parquet file at all), KeyError (unknown config, naming the available ones), InvalidArgument
-/// (shards of one split with different features). Not thread-safe for the same cache dir.
+/// (shards of one split with different features). Threads and processes may load through the
+/// same cache at once: they serialise per shard on a lock file in its entry, so each shard is
+/// decoded once.
 DatasetDict load_hub_layout(const std::filesystem::path& dir, const HubLoadOptions& options = {},
                             HubLoadStats* stats = nullptr);
 

@@ -4,11 +4,15 @@
 // Cache entry of a shard: <cache_dir>/<stem>-<hash of absolute path>/ with
 //   data/              a save_to_disk directory (written atomically by save_to_disk)
 //   fingerprint.json   {"path", "size", "mtime_ns"} of the source, written last via rename
+//   lock               flock()ed by whoever reads or fills the entry
 // The fingerprint is removed before the data is rewritten, so a crash in between leaves an
-// entry that simply does not match. After a load, entries whose source is gone are removed; an
-// entry without a fingerprint is removed only once it is a day old, since another process may
-// be filling it right now.
+// entry that simply does not match. Processes and threads sharing a cache serialise on the
+// entry's lock: the first decodes, the others then map its result. After a load, entries whose
+// source is gone are removed, each under its lock and only if nobody holds it; an entry without
+// a fingerprint is removed only once it is a day old.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +22,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <system_error>
+#include <utility>
 
 #include "hf/atomic_dir.hpp"
 #include "hf/hub_files.hpp"
@@ -89,6 +94,56 @@ void write_fingerprint(const fs::path& file, const Fingerprint& f) {
     throw IoError(fmt::format("{}: cannot rename into place: {}", file.string(), ec.message()));
 }
 
+// An exclusive advisory lock on a cache entry (flock on `<entry>/lock`), held while the object
+// lives. flock locks belong to the open file, so two threads of one process exclude each other
+// as two processes do.
+class EntryLock {
+ public:
+  // Waits for the lock, creating the entry directory and lock file as needed.
+  static EntryLock acquire(const fs::path& entry) {
+    std::error_code ec;
+    fs::create_directories(entry, ec);
+    if (ec) {
+      throw IoError(
+          fmt::format("{}: cannot create cache directory: {}", entry.string(), ec.message()));
+    }
+    EntryLock lock(open_lock_file(entry));
+    if (lock.fd_ < 0) {
+      throw IoError(fmt::format("{}: cannot open: {}", (entry / "lock").string(),
+                                std::strerror(errno)));
+    }
+    while (::flock(lock.fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        throw IoError(fmt::format("{}: cannot lock: {}", (entry / "lock").string(),
+                                  std::strerror(errno)));
+      }
+    }
+    return lock;
+  }
+
+  // The lock if nobody holds it, else nullopt (also when it cannot be opened).
+  static std::optional<EntryLock> try_acquire(const fs::path& entry) {
+    EntryLock lock(open_lock_file(entry));
+    if (lock.fd_ < 0 || ::flock(lock.fd_, LOCK_EX | LOCK_NB) != 0) return std::nullopt;
+    return lock;
+  }
+
+  EntryLock(EntryLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  EntryLock& operator=(EntryLock&&) = delete;
+  EntryLock(const EntryLock&) = delete;
+  EntryLock& operator=(const EntryLock&) = delete;
+  ~EntryLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+  }
+
+ private:
+  explicit EntryLock(int fd) : fd_(fd) {}
+  static int open_lock_file(const fs::path& entry) {
+    return ::open((entry / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  }
+  int fd_;
+};
+
 // One shard as a memory-mapped dataset, decoding it only when its cache is missing or stale.
 Dataset load_shard(const fs::path& shard, const fs::path& cache_root, HubLoadStats& stats) {
   std::error_code ec;
@@ -102,6 +157,7 @@ Dataset load_shard(const fs::path& shard, const fs::path& cache_root, HubLoadSta
   const fs::path entry = cache_root / fmt::format("{}-{}", shard.stem().string(), hash.hex());
   const fs::path data_dir = entry / "data";
   const fs::path fp_file = entry / "fingerprint.json";
+  const EntryLock lock = EntryLock::acquire(entry);
 
   if (auto cached = read_fingerprint(fp_file); cached && *cached == current) {
     try {
@@ -113,10 +169,6 @@ Dataset load_shard(const fs::path& shard, const fs::path& cache_root, HubLoadSta
     }
   }
 
-  fs::create_directories(entry, ec);
-  if (ec)
-    throw IoError(
-        fmt::format("{}: cannot create cache directory: {}", entry.string(), ec.message()));
   fs::remove(fp_file, ec);
 
   parquet::Table table = parquet::read_parquet(shard);
@@ -175,7 +227,10 @@ int64_t remove_stale_entries(const fs::path& cache_root) {
       const auto t = fs::last_write_time(entry.path(), e);
       stale = !e && t < day_ago;
     }
-    if (stale && fs::remove_all(entry.path(), e) != static_cast<std::uintmax_t>(-1) && !e) {
+    if (!stale) continue;
+    // Someone holding the lock is using the entry right now: leave it for a later load.
+    const auto lock = EntryLock::try_acquire(entry.path());
+    if (lock && fs::remove_all(entry.path(), e) != static_cast<std::uintmax_t>(-1) && !e) {
       ++removed;
     }
   }

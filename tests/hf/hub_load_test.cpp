@@ -1,11 +1,14 @@
 // load_hub_layout: README configs, file-name conventions, split order, the Arrow cache (reuse
 // without decoding, per-shard invalidation) and error messages.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "hf/hf_test_util.hpp"
 #include "hf/hub_files.hpp"
@@ -457,6 +460,64 @@ TEST(HubLoad, HubParquetConversionLayoutFromTestdata) {
   load_hub_layout(repo, opt, &stats);
   EXPECT_EQ(stats.shards_cached, 1);
   EXPECT_FALSE(fs::exists(repo / ".mouse-cache"));
+}
+
+TEST(HubLoad, ConcurrentLoadsThroughOneCacheDecodeEachShardOnce) {
+  TempDir tmp;
+  write_shard(tmp / "data/train-00000-of-00002.parquet", 0, 300);
+  write_shard(tmp / "data/train-00001-of-00002.parquet", 300, 300);
+  write_shard(tmp / "data/test-00000-of-00001.parquet", 1000, 50);
+  HubLoadOptions opt;
+  opt.cache_dir = tmp / "cache";
+  constexpr int kThreads = 4;
+  std::vector<HubLoadStats> stats(kThreads);
+  std::vector<std::vector<int64_t>> train(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        train[t] = actions(load_hub_layout(tmp.path(), opt, &stats[t]).at("train"));
+      } catch (const std::exception& e) {
+        errors[t] = e.what();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  int64_t decoded = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(errors[t], "") << t;
+    EXPECT_EQ(train[t], iota(0, 600)) << t;
+    EXPECT_EQ(stats[t].shards_decoded + stats[t].shards_cached, 3) << t;
+    decoded += stats[t].shards_decoded;
+  }
+  EXPECT_EQ(decoded, 3);  // the others waited on the entry's lock, then mapped its result
+}
+
+TEST(HubLoad, StaleEntryInUseIsKeptUntilItsLockIsFree) {
+  TempDir tmp;
+  HubLoadOptions opt;
+  opt.cache_dir = tmp / "cache";
+  write_shard(tmp / "a/data/train-00000-of-00001.parquet", 0, 5);
+  write_shard(tmp / "b/data/train-00000-of-00001.parquet", 10, 5);
+  load_hub_layout(tmp / "a", opt);
+  const auto entry_a = *entries(tmp / "cache").begin();
+
+  // Another holder (here: this test) has entry a locked while its source disappears.
+  const int fd = ::open((tmp / "cache" / entry_a / "lock").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  fs::remove_all(tmp / "a");
+  HubLoadStats stats;
+  load_hub_layout(tmp / "b", opt, &stats);
+  EXPECT_EQ(stats.stale_entries_removed, 0);
+  EXPECT_EQ(entries(tmp / "cache").count(entry_a), 1u);
+
+  ::close(fd);  // released: the next load removes it
+  load_hub_layout(tmp / "b", opt, &stats);
+  EXPECT_EQ(stats.stale_entries_removed, 1);
+  EXPECT_EQ(entries(tmp / "cache").count(entry_a), 0u);
+  EXPECT_EQ(entries(tmp / "cache").size(), 1u);
 }
 
 }  // namespace
