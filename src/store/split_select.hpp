@@ -9,7 +9,8 @@
 namespace mouse::detail {
 
 /// Python fnmatch.fnmatchcase semantics: `*` any run (including '/'), `?` one character,
-/// `[seq]` / `[!seq]` a set with ranges, no escapes, case-sensitive.
+/// `[seq]` / `[!seq]` a set with ranges (`[^x]` is the set {'^', 'x'}; reversed ranges match
+/// nothing; an unclosed '[' is literal), no escapes, case-sensitive.
 bool fnmatch_case(std::string_view name, std::string_view pattern) noexcept;
 
 /// The splits of `available` (in its order) that `splits` / `split_pattern` select:

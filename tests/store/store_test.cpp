@@ -211,6 +211,31 @@ TEST(Fnmatch, PythonSemantics) {
   EXPECT_FALSE(fnmatch_case("Train", "train"));  // case-sensitive
   EXPECT_TRUE(fnmatch_case("a\\b", "a\\b"));     // no escapes
   EXPECT_FALSE(fnmatch_case("train_a", "train"));  // whole-name match
+  // Where Python differs from POSIX fnmatch: '^' does not negate.
+  EXPECT_TRUE(fnmatch_case("^", "[^x]"));
+  EXPECT_TRUE(fnmatch_case("x", "[^x]"));
+  EXPECT_FALSE(fnmatch_case("a", "[^x]"));
+  // ']' first is a member; '-' first or last is itself; an unclosed '[' is literal.
+  EXPECT_TRUE(fnmatch_case("]", "[]a]"));
+  EXPECT_TRUE(fnmatch_case("a", "[!]b]"));
+  EXPECT_FALSE(fnmatch_case("]", "[!]b]"));
+  EXPECT_TRUE(fnmatch_case("a-b", "a[-]b"));
+  EXPECT_TRUE(fnmatch_case("-", "[a-]"));
+  EXPECT_TRUE(fnmatch_case("[ab", "[ab"));
+  EXPECT_FALSE(fnmatch_case("a", "[ab"));
+  EXPECT_TRUE(fnmatch_case("x[y", "*[y"));
+  // Reversed ranges match nothing (negated: anything).
+  EXPECT_FALSE(fnmatch_case("b", "[c-a]"));
+  EXPECT_TRUE(fnmatch_case("b", "[!c-a]"));
+  // "a-c-e": the range a-c, then '-' and 'e' as members.
+  EXPECT_TRUE(fnmatch_case("b", "[a-c-e]"));
+  EXPECT_TRUE(fnmatch_case("-", "[a-c-e]"));
+  EXPECT_FALSE(fnmatch_case("d", "[a-c-e]"));
+  // Backtracking over several stars.
+  EXPECT_TRUE(fnmatch_case("train_a_eval_b", "*_a*_[ab]"));
+  EXPECT_FALSE(fnmatch_case("train_a_eval_c", "*_a*_[ab]"));
+  EXPECT_TRUE(fnmatch_case("", "*"));
+  EXPECT_FALSE(fnmatch_case("", "?"));
 }
 
 TEST(StoreMerge, ConcatenatesStoresInOrder) {
