@@ -49,14 +49,6 @@ void SourceArgs::add_to(CLI::App* cmd, const std::string& name) {
                   "~/.cache/mouse-data/hub)");
 }
 
-bool is_disk_layout(const std::string& dir) {
-  const std::filesystem::path p = dir;
-  std::error_code ec;
-  return std::filesystem::is_regular_file(p / "dataset_dict.json", ec) ||
-         std::filesystem::is_regular_file(p / "state.json", ec) ||
-         std::filesystem::is_regular_file(p / "dataset_info.json", ec);
-}
-
 LoadedSource load_source(const SourceArgs& args) {
   std::error_code ec;
   if (!std::filesystem::exists(args.path, ec)) {

@@ -37,10 +37,6 @@ struct LoadedSource {
   std::string layout;
 };
 
-/// Whether `dir` holds a save_to_disk layout (dataset_dict.json, state.json or
-/// dataset_info.json).
-bool is_disk_layout(const std::string& dir);
-
 /// Loads `args.path`: a save_to_disk layout with load_from_disk, else a Hub layout with
 /// load_hub_layout (a progress bar on stderr when it is a terminal). Throws IoError for a
 /// missing path, FormatError when it is neither layout, InvalidArgument for --config or

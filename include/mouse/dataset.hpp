@@ -220,4 +220,8 @@ class DatasetDict {
 /// path and the expected files if it is neither layout.
 std::variant<Dataset, DatasetDict> load_from_disk(const std::filesystem::path& path);
 
+/// Whether `dir` holds a save_to_disk layout (dataset_dict.json, state.json or
+/// dataset_info.json), i.e. what load_from_disk reads. Never throws (false when missing).
+bool is_disk_layout(const std::filesystem::path& dir);
+
 }  // namespace mouse

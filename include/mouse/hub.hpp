@@ -80,6 +80,15 @@ std::filesystem::path default_hub_cache_dir();
 DatasetDict load_hub_layout(const std::filesystem::path& dir, const HubLoadOptions& options = {},
                             HubLoadStats* stats = nullptr);
 
+/// Loads a local dataset directory whatever its layout, as `datasets.load_dataset` does for a
+/// path: a Hub layout through load_hub_layout(dir, options, stats); a save_to_disk DatasetDict
+/// as it is; a save_to_disk Dataset as a one-split dict named after its split ("train" when it
+/// has none). `store.from_dataset(load_dataset(dir))` loads every split,
+/// `load_dataset(dir).at("train")` one. Throws IoError for a missing path, FormatError naming
+/// it when it is neither layout, and what the chosen loader throws.
+DatasetDict load_dataset(const std::filesystem::path& dir, const HubLoadOptions& options = {},
+                         HubLoadStats* stats = nullptr);
+
 /// Options of save_to_hub_layout.
 struct HubSaveOptions {
   /// Each split is cut into int(nbytes / max_shard_bytes) + 1 shards of near-equal row counts

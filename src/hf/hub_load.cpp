@@ -23,8 +23,10 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 #include <utility>
+#include <variant>
 
 #include "hf/atomic_dir.hpp"
+#include "hf/dataset_state.hpp"
 #include "hf/hub_files.hpp"
 #include "hf/py_json.hpp"
 #include "mouse/error.hpp"
@@ -186,6 +188,13 @@ Dataset load_shard(const fs::path& shard, const fs::path& cache_root, HubLoadSta
   return mapped;
 }
 
+// `ds` named as split `name`, as load_dataset names the splits it returns.
+Dataset with_split(const Dataset& ds, const std::string& name) {
+  auto state = std::make_shared<detail::DatasetState>(detail::DatasetAccess::state(ds));
+  state->split = name;
+  return detail::DatasetAccess::make(std::move(state));
+}
+
 // The value of environment variable `name`, unset when empty.
 std::optional<fs::path> env_path(const char* name) {
   const char* v = std::getenv(name);
@@ -270,7 +279,8 @@ DatasetDict load_hub_layout(const fs::path& dir, const HubLoadOptions& options,
       if (options.progress) options.progress(done, local.shards);
     }
     try {
-      dict.insert(name, parts.size() == 1 ? parts.front() : Dataset::concatenate(parts));
+      dict.insert(name,
+                  with_split(parts.size() == 1 ? parts.front() : Dataset::concatenate(parts), name));
     } catch (const InvalidArgument& e) {
       throw InvalidArgument(
           fmt::format("{}: split \"{}\": shards disagree: {}", dir.string(), name, e.what()));
@@ -279,6 +289,27 @@ DatasetDict load_hub_layout(const fs::path& dir, const HubLoadOptions& options,
   if (options.remove_stale_cache) local.stale_entries_removed = remove_stale_entries(cache_root);
   if (stats) *stats = local;
   return dict;
+}
+
+DatasetDict load_dataset(const fs::path& dir, const HubLoadOptions& options,
+                         HubLoadStats* stats) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    throw IoError(fmt::format("cannot load {}: no such file or directory", dir.string()));
+  }
+  if (is_disk_layout(dir)) {
+    if (stats) *stats = {};
+    auto loaded = load_from_disk(dir);
+    if (auto* dict = std::get_if<DatasetDict>(&loaded)) return std::move(*dict);
+    Dataset& ds = std::get<Dataset>(loaded);
+    DatasetDict dict;
+    dict.insert(ds.split().value_or("train"), ds);
+    return dict;
+  }
+  if (is_hub_layout(dir)) return load_hub_layout(dir, options, stats);
+  throw FormatError(dir.string(), -1,
+                    "not a dataset: expected dataset_dict.json, state.json (save_to_disk) or "
+                    "README.md / data/*.parquet (Hub layout)");
 }
 
 bool is_hub_layout(const fs::path& dir) {

@@ -153,6 +153,13 @@ Dataset Dataset::load_from_disk(const fs::path& path) {
   return detail::DatasetAccess::make(std::move(st));
 }
 
+bool is_disk_layout(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / "dataset_dict.json", ec) ||
+         fs::is_regular_file(dir / "state.json", ec) ||
+         fs::is_regular_file(dir / "dataset_info.json", ec);
+}
+
 std::variant<Dataset, DatasetDict> load_from_disk(const fs::path& path) {
   std::error_code ec;
   const auto st = fs::status(path, ec);

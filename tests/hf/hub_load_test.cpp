@@ -520,5 +520,33 @@ TEST(HubLoad, StaleEntryInUseIsKeptUntilItsLockIsFree) {
   EXPECT_EQ(entries(tmp / "cache").size(), 1u);
 }
 
+TEST(LoadDataset, EitherLayoutAsADatasetDict) {
+  TempDir tmp;
+  HubLoadOptions opt;
+  opt.cache_dir = tmp / "cache";
+  write_shard(tmp / "hub/data/train-00000-of-00001.parquet", 0, 6);
+  write_shard(tmp / "hub/data/test-00000-of-00001.parquet", 100, 2);
+  HubLoadStats stats;
+  const DatasetDict hub = load_dataset(tmp / "hub", opt, &stats);
+  EXPECT_EQ(hub.split_names(), (std::vector<std::string>{"train", "test"}));
+  EXPECT_EQ(hub.at("test").split(), std::optional<std::string>("test"));
+  EXPECT_EQ(stats.shards_decoded, 2);
+
+  hub.save_to_disk(tmp / "dict");
+  const DatasetDict dict = load_dataset(tmp / "dict", opt, &stats);
+  EXPECT_EQ(dict.split_names(), (std::vector<std::string>{"train", "test"}));
+  EXPECT_EQ(actions(dict.at("test")), iota(100, 102));
+  EXPECT_EQ(stats.shards, 0);  // no Parquet involved
+
+  hub.at("test").save_to_disk(tmp / "one");
+  const DatasetDict one = load_dataset(tmp / "one");
+  EXPECT_EQ(one.split_names(), (std::vector<std::string>{"test"}));  // named by its split
+  EXPECT_EQ(actions(one.at("test")), iota(100, 102));
+
+  fs::create_directories(tmp / "empty");
+  EXPECT_THROW_MSG(load_dataset(tmp / "empty"), FormatError, "not a dataset");
+  EXPECT_THROW_MSG(load_dataset(tmp / "missing"), IoError, "no such file or directory");
+}
+
 }  // namespace
 }  // namespace mouse
