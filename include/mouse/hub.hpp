@@ -68,8 +68,10 @@ std::filesystem::path default_hub_cache_dir();
 /// and mtime in nanoseconds). A later load whose fingerprint matches memory-maps the cache
 /// without reading the Parquet file; a changed shard re-decodes only its own cache. The input
 /// directory is never written to, so read-only copies and Hub cache snapshots load as they
-/// are. Features come from the shard's `huggingface` metadata, else they are inferred from
-/// its types.
+/// are. Features come from the shard's `huggingface` metadata, else from the README's
+/// `dataset_info` features of the config (as `push_to_hub` writes them; FormatError naming the
+/// README when they do not fit the shard), else they are inferred from its types. Editing the
+/// README's features rebuilds the cache entries.
 ///
 /// Throws IoError (missing directory, unwritable cache), FormatError naming the file (malformed
 /// README front matter or `configs`, corrupt Parquet, a pattern matching no Parquet file, no

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "hf/hub_readme.hpp"
 #include "mouse/error.hpp"
 
 namespace mouse::detail {
@@ -297,6 +298,56 @@ void glob_rec(const fs::path& base, const std::vector<std::string>& parts, size_
   }
 }
 
+// A YAML node as JSON: scalars as strings (the readers convert what they need), maps with
+// their keys in order.
+nlohmann::ordered_json yaml_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return node.Scalar();
+    case YAML::NodeType::Sequence: {
+      auto out = nlohmann::ordered_json::array();
+      for (const auto& item : node) out.push_back(yaml_to_json(item));
+      return out;
+    }
+    case YAML::NodeType::Map: {
+      auto out = nlohmann::ordered_json::object();
+      for (const auto& kv : node) out[kv.first.Scalar()] = yaml_to_json(kv.second);
+      return out;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+// The `features` node of the dataset_info that belongs to config `chosen` (see HubLayout).
+std::optional<YAML::Node> info_features(const YAML::Node& info,
+                                        const std::optional<std::string>& chosen,
+                                        const std::string& source) {
+  auto config_of = [](const YAML::Node& entry) -> std::optional<std::string> {
+    if (entry["config_name"] && entry["config_name"].IsScalar())
+      return entry["config_name"].as<std::string>();
+    return std::nullopt;
+  };
+  const std::string want = chosen.value_or("default");
+  auto features_of = [](const YAML::Node& entry) -> std::optional<YAML::Node> {
+    if (!entry["features"]) return std::nullopt;
+    return entry["features"];
+  };
+  if (info.IsMap()) {
+    const auto name = config_of(info);
+    if (name && *name != want) return std::nullopt;
+    return features_of(info);
+  }
+  if (info.IsSequence()) {
+    for (const auto& e : info) {
+      if (e.IsMap() && config_of(e) == want) return features_of(e);
+    }
+    return std::nullopt;
+  }
+  yaml_fail(source, info,
+            fmt::format("dataset_info: expected a mapping or a list, found {}", kind_name(info)));
+}
+
 }  // namespace
 
 std::optional<std::string> readme_front_matter(std::string_view text, const std::string& source) {
@@ -349,6 +400,10 @@ std::string split_of_file_name(const std::string& file_name) {
 
 HubSplitFiles resolve_hub_files(const fs::path& dir,
                                 const std::optional<std::string>& config_name) {
+  return resolve_hub_layout(dir, config_name).splits;
+}
+
+HubLayout resolve_hub_layout(const fs::path& dir, const std::optional<std::string>& config_name) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     throw IoError(fmt::format("{}: not a directory (expected a Hub-layout dataset)", dir.string()));
@@ -371,12 +426,27 @@ HubSplitFiles resolve_hub_files(const fs::path& dir,
         yaml_fail(source, root,
                   fmt::format("front matter: expected a mapping, found {}", kind_name(root)));
       }
+      HubLayout layout;
+      layout.readme = readme;
+      std::optional<std::string> chosen = config_name;
       if (root.IsMap() && root["configs"]) {
-        return files_from_config(dir, pick_config(root["configs"], config_name, source), source);
+        const YAML::Node config = pick_config(root["configs"], config_name, source);
+        chosen = config["config_name"].as<std::string>();
+        layout.splits = files_from_config(dir, config, source);
+      } else {
+        layout.splits = files_by_convention(dir, config_name);
       }
+      if (root.IsMap() && root["dataset_info"]) {
+        if (auto features = info_features(root["dataset_info"], chosen, source)) {
+          layout.readme_features = features_from_yaml_list(yaml_to_json(*features), source);
+        }
+      }
+      return layout;
     }
   }
-  return files_by_convention(dir, config_name);
+  HubLayout layout;
+  layout.splits = files_by_convention(dir, config_name);
+  return layout;
 }
 
 }  // namespace mouse::detail

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,8 +30,23 @@ std::vector<std::filesystem::path> glob_files(const std::filesystem::path& dir,
 /// first '-', else the stem.
 std::string split_of_file_name(const std::string& file_name);
 
-/// Resolves the splits of the Hub layout at `dir` (see load_hub_layout). Throws IoError,
-/// FormatError, KeyError as documented there.
+/// What a Hub-layout directory holds for one config.
+struct HubLayout {
+  HubSplitFiles splits;
+  /// The config's features from the README's `dataset_info` (features JSON, `_type` form), if
+  /// it lists them: `dataset_info` a mapping (one config), or a list whose entry has the
+  /// chosen `config_name` (else "default" when no config was chosen).
+  std::optional<nlohmann::ordered_json> readme_features;
+  /// The README.md the features come from.
+  std::filesystem::path readme;
+};
+
+/// Resolves the splits of the Hub layout at `dir` and the README features (see
+/// load_hub_layout). Throws IoError, FormatError, KeyError as documented there.
+HubLayout resolve_hub_layout(const std::filesystem::path& dir,
+                             const std::optional<std::string>& config_name);
+
+/// resolve_hub_layout(dir, config_name).splits.
 HubSplitFiles resolve_hub_files(const std::filesystem::path& dir,
                                 const std::optional<std::string>& config_name);
 

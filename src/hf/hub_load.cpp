@@ -45,9 +45,14 @@ struct Fingerprint {
   std::string path;
   int64_t size = 0;
   int64_t mtime_ns = 0;
+  // Hash of the README features applied to the shard ("" when none were).
+  std::string readme_features;
 
   ordered_json to_json() const {
-    return ordered_json{{"path", path}, {"size", size}, {"mtime_ns", mtime_ns}};
+    return ordered_json{{"path", path},
+                        {"size", size},
+                        {"mtime_ns", mtime_ns},
+                        {"readme_features", readme_features}};
   }
   bool operator==(const Fingerprint&) const = default;
 };
@@ -74,6 +79,7 @@ std::optional<Fingerprint> read_fingerprint(const fs::path& file) {
     f.path = j.at("path").get<std::string>();
     f.size = j.at("size").get<int64_t>();
     f.mtime_ns = j.at("mtime_ns").get<int64_t>();
+    f.readme_features = j.value("readme_features", "");
     return f;
   } catch (const std::exception&) {
     return std::nullopt;  // unreadable fingerprint: treat as stale and rebuild
@@ -146,13 +152,24 @@ class EntryLock {
   int fd_;
 };
 
+// Features the README gives for shards without `huggingface` metadata of their own.
+struct ReadmeFeatures {
+  std::string metadata;  // {"info": {"features": ...}}, the value of the `huggingface` key
+  std::string hash;
+  fs::path readme;
+};
+
 // One shard as a memory-mapped dataset, decoding it only when its cache is missing or stale.
-Dataset load_shard(const fs::path& shard, const fs::path& cache_root, HubLoadStats& stats) {
+Dataset load_shard(const fs::path& shard, const fs::path& cache_root,
+                   const std::optional<ReadmeFeatures>& readme, HubLoadStats& stats) {
   std::error_code ec;
   fs::path absolute = fs::absolute(shard, ec);
   if (ec) absolute = shard;
   absolute = absolute.lexically_normal();
-  const Fingerprint current = fingerprint_of(absolute);
+  Fingerprint current = fingerprint_of(absolute);
+  // The README's features are part of what the cache was built from (whether they applied to
+  // this shard or not), so editing them rebuilds the entry.
+  if (readme) current.readme_features = readme->hash;
 
   detail::ContentHash hash;
   hash.update(current.path);
@@ -175,12 +192,24 @@ Dataset load_shard(const fs::path& shard, const fs::path& cache_root, HubLoadSta
 
   parquet::Table table = parquet::read_parquet(shard);
   ++stats.shards_decoded;
+  const bool own_features = table.schema->metadata_value("huggingface").has_value();
+  std::shared_ptr<const arrow::Schema> schema = table.schema;
+  if (!own_features && readme) {
+    auto with_features = std::make_shared<arrow::Schema>(*schema);
+    with_features->metadata.emplace_back("huggingface", readme->metadata);
+    schema = std::move(with_features);
+  }
   Dataset decoded;
   try {
-    decoded = Dataset::from_batches(table.schema, std::move(table.batches));
+    decoded = Dataset::from_batches(schema, std::move(table.batches));
   } catch (const FormatError& e) {
-    // The features come from the shard's metadata: name the shard, not "schema metadata".
-    throw FormatError(shard.string(), -1, fmt::format("\"huggingface\" metadata: {}", e.what()));
+    // Name where the features came from, not "schema metadata".
+    if (own_features || !readme) {
+      throw FormatError(shard.string(), -1, fmt::format("\"huggingface\" metadata: {}", e.what()));
+    }
+    throw FormatError(readme->readme.string(), -1,
+                      fmt::format("dataset_info features do not fit {}: {}", shard.string(),
+                                  e.what()));
   }
   decoded.save_to_disk(data_dir);
   Dataset mapped = Dataset::load_from_disk(data_dir);
@@ -259,7 +288,18 @@ fs::path default_hub_cache_dir() {
 
 DatasetDict load_hub_layout(const fs::path& dir, const HubLoadOptions& options,
                             HubLoadStats* stats) {
-  const detail::HubSplitFiles splits = detail::resolve_hub_files(dir, options.config_name);
+  const detail::HubLayout layout = detail::resolve_hub_layout(dir, options.config_name);
+  const detail::HubSplitFiles& splits = layout.splits;
+  std::optional<ReadmeFeatures> readme;
+  if (layout.readme_features) {
+    ReadmeFeatures r;
+    r.metadata = ordered_json{{"info", {{"features", *layout.readme_features}}}}.dump();
+    detail::ContentHash hash;
+    hash.update(r.metadata);
+    r.hash = hash.hex();
+    r.readme = layout.readme;
+    readme = std::move(r);
+  }
   const fs::path cache_root = options.cache_dir ? *options.cache_dir : default_hub_cache_dir();
 
   HubLoadStats local;
@@ -274,7 +314,7 @@ DatasetDict load_hub_layout(const fs::path& dir, const HubLoadOptions& options,
     std::vector<Dataset> parts;
     parts.reserve(files.size());
     for (const auto& f : files) {
-      parts.push_back(load_shard(f, cache_root, local));
+      parts.push_back(load_shard(f, cache_root, readme, local));
       ++done;
       if (options.progress) options.progress(done, local.shards);
     }

@@ -5,8 +5,13 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
+
+#include "mouse/error.hpp"
 
 namespace mouse::detail {
 
@@ -156,11 +161,142 @@ void emit(YAML::Emitter& out, const ordered_json& j) {
   }
 }
 
+// "class_label" -> "ClassLabel", "array2_d" -> "Array2D" (datasets' snakecase_to_camelcase).
+std::string camel_case(const std::string& snake) {
+  std::string out;
+  bool upper = true;
+  for (const char c : snake) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    out += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    upper = false;
+  }
+  return out;
+}
+
+// Whether `dtype` names an Arrow type that datasets' Value accepts (pyarrow type names).
+bool is_value_dtype(const std::string& dtype) {
+  static const char* kNames[] = {
+      "null",    "bool",    "int8",    "int16",   "int32",   "int64",   "uint8",
+      "uint16",  "uint32",  "uint64",  "float16", "float32", "float64", "double",
+      "float",   "halffloat", "string", "utf8",   "large_string", "large_utf8", "binary",
+      "large_binary", "string_view", "binary_view", "date32", "date64"};
+  for (const char* n : kNames) {
+    if (dtype == n) return true;
+  }
+  for (const char* prefix : {"timestamp[", "time32[", "time64[", "duration[", "decimal"}) {
+    if (dtype.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+class YamlFeatures {
+ public:
+  explicit YamlFeatures(const std::string& source) : source_(source) {}
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw FormatError(source_, -1, fmt::format("dataset_info features: {}", what));
+  }
+
+  // A list of {name, ...} entries -> {name: feature, ...}.
+  ordered_json members(const ordered_json& list) const {
+    if (!list.is_array()) fail(fmt::format("expected a list of {{name, ...}}, found {}", list.dump()));
+    ordered_json out = ordered_json::object();
+    for (const auto& entry : list) {
+      if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string()) {
+        fail(fmt::format("expected an entry with a name, found {}", entry.dump()));
+      }
+      ordered_json rest = entry;
+      const std::string name = rest["name"].get<std::string>();
+      rest.erase("name");
+      out[name] = inner(rest);
+    }
+    return out;
+  }
+
+  ordered_json inner(const ordered_json& obj) const {
+    if (obj.is_array()) return members(obj);
+    if (!obj.is_object()) fail(fmt::format("expected a mapping or a list, found {}", obj.dump()));
+    if (obj.empty()) return ordered_json::object();
+    const std::string type = obj.begin().key();
+    const ordered_json& value = obj.begin().value();
+    if (type == "sequence" || type == "list" || type == "large_list") {
+      ordered_json out = ordered_json::object();
+      // A bare dtype stands for {dtype: D}; a list for a struct.
+      out["feature"] = value.is_string() ? inner(ordered_json{{"dtype", value}}) : inner(value);
+      for (auto it = std::next(obj.begin()); it != obj.end(); ++it) {
+        out[it.key()] = it.key() == "length" ? as_length(it.value()) : it.value();
+      }
+      out["_type"] = type == "sequence" ? "Sequence" : type == "list" ? "List" : "LargeList";
+      return out;
+    }
+    if (type == "struct") return inner(value);
+    if (type == "dtype") {
+      if (!value.is_string()) return inner(value);
+      const std::string dtype = value.get<std::string>();
+      if (!is_value_dtype(dtype)) return ordered_json{{"_type", camel_case(dtype)}};
+      ordered_json out = obj;
+      out["_type"] = "Value";
+      return out;
+    }
+    if (!value.is_object()) fail(fmt::format("{}: expected a mapping, found {}", type, value.dump()));
+    ordered_json out = ordered_json{{"_type", camel_case(type)}};
+    for (const auto& [k, v] : value.items()) out[k] = v;
+    if (type == "class_label" && value.contains("names") && value["names"].is_object()) {
+      out["names"] = class_names(value["names"]);
+    }
+    return out;
+  }
+
+ private:
+  // {'0': a, '1': b, ...} -> [a, b, ...] in id order; the ids must be 0..n-1.
+  ordered_json class_names(const ordered_json& names) const {
+    std::vector<std::pair<int64_t, ordered_json>> by_id;
+    for (const auto& [k, v] : names.items()) {
+      char* end = nullptr;
+      const long long id = std::strtoll(k.c_str(), &end, 10);
+      if (k.empty() || end == nullptr || *end != '\0' || id < 0) {
+        fail(fmt::format("class_label names: key '{}' is not a label id", k));
+      }
+      by_id.emplace_back(id, v.is_string() ? v : ordered_json(v.dump()));
+    }
+    std::sort(by_id.begin(), by_id.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    ordered_json out = ordered_json::array();
+    for (size_t i = 0; i < by_id.size(); ++i) {
+      if (by_id[i].first != static_cast<int64_t>(i)) {
+        fail(fmt::format("class_label names: ids are not 0..{}", by_id.size() - 1));
+      }
+      out.push_back(by_id[i].second);
+    }
+    return out;
+  }
+
+  ordered_json as_length(const ordered_json& v) const {
+    if (v.is_number_integer()) return v;
+    if (v.is_string()) {
+      char* end = nullptr;
+      const std::string s = v.get<std::string>();
+      const long long n = std::strtoll(s.c_str(), &end, 10);
+      if (!s.empty() && end && *end == '\0') return ordered_json(n);
+    }
+    fail(fmt::format("length: expected an integer, found {}", v.dump()));
+  }
+
+  const std::string& source_;
+};
+
 }  // namespace
 
 ordered_json features_to_yaml_list(const ordered_json& features) {
   if (!features.is_object()) return ordered_json::array();
   return struct_members(features);
+}
+
+ordered_json features_from_yaml_list(const ordered_json& list, const std::string& source) {
+  return YamlFeatures(source).members(list);
 }
 
 std::string hub_readme(const ordered_json& features, const std::vector<HubSplitInfo>& splits,

@@ -23,6 +23,14 @@ struct HubSplitInfo {
 /// `dtype: image` and other feature types `dtype: <snake_case type>`.
 nlohmann::ordered_json features_to_yaml_list(const nlohmann::ordered_json& features);
 
+/// The inverse of features_to_yaml_list, as datasets' Features._from_yaml_list: a YAML features
+/// list (converted to JSON, scalars as strings or numbers) back to the features JSON object
+/// (`_type` form). A `dtype` string that is an Arrow type name is a Value, any other (image,
+/// audio, ...) the feature type of that name in CamelCase; `class_label` names keyed by
+/// '0', '1', ... become the ordered list. FormatError naming `source` for anything malformed.
+nlohmann::ordered_json features_from_yaml_list(const nlohmann::ordered_json& list,
+                                               const std::string& source);
+
 /// The whole README.md text: front matter with dataset_info (features, splits, download_size,
 /// dataset_size) and configs (`config_name` with data_files `data/<split>-*`), then a short
 /// body. `features` is the features JSON object shared by the splits.

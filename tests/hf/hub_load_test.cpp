@@ -548,5 +548,70 @@ TEST(LoadDataset, EitherLayoutAsADatasetDict) {
   EXPECT_THROW_MSG(load_dataset(tmp / "missing"), IoError, "no such file or directory");
 }
 
+// Shards without `huggingface` metadata take their features from the README's dataset_info.
+TEST(HubLoad, ReadmeDatasetInfoFeaturesApplyToShardsWithoutMetadata) {
+  TempDir tmp;
+  HubLoadOptions opt;
+  opt.cache_dir = tmp / "cache";
+  write_shard(tmp / "data/train-00000-of-00001.parquet", 0, 5, /*hf_metadata=*/false);
+  const std::string configs =
+      "configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n";
+  const std::string features =
+      "  features:\n  - name: action\n    dtype:\n      class_label:\n        names:\n"
+      "          '1': right\n          '0': left\n  - name: reward\n    dtype: float32\n"
+      "  - name: obs\n    sequence: float32\n";
+  test::write_text(tmp / "README.md", "---\ndataset_info:\n" + features + configs + "---\n");
+  HubLoadStats stats;
+  DatasetDict dict = load_hub_layout(tmp.path(), opt, &stats);
+  EXPECT_EQ(stats.shards_decoded, 1);
+  const Features& f = dict.at("train").features();
+  EXPECT_EQ(f.type_of("action"), "ClassLabel(num_classes=2)");
+  EXPECT_EQ(json::parse(f.to_json())["action"]["names"], json::parse(R"(["left", "right"])"));
+  EXPECT_EQ(f.type_of("obs"), "Sequence(Value(float32))");
+  EXPECT_EQ(actions(dict.at("train")), iota(0, 5));
+
+  // Cached with those features; editing them in the README rebuilds the entry.
+  load_hub_layout(tmp.path(), opt, &stats);
+  EXPECT_EQ(stats.shards_cached, 1);
+  test::write_text(tmp / "README.md",
+                   "---\ndataset_info:\n" + features.substr(0, features.find("  - name: reward")) +
+                       "  - name: reward\n    dtype: float32\n  - name: obs\n    list: float32\n" +
+                       configs + "---\n");
+  dict = load_hub_layout(tmp.path(), opt, &stats);
+  EXPECT_EQ(stats.shards_decoded, 1);
+  EXPECT_EQ(dict.at("train").features().type_of("obs"), "List(Value(float32))");
+
+  // Features that do not fit the shard name the README.
+  test::write_text(tmp / "README.md", "---\ndataset_info:\n  features:\n  - name: action\n"
+                                      "    dtype: string\n" + configs + "---\n");
+  EXPECT_THROW_MSG(load_hub_layout(tmp.path(), opt), FormatError, "README.md");
+  // Malformed class_label ids too.
+  test::write_text(tmp / "README.md",
+                   "---\ndataset_info:\n  features:\n  - name: action\n    dtype:\n"
+                   "      class_label:\n        names:\n          '0': a\n          '2': b\n" +
+                       configs + "---\n");
+  EXPECT_THROW_MSG(load_hub_layout(tmp.path(), opt), FormatError, "ids are not 0..1");
+
+  // A list of per-config dataset_info entries: the chosen config's.
+  test::write_text(tmp / "README.md",
+                   "---\ndataset_info:\n- config_name: other\n  features:\n  - name: action\n"
+                   "    dtype: string\n- config_name: default\n" + features + configs + "---\n");
+  dict = load_hub_layout(tmp.path(), opt);
+  EXPECT_EQ(dict.at("train").features().type_of("action"), "ClassLabel(num_classes=2)");
+}
+
+// A shard's own `huggingface` metadata wins over the README.
+TEST(HubLoad, ShardMetadataWinsOverReadmeFeatures) {
+  TempDir tmp;
+  HubLoadOptions opt;
+  opt.cache_dir = tmp / "cache";
+  write_shard(tmp / "data/train-00000-of-00001.parquet", 0, 5, /*hf_metadata=*/true);
+  test::write_text(tmp / "README.md",
+                   "---\ndataset_info:\n  features:\n  - name: action\n    dtype: int64\n"
+                   "  - name: reward\n    dtype: float32\n  - name: obs\n    list: float32\n---\n");
+  const DatasetDict dict = load_hub_layout(tmp.path(), opt);
+  EXPECT_EQ(dict.at("train").features().type_of("action"), "ClassLabel(num_classes=2)");
+}
+
 }  // namespace
 }  // namespace mouse

@@ -70,6 +70,29 @@ TEST(HubSave, RoundTripKeepsEveryValueAndFeature) {
   }
 }
 
+// The README's YAML features read back (Features._from_yaml_list) are the features that were
+// saved, for every feature kind.
+TEST(HubSave, ReadmeFeaturesReadBackAsTheSavedFeatures) {
+  TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
+  DatasetDict dict;
+  dict.insert("train", all_kinds_without_null(20, 20));
+  save_to_hub_layout(dict, tmp / "hub");
+  const auto layout = detail::resolve_hub_layout(tmp / "hub", std::nullopt);
+  ASSERT_TRUE(layout.readme_features.has_value());
+  EXPECT_EQ(layout.readme, tmp / "hub/README.md");
+  const Features back = Features::from_json(layout.readme_features->dump());
+  const Features& saved = dict.at("train").features();
+  EXPECT_TRUE(back == saved) << back.to_json() << "\n" << saved.to_json();
+  for (const auto& name : saved.names()) {
+    EXPECT_TRUE(back.arrow_type(name)->equals(*saved.arrow_type(name))) << name;
+  }
+  // Spelling aside ([{...}] is written as `list:` and read back as List), the JSON is the same.
+  auto expected = json::parse(saved.to_json());
+  expected["lst_st"] = json{{"feature", expected["lst_st"][0]}, {"_type", "List"}};
+  EXPECT_EQ(json::parse(layout.readme_features->dump()), expected);
+}
+
 TEST(HubSave, ShardsAreBoundedAndReadmeDescribesThem) {
   TempDir tmp;
   test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
