@@ -177,6 +177,110 @@ BENCHMARK(BM_ImageBatchifier)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
+// A trainer's loop with episode boundaries: append one 84x84x3 step (PNG-encoded by the store),
+// then take a batch on the calling thread. The batch brings the episode index up to date with
+// the new step, which must read its done flag only, not encode (decode) the whole row. Args:
+// sequence length and batch size (small batches make the per-append overhead visible).
+std::vector<mouse::ImagePixels> frames(int64_t n) {
+  std::vector<mouse::ImagePixels> out;
+  mouse::detail::CounterRng rng(11, 0);
+  for (int64_t r = 0; r < n; ++r) {
+    mouse::ImagePixels frame{kSide, kSide, 3, std::vector<uint8_t>(kSide * kSide * 3)};
+    for (int64_t i = 0; i < kSide * kSide * 3; ++i) {
+      frame.pixels[static_cast<size_t>(i)] =
+          static_cast<uint8_t>((i / 3 % kSide + r) / 2 + (rng.uniform_u32() & 7));
+    }
+    out.push_back(std::move(frame));
+  }
+  return out;
+}
+
+// A fresh, appendable store over the mapped frames of image_store().
+std::unique_ptr<mouse::DatasetStore> appendable_image_store() {
+  auto out = std::make_unique<mouse::DatasetStore>(image_store().config());
+  out->from_dataset(mouse::Dataset::load_from_disk(bench_dir() / "frames"));
+  return out;
+}
+
+void BM_AppendImageThenBatch(benchmark::State& state) {
+  const int64_t s = state.range(0);
+  const int64_t b = state.range(1);
+  auto store = appendable_image_store();
+  const std::vector<mouse::ImagePixels> pool = frames(64);
+  mouse::BatchifierOptions o;
+  o.num_workers = 0;
+  o.boundaries = "episode";
+  o.seed = 1;
+  mouse::PrefetchBatchifier batchifier(*store, s, b, o);
+  int64_t k = 0, bytes = 0;
+  for (auto _ : state) {
+    mouse::StepRow row;
+    row["observation_image"] = pool[static_cast<size_t>(k % 64)];
+    row["action"] = k % 4;
+    row["reward"] = 0.0;
+    row["done"] = static_cast<int64_t>(k % 100 == 99 ? 1 : 0);
+    store->append(row);
+    mouse::TensorDict batch = batchifier.next_batch();
+    bytes += batch_bytes(batch);
+    ++k;
+  }
+  state.SetItemsProcessed(k);
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_AppendImageThenBatch)
+    ->ArgNames({"S", "B"})
+    ->Args({8, 4})
+    ->Args({64, 32})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// The index catch-up alone: append one image step, bring an episode index over the store up to
+// date (the appended PNG is never decoded; the cost is the append and a snapshot). Arg update:0
+// appends only, the floor to hold it against.
+void BM_AppendImageThenIndexUpdate(benchmark::State& state) {
+  const bool update = state.range(0) != 0;
+  auto store = appendable_image_store();
+  const std::vector<mouse::ImagePixels> pool = frames(64);
+  auto rows = mouse::detail::store_row_source(*store);
+  mouse::detail::WindowIndex index(mouse::detail::Boundaries::kEpisode, kS);
+  index.update(*rows);
+  int64_t k = 0;
+  for (auto _ : state) {
+    mouse::StepRow row;
+    row["observation_image"] = pool[static_cast<size_t>(k % 64)];
+    row["action"] = k % 4;
+    row["reward"] = 0.0;
+    row["done"] = static_cast<int64_t>(k % 100 == 99 ? 1 : 0);
+    store->append(row);
+    if (update) index.update(*rows);
+    ++k;
+  }
+  state.counters["episodes"] = static_cast<double>(index.units());
+  state.SetItemsProcessed(k);
+}
+BENCHMARK(BM_AppendImageThenIndexUpdate)
+    ->ArgName("update")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// First build of an episode index over the 1M-step mapped CartPole store: reads the done column
+// chunk by chunk (reported as rows/s and done-column bytes/s).
+void BM_EpisodeIndexFirstBuild(benchmark::State& state) {
+  auto rows = mouse::detail::store_row_source(store());
+  int64_t builds = 0;
+  for (auto _ : state) {
+    mouse::detail::WindowIndex index(mouse::detail::Boundaries::kEpisode, kS);
+    index.update(*rows);
+    benchmark::DoNotOptimize(index.num_starts());
+    ++builds;
+  }
+  state.SetItemsProcessed(builds * kRows);
+  state.SetBytesProcessed(builds * kRows * static_cast<int64_t>(sizeof(int64_t)));
+}
+BENCHMARK(BM_EpisodeIndexFirstBuild)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 // Episode-aware start draws must cost the same on 10k or 10M rows: a RowSource of `rows` rows
 // in episodes of 1..400 steps (done flags only), the index built once, then B draws per batch.
 class EpisodeRows final : public mouse::detail::RowSource {

@@ -79,6 +79,7 @@ struct StoreConfig {
 
 namespace detail {
 struct StoreState;
+struct StoreAccess;
 }
 
 /// The step store. Global row order: every source dataset in load order, then the buffer.
@@ -185,6 +186,9 @@ class DatasetStore {
   void clear();
 
  private:
+  /// Library-internal read access to the snapshots (src/store/store_state.hpp), so that other
+  /// layers can read single columns without encoding whole rows.
+  friend struct detail::StoreAccess;
   std::unique_ptr<detail::StoreState> state_;
 };
 

@@ -3,45 +3,46 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <mutex>
-#include <numeric>
-#include <optional>
+#include <span>
+#include <string_view>
 
 #include "batch/row_source.hpp"
-#include "mouse/arrow.hpp"
 #include "mouse/batch.hpp"
-#include "mouse/dataset.hpp"
 #include "mouse/dataset_store.hpp"
 #include "mouse/error.hpp"
+#include "store/contract.hpp"
+#include "store/numeric.hpp"
+#include "store/store_state.hpp"
 
 namespace mouse::detail {
 
 namespace {
 
-// Copies `n` done values of an integer Arrow array starting at element `first`; false for any
-// other type or when the range holds nulls (the store's encoder then decides).
-bool copy_integer_done(const arrow::ArrayData& a, int64_t first, int64_t n, int64_t* out) {
-  if (a.null_count != 0) {
-    for (int64_t i = 0; i < n; ++i) {
-      if (!a.is_valid(first + i)) return false;
+// Writes the done values of elements [first, first + n) of one chunk (a source record batch or
+// a buffer chunk) to `out`, converted as the encoder converts them. Only the done column is
+// read: no other column is touched and no image decoded.
+void chunk_done(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& plan, int64_t first,
+                int64_t n, int64_t* out, std::string_view label, int64_t first_row) {
+  if (!plan.has(Key::kDone)) {  // the encoder zero-fills a key a chunk lacks
+    std::fill_n(out, n, int64_t{0});
+    return;
+  }
+  const arrow::ArrayData& a =
+      *columns[static_cast<size_t>(plan.field[static_cast<int>(Key::kDone)])];
+  if (a.null_count > 0) {
+    for (int64_t i = first; i < first + n; ++i) {
+      if (!a.is_valid(i)) {
+        throw InvalidArgument(fmt::format(
+            "{}: required column \"done\" is null at row {}; required columns must have a value "
+            "in every row",
+            label, first_row + i));
+      }
     }
   }
-  auto copy = [&](auto tag) {
-    using T = decltype(tag);
-    const T* v = arrow::values<T>(a) + first;
-    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(v[i]);
-    return true;
-  };
-  switch (a.type->id) {
-    case arrow::TypeId::kInt8: return copy(int8_t{});
-    case arrow::TypeId::kInt16: return copy(int16_t{});
-    case arrow::TypeId::kInt32: return copy(int32_t{});
-    case arrow::TypeId::kInt64: return copy(int64_t{});
-    case arrow::TypeId::kUInt8: return copy(uint8_t{});
-    case arrow::TypeId::kUInt16: return copy(uint16_t{});
-    case arrow::TypeId::kUInt32: return copy(uint32_t{});
-    default: return false;
-  }
+  visit_number(a.type->id, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int64_t>(load<T>(a, first + i));
+  });
 }
 
 class StoreRowSource final : public RowSource {
@@ -51,17 +52,46 @@ class StoreRowSource final : public RowSource {
   int64_t size() const override { return store_.size(); }
   std::vector<int64_t> segment_starts() const override { return store_.segment_starts(); }
 
-  // Source rows are read straight from the mapped "done" column when it is a plain integer
-  // column: encoding whole rows through get() would decode every image of an image dataset
-  // just to find the episode ends. Buffer rows (few at a time, as appended) go through get().
+  // Reads the done column of the chunks holding [begin, end) in one snapshot, source and buffer
+  // alike: encoding whole rows through get() would decode every image of the range just to find
+  // the episode ends.
   void read_done(int64_t begin, int64_t end, std::span<int64_t> out) const override {
     MOUSE_DCHECK(static_cast<int64_t>(out.size()) == end - begin);
-    if (begin >= end || read_source_done(begin, end, out)) return;
-    std::vector<int64_t> rows(static_cast<size_t>(end - begin));
-    std::iota(rows.begin(), rows.end(), begin);
-    TensorDict encoded = store_.get(rows);
-    const int64_t* d = encoded.at("done").data_as<int64_t>();
-    std::copy(d, d + (end - begin), out.begin());
+    const auto snap = StoreAccess::snapshot(store_);
+    const int64_t n = snap->size();
+    if (begin < 0 || begin > end || end > n) {
+      throw IndexError(
+          fmt::format("rows [{}, {}) are out of range for a store of {} rows", begin, end, n));
+    }
+    const SourceIndex& src = *snap->source;
+    const int64_t source_rows = src.rows();
+    int64_t row = begin;
+    if (row < std::min(end, source_rows)) {
+      auto c = static_cast<size_t>(std::upper_bound(src.starts.begin(), src.starts.end(), row) -
+                                   src.starts.begin() - 1);
+      for (; row < std::min(end, source_rows); ++c) {
+        const ChunkView& view = src.chunks[c];
+        const int64_t k = std::min(end, src.starts[c + 1]) - row;
+        chunk_done(*view.columns, *view.plan, row - src.starts[c], k, out.data() + (row - begin),
+                   *view.label, view.first_row);
+        row += k;
+      }
+    }
+    if (row < end) {
+      static const std::string kBufferLabel = "append buffer";
+      const std::vector<int64_t>& starts = snap->buffer_starts;  // rows within the buffer
+      const int64_t b_end = end - source_rows;
+      int64_t b = row - source_rows;
+      auto c = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), b) -
+                                   starts.begin() - 1);
+      for (; b < b_end; ++c) {
+        const BufferChunk& chunk = *snap->buffer[c];
+        const int64_t k = std::min(b_end, starts[c + 1]) - b;
+        chunk_done(chunk.columns, chunk.plan, b - starts[c], k,
+                   out.data() + (b + source_rows - begin), kBufferLabel, starts[c]);
+        b += k;
+      }
+    }
   }
 
   TensorDict gather(std::span<const int64_t> rows, const Allocator& allocator) const override {
@@ -69,43 +99,7 @@ class StoreRowSource final : public RowSource {
   }
 
  private:
-  // Fills out[0, end - begin) from the source's done column; false (and `out` unspecified) when
-  // the range is not all source rows or the column is not a plain integer column.
-  bool read_source_done(int64_t begin, int64_t end, std::span<int64_t> out) const {
-    std::optional<ChunkedColumn> done;
-    {
-      std::lock_guard lock(mutex_);
-      const int64_t source_rows = store_.source_size();
-      if (end > source_rows) return false;
-      if (source_rows_ != source_rows) {
-        source_rows_ = source_rows;
-        done_.reset();
-        try {
-          // Rows [0, source_size) of to_dataset() are the source, in order, zero-copy.
-          Dataset all = store_.to_dataset();
-          if (all.num_rows() >= source_rows) done_ = all.column("done");
-        } catch (const Error&) {
-          // Sources that do not concatenate, no done column ...: use get().
-        }
-      }
-      if (!done_) return false;
-      done = done_;
-    }
-    if (done->length() < end) return false;
-    for (int64_t row = begin; row < end;) {
-      const ChunkLocation at = done->locate(row);
-      const arrow::ArrayData& chunk = *done->chunks[at.chunk];
-      const int64_t n = std::min(end - row, chunk.length - at.index);
-      if (!copy_integer_done(chunk, at.index, n, out.data() + (row - begin))) return false;
-      row += n;
-    }
-    return true;
-  }
-
   const DatasetStore& store_;
-  mutable std::mutex mutex_;
-  mutable int64_t source_rows_ = -1;
-  mutable std::optional<ChunkedColumn> done_;
 };
 
 }  // namespace

@@ -36,6 +36,15 @@ void PrefixLocator::grow_last(int64_t count) {
   extend_guide();
 }
 
+// Guide entries below `total` still name the units holding their items: units only ever grow
+// at the end, so the entries were right when they were added and stay right.
+void PrefixLocator::truncate(size_t units, int64_t total) noexcept {
+  MOUSE_DCHECK(units <= this->units() && total <= this->total());
+  first_.resize(units + 1);
+  first_.back() = total;
+  guide_.resize(static_cast<size_t>((total + kBucket - 1) / kBucket));
+}
+
 // Items beyond the guided ones were all added to the last unit.
 void PrefixLocator::extend_guide() {
   while (static_cast<int64_t>(guide_.size()) * kBucket < total()) guide_.push_back(units() - 1);
@@ -136,20 +145,43 @@ void WindowIndex::add_rows(int64_t begin, int64_t end) {
   }
 }
 
-// Reads every new done flag first, then applies them: a read that throws leaves the index as
-// it was, without copying it.
-void WindowIndex::extend(const std::vector<int64_t>& segments, const RowSource& source) {
-  const int64_t total = segments.empty() ? 0 : segments.back();
-  std::vector<int64_t> done;
-  if (boundaries_ == Boundaries::kEpisode && total > rows_) {
-    constexpr int64_t kChunk = 1024;
-    done.resize(static_cast<size_t>(total - rows_));
-    for (int64_t a = rows_; a < total; a += kChunk) {
-      const int64_t b = std::min(total, a + kChunk);
-      source.read_done(a, b, std::span<int64_t>(done).subspan(static_cast<size_t>(a - rows_),
-                                                              static_cast<size_t>(b - a)));
+WindowIndex::Mark WindowIndex::mark() const noexcept {
+  return {units(), units() > 0 ? end_.back() : 0, starts_.total(), windows_.total(), last_open_};
+}
+
+void WindowIndex::roll_back(const Mark& m) noexcept {
+  begin_.resize(m.units);
+  end_.resize(m.units);
+  if (m.units > 0) end_.back() = m.last_end;
+  starts_.truncate(m.units, m.starts);
+  windows_.truncate(m.units, m.windows);
+  last_open_ = m.last_open;
+}
+
+// Rows [row, cut) of one segment under kEpisode, split after every done row. The done flags are
+// read kChunk at a time into a fixed buffer, so a first build over millions of rows needs no
+// temporary proportional to them.
+void WindowIndex::add_episodes(int64_t row, int64_t cut, const RowSource& source,
+                               std::vector<int64_t>& done) {
+  int64_t run = row;  // first row of the episode not yet added
+  for (int64_t a = row; a < cut; a += kChunk) {
+    const int64_t b = std::min(cut, a + kChunk);
+    source.read_done(a, b, std::span<int64_t>(done).first(static_cast<size_t>(b - a)));
+    for (int64_t r = a; r < b; ++r) {
+      if (done[static_cast<size_t>(r - a)] != 0) {
+        add_rows(run, r + 1);
+        last_open_ = false;  // the episode ended at r
+        run = r + 1;
+      }
     }
   }
+  add_rows(run, cut);
+}
+
+// Applies the new rows segment by segment, reading done flags as it goes; if a read throws, the
+// units added so far are rolled back, so the index is as it was (empty after a reset).
+void WindowIndex::extend(const std::vector<int64_t>& segments, const RowSource& source) {
+  const int64_t total = segments.empty() ? 0 : segments.back();
   // Cut points: where a new segment starts at or after rows_ (none for kNone).
   std::vector<int64_t> cuts;
   if (boundaries_ != Boundaries::kNone) {
@@ -158,24 +190,26 @@ void WindowIndex::extend(const std::vector<int64_t>& segments, const RowSource& 
     }
   }
   cuts.push_back(total);
-  int64_t row = rows_;
-  for (int64_t cut : cuts) {
-    if (cut < row) continue;
-    if (boundaries_ != Boundaries::kEpisode) {
-      add_rows(row, cut);
-    } else {
-      int64_t run = row;
-      for (int64_t r = row; r < cut; ++r) {
-        if (done[static_cast<size_t>(r - rows_)] != 0) {
-          add_rows(run, r + 1);
-          last_open_ = false;  // the episode ended at r
-          run = r + 1;
-        }
+  std::vector<int64_t> done;
+  if (boundaries_ == Boundaries::kEpisode && total > rows_) {
+    done.resize(static_cast<size_t>(std::min(kChunk, total - rows_)));
+  }
+  const Mark before = mark();
+  try {
+    int64_t row = rows_;
+    for (int64_t cut : cuts) {
+      if (cut < row) continue;
+      if (boundaries_ == Boundaries::kEpisode) {
+        add_episodes(row, cut, source, done);
+      } else {
+        add_rows(row, cut);
       }
-      add_rows(run, cut);
+      row = cut;
+      if (cut < total) last_open_ = false;  // a segment starts at `cut`
     }
-    row = cut;
-    if (cut < total) last_open_ = false;  // a segment starts at `cut`
+  } catch (...) {
+    roll_back(before);
+    throw;
   }
   rows_ = total;
   segments_ = segments;

@@ -41,6 +41,9 @@ class PrefixLocator {
   void push(int64_t count);
   /// Sets the last unit's count; it may only grow.
   void grow_last(int64_t count);
+  /// Back to `units` units and `total` items, a state it had before (rolls back pushes and
+  /// growth since then).
+  void truncate(size_t units, int64_t total) noexcept;
   /// Total items.
   int64_t total() const noexcept { return first_.back(); }
   /// Number of units.
@@ -66,7 +69,8 @@ class WindowIndex {
   /// flags are read once); any other change of the segment layout (sources loaded before the
   /// buffer, a clear) rebuilds it. Throws what the source throws; an extension that throws
   /// leaves the index as it was (a failed rebuild leaves it empty until the next call). Cost:
-  /// O(appended rows + segments), never O(rows) unless rebuilding.
+  /// O(appended rows + segments), never O(rows) unless rebuilding; done flags are read 1024 rows at
+  /// a time, so no temporary grows with the rows.
   void update(const RowSource& source);
 
   /// Rows covered.
@@ -83,8 +87,23 @@ class WindowIndex {
   Window window_at(int64_t w) const noexcept;
 
  private:
+  /// Done flags read per RowSource::read_done call.
+  static constexpr int64_t kChunk = 1024;
+
+  /// What extend() changes before it commits, to roll back a failed extension.
+  struct Mark {
+    size_t units = 0;
+    int64_t last_end = 0;
+    int64_t starts = 0;
+    int64_t windows = 0;
+    bool last_open = false;
+  };
+  Mark mark() const noexcept;
+  void roll_back(const Mark& m) noexcept;
+
   void reset();
   void extend(const std::vector<int64_t>& segments, const RowSource& source);
+  void add_episodes(int64_t row, int64_t cut, const RowSource& source, std::vector<int64_t>& done);
   bool appended_only(const std::vector<int64_t>& segments) const;
   void add_rows(int64_t begin, int64_t end);
   void grow_open_unit(int64_t end);

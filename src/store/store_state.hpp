@@ -75,4 +75,13 @@ struct StoreState {
   std::shared_ptr<const Snapshot> snap() const;
 };
 
+/// The snapshot of a store for library code outside src/store (the batchifier reads the done
+/// column of new rows straight from its chunks). Same thread safety as DatasetStore's const
+/// methods.
+struct StoreAccess {
+  static std::shared_ptr<const Snapshot> snapshot(const DatasetStore& store) {
+    return store.state_->snap();
+  }
+};
+
 }  // namespace mouse::detail

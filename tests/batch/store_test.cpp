@@ -1,5 +1,6 @@
 // The batchifier over a real DatasetStore: batches equal the store's own encoding of the window
-// rows, boundaries follow loaded datasets and the done column, appends are picked up.
+// rows, boundaries follow loaded datasets and the done column, appends are picked up, and the
+// episode index reads done flags without decoding images.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,11 +9,13 @@
 #include <thread>
 #include <vector>
 
-#include "../bench/synthetic.hpp"
 #include "batch/row_source.hpp"
+#include "batch/window_index.hpp"
 #include "mouse/batch.hpp"
 #include "mouse/dataset.hpp"
 #include "mouse/dataset_store.hpp"
+#include "mouse/error.hpp"
+#include "synthetic.hpp"
 
 namespace mouse {
 namespace {
@@ -174,6 +177,137 @@ TEST(StoreRowSource, DoneFlagsMatchTheStoresEncoding) {
       ASSERT_EQ(got[i], expected.data_as<int64_t>()[i]) << begin + static_cast<int64_t>(i);
     }
   }
+  std::vector<int64_t> out(11);
+  EXPECT_THROW(source->read_done(2230, 2241, out), IndexError);
+}
+
+// Image steps: 6x5 RGB frames (stored PNG-encoded), episodes ending now and then (done 1 or 2).
+constexpr int64_t kFramePixels = 6 * 5 * 3;
+
+StoreConfig image_config() {
+  StoreConfig config;
+  config.max_action_dim = 3;
+  config.max_obs_image_pixels = kFramePixels;
+  config.obs_image_dtype = DType::kUInt8;
+  return config;
+}
+
+StepRow image_step(int64_t k) {
+  StepRow row = step(k % 3, k % 11 == 10 ? 1 : (k % 17 == 16 ? 2 : 0));
+  ImagePixels frame{6, 5, 3, std::vector<uint8_t>(kFramePixels)};
+  for (int64_t i = 0; i < kFramePixels; ++i) {
+    frame.pixels[static_cast<size_t>(i)] = static_cast<uint8_t>(i * 7 + k);
+  }
+  row["observation_image"] = std::move(frame);
+  return row;
+}
+
+// A store whose source is image steps [0, n) loaded from a dataset (an Image column, as
+// `datasets` stores it).
+std::unique_ptr<DatasetStore> image_source_store(int64_t n) {
+  DatasetStore writer(image_config());
+  for (int64_t k = 0; k < n; ++k) writer.append(image_step(k));
+  auto store = std::make_unique<DatasetStore>(image_config());
+  store->from_dataset(writer.to_dataset());
+  return store;
+}
+
+std::vector<detail::Window> all_windows(const detail::WindowIndex& index) {
+  std::vector<detail::Window> out;
+  for (int64_t w = 0; w < index.num_windows(); ++w) out.push_back(index.window_at(w));
+  return out;
+}
+
+std::vector<detail::Window> all_starts(const detail::WindowIndex& index) {
+  std::vector<detail::Window> out;
+  for (int64_t i = 0; i < index.num_starts(); ++i) out.push_back(index.start_at(i));
+  return out;
+}
+
+TEST(StoreBatches, EpisodeWindowsOfImageStepsAppendedBetweenBatchesMatchAllStepsUpFront) {
+  constexpr int64_t kSource = 300, kSteps = 800;
+  auto full = image_source_store(kSource);
+  for (int64_t k = kSource; k < kSteps; ++k) full->append(image_step(k));
+  for (const char* mode : {"random", "sequential"}) {
+    auto grown = image_source_store(kSource);
+    BatchifierOptions o;
+    o.sampling = mode;
+    o.boundaries = "episode";
+    o.num_workers = 0;  // each batch is planned, and the index extended, when it is taken
+    o.seed = 5;
+    PrefetchBatchifier b(*grown, 8, 4, o);
+    detail::WindowIndex index(detail::Boundaries::kEpisode, 8);
+    auto rows = detail::store_row_source(*grown);
+    for (int64_t k = kSource; k < kSteps; ++k) {
+      grown->append(image_step(k));
+      if (k % 7 == 0) b.next();
+      if (k % 5 == 0) index.update(*rows);
+    }
+    index.update(*rows);
+    detail::WindowIndex fresh(detail::Boundaries::kEpisode, 8);
+    fresh.update(*detail::store_row_source(*full));
+    ASSERT_EQ(all_starts(index), all_starts(fresh)) << mode;
+    ASSERT_EQ(all_windows(index), all_windows(fresh)) << mode;
+    // A batchifier over the store built up front, at the same position, delivers the same
+    // windows, masks and rows.
+    PrefetchBatchifier ref(*full, 8, 4, o);
+    ref.restore(b.state());
+    EXPECT_EQ(b.total_batches(), ref.total_batches()) << mode;
+    for (int i = 0; i < 30; ++i) {
+      SampledBatch x = b.next();
+      SampledBatch y = ref.next();
+      ASSERT_EQ(x.starts, y.starts) << mode << " " << i;
+      ASSERT_TRUE(x.data.at("mask").equals(y.data.at("mask"))) << mode << " " << i;
+      ASSERT_TRUE(x.data.equals(y.data)) << mode << " " << i;
+    }
+  }
+}
+
+// Bytes that pass the PNG signature check of append() but do not decode.
+EncodedImage broken_png() {
+  return {std::string("\x89PNG\r\n\x1a\n", 8) + "not an image"};
+}
+
+TEST(StoreRowSource, DoneFlagsAreReadWithoutDecodingImages) {
+  // The source's done is a bool column, the buffer's an int64 one; every image is undecodable,
+  // so any decode on the way would throw.
+  DatasetStore writer(image_config());
+  for (int64_t k = 0; k < 50; ++k) {
+    StepRow row = step(0, 0);
+    row["done"] = k % 10 == 9;
+    row["observation_image"] = broken_png();
+    writer.append(row);
+  }
+  DatasetStore store(image_config());
+  store.from_dataset(writer.to_dataset());
+  auto append_broken = [&](int64_t k) {
+    StepRow row = step(1, k % 10 == 9 ? 2 : 0);
+    row["observation_image"] = broken_png();
+    store.append(row);
+  };
+  for (int64_t k = 0; k < 30; ++k) append_broken(k);
+  const std::vector<int64_t> first{0};
+  const std::vector<int64_t> last{79};
+  ASSERT_THROW(store.get(first), FormatError);
+  ASSERT_THROW(store.get(last), FormatError);
+
+  auto source = detail::store_row_source(store);
+  std::vector<int64_t> done(80);
+  source->read_done(0, 80, done);
+  for (int64_t r = 0; r < 80; ++r) {
+    const int64_t want = r < 50 ? (r % 10 == 9 ? 1 : 0) : ((r - 50) % 10 == 9 ? 2 : 0);
+    ASSERT_EQ(done[static_cast<size_t>(r)], want) << r;
+  }
+  // Building and extending the episode index never touches the images either.
+  detail::WindowIndex index(detail::Boundaries::kEpisode, 4);
+  index.update(*source);
+  EXPECT_EQ(index.units(), 5u + 3u);  // the source and the buffer both end with a done row
+  for (int64_t k = 30; k < 45; ++k) {
+    append_broken(k);
+    index.update(*source);
+  }
+  EXPECT_EQ(index.rows(), 95);
+  EXPECT_EQ(index.units(), 5u + 4u + 1u);
 }
 
 }  // namespace

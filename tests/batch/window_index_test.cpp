@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "batch/fake_source.hpp"
@@ -40,6 +42,23 @@ TEST(PrefixLocator, LocatesEveryItemAcrossEmptyAndGrowingUnits) {
     }
   }
   EXPECT_EQ(loc.total(), item);
+}
+
+TEST(PrefixLocator, TruncateRestoresAnEarlierState) {
+  PrefixLocator loc;
+  for (int64_t c : {3, 0, 40}) loc.push(c);
+  PrefixLocator grown = loc;
+  grown.grow_last(70);
+  for (int64_t c : {0, 100, 5}) grown.push(c);
+  grown.truncate(loc.units(), loc.total());
+  ASSERT_EQ(grown.units(), loc.units());
+  ASSERT_EQ(grown.total(), loc.total());
+  for (int64_t item = 0; item < loc.total(); ++item) {
+    ASSERT_EQ(grown.locate(item), loc.locate(item)) << item;
+  }
+  // It keeps working as a locator after the truncation.
+  grown.push(50);
+  EXPECT_EQ(grown.locate(loc.total() + 49), (std::pair<size_t, int64_t>{loc.units(), 49}));
 }
 
 TEST(BoundariesPolicy, ParsesKnownNamesAndRejectsOthers) {
@@ -140,6 +159,106 @@ TEST(WindowIndex, DoneReadErrorLeavesTheIndexUnchanged) {
   src.fail = false;
   index.update(src);
   EXPECT_EQ(index.num_starts(), 8);
+}
+
+// A RowSource of episodes of 1..700 rows in two source segments and a buffer, whose
+// read_done records the largest range asked for and can fail on the n-th call.
+class LongEpisodes final : public RowSource {
+ public:
+  explicit LongEpisodes(int64_t rows) : done_(static_cast<size_t>(rows), 0) {
+    for (int64_t r = 0, k = 0; r < rows; r += 1 + (k * 37) % 700, ++k) {
+      done_[static_cast<size_t>(r)] = 1 + k % 2;
+    }
+  }
+  int64_t size() const override { return n; }
+  std::vector<int64_t> segment_starts() const override { return {0, 1500, 4000, n}; }
+  void read_done(int64_t begin, int64_t end, std::span<int64_t> out) const override {
+    if (calls++ == fail_at) throw IoError("disk gone");
+    largest = std::max(largest, end - begin);
+    std::copy(done_.begin() + begin, done_.begin() + end, out.begin());
+  }
+  TensorDict gather(std::span<const int64_t>, const Allocator&) const override { return {}; }
+  const std::vector<int64_t>& done() const { return done_; }
+
+  int64_t n = 0;
+  int64_t fail_at = -1;  // read_done call (from 0) that throws; -1: none
+  mutable int64_t calls = 0;
+  mutable int64_t largest = 0;
+
+ private:
+  std::vector<int64_t> done_;
+};
+
+// The episode index of rows [0, src.n) worked out directly from the done flags and segments.
+struct Expected {
+  std::vector<Window> starts;
+  std::vector<Window> windows;
+};
+Expected expected_episodes(const LongEpisodes& src, int64_t s) {
+  Expected out;
+  int64_t begin = 0;
+  for (int64_t r = 0; r < src.n; ++r) {
+    if (src.done()[static_cast<size_t>(r)] != 0 || r + 1 == src.n || r + 1 == 1500 ||
+        r + 1 == 4000) {
+      const int64_t end = r + 1;
+      if (end - begin < s) out.starts.push_back({begin, end - begin});
+      for (int64_t t = begin; t + s <= end; ++t) out.starts.push_back({t, s});
+      for (int64_t w = begin; w < end; w += s) out.windows.push_back({w, std::min(s, end - w)});
+      begin = end;
+    }
+  }
+  return out;
+}
+
+TEST(WindowIndex, EpisodeBuildStreamsDoneFlagsInBoundedChunks) {
+  LongEpisodes src(20'000);
+  src.n = 20'000;
+  WindowIndex index(Boundaries::kEpisode, 16);
+  index.update(src);
+  EXPECT_LE(src.largest, 1024);
+  EXPECT_GE(src.calls, 20);
+  const Expected want = expected_episodes(src, 16);
+  EXPECT_EQ(all_starts(index), want.starts);
+  EXPECT_EQ(all_windows(index), want.windows);
+}
+
+TEST(WindowIndex, ExtensionFailingAfterSomeChunksRollsBack) {
+  LongEpisodes src(20'000);
+  src.n = 5'000;
+  WindowIndex index(Boundaries::kEpisode, 16);
+  index.update(src);
+  const std::vector<Window> starts = all_starts(index);
+  const std::vector<Window> windows = all_windows(index);
+  src.n = 20'000;
+  src.calls = 0;
+  src.fail_at = 5;  // after about 5000 new rows were applied
+  EXPECT_THROW(index.update(src), IoError);
+  EXPECT_EQ(index.rows(), 5'000);
+  EXPECT_EQ(all_starts(index), starts);
+  EXPECT_EQ(all_windows(index), windows);
+  src.fail_at = -1;
+  index.update(src);
+  WindowIndex fresh(Boundaries::kEpisode, 16);
+  fresh.update(src);
+  EXPECT_EQ(all_starts(index), all_starts(fresh));
+  EXPECT_EQ(all_windows(index), expected_episodes(src, 16).windows);
+}
+
+TEST(WindowIndex, FirstBuildFailingHalfwayLeavesItEmpty) {
+  LongEpisodes src(20'000);
+  src.n = 20'000;
+  src.fail_at = 10;
+  WindowIndex index(Boundaries::kEpisode, 16);
+  EXPECT_THROW(index.update(src), IoError);
+  EXPECT_EQ(index.rows(), 0);
+  EXPECT_EQ(index.units(), 0u);
+  EXPECT_EQ(index.num_starts(), 0);
+  EXPECT_EQ(index.num_windows(), 0);
+  src.fail_at = -1;
+  index.update(src);
+  const Expected want = expected_episodes(src, 16);
+  EXPECT_EQ(all_starts(index), want.starts);
+  EXPECT_EQ(all_windows(index), want.windows);
 }
 
 }  // namespace
