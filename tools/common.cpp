@@ -89,11 +89,23 @@ void StoreArgs::add_to(CLI::App* cmd) {
       ->capture_default_str();
   cmd->add_option("--max-obs-image-pixels", max_obs_image_pixels, "obs_image width (0 = none)")
       ->capture_default_str();
+  cmd->add_option("--obs-image-dtype", obs_image_dtype, "obs_image dtype: int64 or uint8")
+      ->capture_default_str();
 }
 
 std::unique_ptr<DatasetStore> open_store(const StoreArgs& args) {
-  auto store = std::make_unique<DatasetStore>(args.max_action_dim, args.max_obs_continuous_dim,
-                                              args.max_obs_discrete_dim, args.max_obs_image_pixels);
+  StoreConfig config;
+  config.max_action_dim = args.max_action_dim;
+  config.max_obs_continuous_dim = args.max_obs_continuous_dim;
+  config.max_obs_discrete_dim = args.max_obs_discrete_dim;
+  config.max_obs_image_pixels = args.max_obs_image_pixels;
+  if (args.obs_image_dtype == "uint8") {
+    config.obs_image_dtype = DType::kUInt8;
+  } else if (args.obs_image_dtype != "int64") {
+    throw InvalidArgument(fmt::format("--obs-image-dtype: expected int64 or uint8, got '{}'",
+                                      args.obs_image_dtype));
+  }
+  auto store = std::make_unique<DatasetStore>(config);
   auto loaded = load_source(args).data;
   if (auto* ds = std::get_if<Dataset>(&loaded)) {
     for (const auto& s : args.splits) {

@@ -51,6 +51,7 @@ struct StoreArgs : SourceArgs {
   int64_t max_obs_continuous_dim = 0;
   int64_t max_obs_discrete_dim = 0;
   int64_t max_obs_image_pixels = 0;
+  std::string obs_image_dtype = "int64";
 
   /// Registers PATH, --split and the --max-* options on `cmd`.
   void add_to(CLI::App* cmd);

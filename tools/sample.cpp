@@ -43,6 +43,9 @@ struct SamplerArgs {
     cmd->add_option("--prefetch", options.prefetch, "Batches prepared ahead")->capture_default_str();
     cmd->add_option("--boundaries", options.boundaries, "none | source | episode")
         ->capture_default_str();
+    cmd->add_flag("--pin-memory", options.pin_memory,
+                  "Page-locked batch memory through CUDA (a warning and ordinary memory "
+                  "without a CUDA runtime)");
     cmd->add_option("--augment", augment_config,
                     "TokenAugmenter YAML config applied to every batch (update, then augment)");
     cmd->add_option("--max-num-obs-discrete", max_num_obs_discrete,

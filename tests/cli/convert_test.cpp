@@ -177,6 +177,16 @@ TEST(CliHubInput, InspectHeadEncodeSampleReadHubLayoutsDirectly) {
   auto from_disk = run_command(cli("encode " + quote(tmp / "disk") + " --split train" + encode));
   ASSERT_EQ(from_hub.status, 0) << from_hub.out;
   EXPECT_EQ(from_hub.out, from_disk.out);
+  // uint8 images: the same values in another dtype.
+  auto as_u8 = run_command(cli("encode " + quote(tmp / "hub") + " --split train" + encode +
+                               " --obs-image-dtype uint8"));
+  ASSERT_EQ(as_u8.status, 0) << as_u8.out;
+  const json wide = json::parse(from_hub.out)["tensors"]["obs_image"];
+  const json narrow = json::parse(as_u8.out)["tensors"]["obs_image"];
+  EXPECT_EQ(wide["dtype"], "int64");
+  EXPECT_EQ(narrow["dtype"], "uint8");
+  EXPECT_EQ(narrow["values"], wide["values"]);
+  EXPECT_EQ(narrow["shape"], json::parse("[4, 3072]"));
 
   const std::string sample = " -S 8 -B 4 --seed 9 --batches 3 --max-action-dim 4 "
                              "--max-obs-discrete-dim 1 --json";
@@ -184,6 +194,10 @@ TEST(CliHubInput, InspectHeadEncodeSampleReadHubLayoutsDirectly) {
   from_disk = run_command(cli("sample " + quote(tmp / "disk") + sample));
   ASSERT_EQ(from_hub.status, 0) << from_hub.out;
   EXPECT_EQ(from_hub.out, from_disk.out);
+  // --pin-memory without a CUDA runtime: ordinary memory, the same batches.
+  auto pinned = run_command(cli("sample " + quote(tmp / "hub") + sample + " --pin-memory"));
+  ASSERT_EQ(pinned.status, 0) << pinned.out;
+  EXPECT_EQ(pinned.out, from_hub.out);
 
   // Nothing was written into the input directory; the cache went to MOUSE_DATA_CACHE.
   for (const auto& e : fs::recursive_directory_iterator(tmp / "hub")) {
@@ -215,6 +229,8 @@ TEST(CliHubInput, BadHubOptionsAreOneLineErrors) {
   expect_error("sample " + quote(tmp / "disk") + " --cache-dir " + quote(tmp / "c"),
                "--cache-dir applies to Hub layouts only");
   expect_error("encode " + quote(tmp / "missing") + " --indices=0", "no such file or directory");
+  expect_error("encode " + quote(tmp / "disk") + " --indices=0 --obs-image-dtype float32",
+               "--obs-image-dtype: expected int64 or uint8, got 'float32'");
   fs::create_directories(tmp / "empty");
   expect_error("inspect " + quote(tmp / "empty"), "not a dataset");
   // A corrupt shard is named.
