@@ -1,12 +1,16 @@
 // TokenAugmenter on [32, 64] batches with every augmentation on, next to a plain deep copy
 // (TensorDict::clone) of the same batch: augmenting writes each output once, so it should cost
-// about what copying does. Reports bytes/s of batch (input) bytes.
+// about what copying does. Reports bytes/s of batch (input) bytes; the mask samplers alone
+// (BM_SparseMask, BM_DenseMask) report positions/s.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "augment/mask_sampler.hpp"
+#include "core/rng.hpp"
 #include "mouse/augment.hpp"
 #include "mouse/tensor_dict.hpp"
 
@@ -162,10 +166,40 @@ void BM_UpdateAugmentations(benchmark::State& state) {
   state.SetLabel(kind_label(state.range(0)));
 }
 
+// The mask samplers alone, for one field of a [32, 64] batch at mask probability
+// range(0) / 1000: what sets kSparseMaskMaxP (where the two cross). Items are positions.
+using MaskSampler = int64_t (*)(mouse::detail::CounterRng&, double, int64_t, int64_t*) noexcept;
+
+void run_mask_sampler(benchmark::State& state, MaskSampler sampler) {
+  const double p = static_cast<double>(state.range(0)) / 1000.0;
+  const int64_t n = kB * kS;
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  uint64_t call = 0;
+  int64_t masked = 0;
+  for (auto _ : state) {
+    mouse::detail::CounterRng rng(1, call++);
+    masked += sampler(rng, p, n, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  state.counters["rate"] =
+      static_cast<double>(masked) / static_cast<double>(state.iterations() * n);
+}
+
+void BM_SparseMask(benchmark::State& state) {
+  run_mask_sampler(state, mouse::detail::augment::sparse_mask_positions);
+}
+
+void BM_DenseMask(benchmark::State& state) {
+  run_mask_sampler(state, mouse::detail::augment::dense_mask_positions);
+}
+
 BENCHMARK(BM_Clone)->Arg(kCartPole)->Arg(kImageInt64)->Arg(kImageUInt8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Augment)->Arg(kCartPole)->Arg(kImageInt64)->Arg(kImageUInt8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_AugmentNoMasks)->Arg(kCartPole)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_UpdateAugmentations)->Arg(kCartPole)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SparseMask)->Arg(10)->Arg(50)->Arg(60)->Arg(70)->Arg(80)->Arg(100)->Arg(150);
+BENCHMARK(BM_DenseMask)->Arg(10)->Arg(50)->Arg(60)->Arg(70)->Arg(80)->Arg(100)->Arg(150)->Arg(500);
 
 }  // namespace
 

@@ -1,74 +1,104 @@
-// The hot loops of TokenAugmenter: one pass from the input field to the freshly allocated output
-// field, applying mask + transform per element. Inputs are validated before these run, so they
-// are noexcept and branch only per row (mask) or not at all (the element transform is inlined,
-// letting the compiler vectorise the inner loop).
+// The hot loops of TokenAugmenter: from the input field to the freshly allocated output field,
+// applying mask + transform. Masks arrive as sorted lists of masked [b, s] positions, so the
+// element loops carry no per-row mask test and vectorise (the transform is inlined). Inputs are
+// validated before these run, so they are noexcept.
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <type_traits>
 
 namespace mouse::detail::augment {
 
-/// out[r, i] = f(in[r, i]) for unmasked rows r, f(masked_value) for every element of a masked
-/// row (mask[r] != 0). `mask` may be null (nothing masked). `rows * inner` elements each.
-template <class T, class F>
-inline void map_rows(const T* in, T* out, int64_t rows, int64_t inner, const uint8_t* mask,
-                     T masked_value, F f) noexcept {
-  if (inner == 0) return;
-  if (inner == 1) {
-    // Scalar fields ([B, S]): select, then transform, without a branch per element.
-    if (mask == nullptr) {
-      for (int64_t r = 0; r < rows; ++r) out[r] = f(in[r]);
+/// Rows of at least this many elements are written run by run, each element once; shorter rows
+/// are transformed in one pass over the whole field and the masked rows overwritten after,
+/// which beats a loop per run when runs are a few elements long.
+inline constexpr int64_t kRunMinInner = 16;
+
+/// The row walk of map_rows with the transform given in bulk: `bulk(src, dst, count)` writes
+/// dst[i] = f(src[i]) for i in [0, count), and `masked_out` is f(masked_value).
+template <class T, class Bulk>
+inline void map_rows_bulk(const T* in, T* out, int64_t rows, int64_t inner,
+                          std::span<const int64_t> masked, T masked_out, Bulk bulk) noexcept {
+  if (rows * inner == 0) return;
+  if (inner < kRunMinInner) {
+    bulk(in, out, rows * inner);
+    if (inner == 1) {
+      for (int64_t r : masked) out[r] = masked_out;
     } else {
-      for (int64_t r = 0; r < rows; ++r) out[r] = f(mask[r] != 0 ? masked_value : in[r]);
+      for (int64_t r : masked) std::fill_n(out + r * inner, inner, masked_out);
     }
     return;
   }
-  const T masked_out = f(masked_value);
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* src = in + r * inner;
-    T* dst = out + r * inner;
-    if (mask != nullptr && mask[r] != 0) {
-      std::fill(dst, dst + inner, masked_out);
-    } else {
-      for (int64_t i = 0; i < inner; ++i) dst[i] = f(src[i]);
-    }
+  int64_t begin = 0;  // first row of the current unmasked run
+  for (int64_t r : masked) {
+    bulk(in + begin * inner, out + begin * inner, (r - begin) * inner);
+    std::fill_n(out + r * inner, inner, masked_out);
+    begin = r + 1;
   }
+  bulk(in + begin * inner, out + begin * inner, (rows - begin) * inner);
+}
+
+/// out[r, i] = f(in[r, i]) for rows r not in `masked`, f(masked_value) for every element of the
+/// rows in `masked` (sorted, distinct, each in [0, rows); empty: nothing masked). `rows * inner`
+/// elements each.
+template <class T, class F>
+inline void map_rows(const T* in, T* out, int64_t rows, int64_t inner,
+                     std::span<const int64_t> masked, T masked_value, F f) noexcept {
+  map_rows_bulk(in, out, rows, inner, masked, f(masked_value),
+                [f](const T* src, T* dst, int64_t count) {
+                  for (int64_t i = 0; i < count; ++i) dst[i] = f(src[i]);
+                });
 }
 
 /// map_rows with the identity: a masked copy (memcpy for unmasked rows).
 template <class T>
 inline void copy_rows_masked(const T* in, T* out, int64_t rows, int64_t inner,
-                             const uint8_t* mask, T masked_value) noexcept {
+                             std::span<const int64_t> masked, T masked_value) noexcept {
   if (rows * inner == 0) return;  // the pointers may be null then
-  if (mask == nullptr) {
-    std::memcpy(out, in, static_cast<size_t>(rows * inner) * sizeof(T));
+  auto copy = [in, out, inner](int64_t first_row, int64_t end_row) {
+    if (end_row > first_row) {
+      std::memcpy(out + first_row * inner, in + first_row * inner,
+                  static_cast<size_t>((end_row - first_row) * inner) * sizeof(T));
+    }
+  };
+  if (inner < kRunMinInner) {
+    copy(0, rows);
+    if (inner == 1) {
+      for (int64_t r : masked) out[r] = masked_value;
+    } else {
+      for (int64_t r : masked) std::fill_n(out + r * inner, inner, masked_value);
+    }
     return;
   }
-  for (int64_t r = 0; r < rows; ++r) {
-    T* dst = out + r * inner;
-    if (mask[r] != 0) {
-      std::fill(dst, dst + inner, masked_value);
-    } else {
-      std::memcpy(dst, in + r * inner, static_cast<size_t>(inner) * sizeof(T));
-    }
+  int64_t begin = 0;
+  for (int64_t r : masked) {
+    copy(begin, r);
+    std::fill_n(out + r * inner, inner, masked_value);
+    begin = r + 1;
   }
+  copy(begin, rows);
 }
 
 /// Masks and permutes integer codes: out = perm[b][masked ? masked_value : in] for a [B, S, inner]
 /// field whose values (and `masked_value`) are all in [0, n) (checked by the caller); `perm` is
-/// [B, n] row-major.
+/// [B, n] row-major; `masked` holds masked [b, s] positions as b * S + s, as in map_rows.
 inline void permute_codes(const int64_t* in, int64_t* out, int64_t batch, int64_t seq,
-                          int64_t inner, const uint8_t* mask, int64_t masked_value,
+                          int64_t inner, std::span<const int64_t> masked, int64_t masked_value,
                           const int64_t* perm, int64_t n) noexcept {
   const int64_t per_row = seq * inner;
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t* p = perm + b * n;
-    map_rows(in + b * per_row, out + b * per_row, seq, inner,
-             mask == nullptr ? nullptr : mask + b * seq, masked_value,
-             [p](int64_t v) { return p[v]; });
+    const int64_t* src = in + b * per_row;
+    int64_t* dst = out + b * per_row;
+    for (int64_t i = 0; i < per_row; ++i) dst[i] = p[src[i]];
+  }
+  // Masked positions are overwritten afterwards (code fields are narrow: see kRunMinInner).
+  for (int64_t pos : masked) {
+    std::fill_n(out + pos * inner, inner, perm[(pos / seq) * n + masked_value]);
   }
 }
 
@@ -78,21 +108,38 @@ inline void permute_columns(const float* in, float* out, int64_t batch, int64_t 
                             const int64_t* perm, int64_t n) noexcept {
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t* p = perm + b * n;
-    for (int64_t s = 0; s < seq; ++s) {
-      const float* src = in + (b * seq + s) * n;
-      float* dst = out + (b * seq + s) * n;
-      for (int64_t a = 0; a < n; ++a) dst[p[a]] = src[a];
+    const float* src = in + b * seq * n;
+    float* dst = out + b * seq * n;
+    if (n < 8) {
+      // Few actions (CartPole has 2): a loop over 2 columns per step is mostly loop overhead,
+      // so move one column at a time down the whole sequence instead.
+      for (int64_t a = 0; a < n; ++a) {
+        const float* from = src + a;
+        float* to = dst + p[a];
+        for (int64_t s = 0; s < seq; ++s) to[s * n] = from[s * n];
+      }
+    } else {
+      for (int64_t s = 0; s < seq; ++s) {
+        for (int64_t a = 0; a < n; ++a) dst[s * n + p[a]] = src[s * n + a];
+      }
     }
   }
 }
 
 /// Index of the first value outside [0, n) in `values[0, count)`, or -1.
 inline int64_t first_out_of_range(const int64_t* values, int64_t count, int64_t n) noexcept {
-  // Branch-free scan (vectorises); the position is searched only when something is wrong.
-  bool bad = false;
+  if (count <= 0) return -1;
+  // Branch-free scan; the position is searched only when something is wrong. 0 <= v <= n - 1
+  // exactly when neither v nor (n - 1) - v has the sign bit set (in uint64 arithmetic, so
+  // nothing overflows); OR-ing those needs no 64-bit compare, which SSE2 lacks, so it vectorises.
+  const auto last = static_cast<uint64_t>(n) - 1;
+  uint64_t bits = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const auto v = static_cast<uint64_t>(values[i]);
+    bits |= v | (last - v);
+  }
+  if ((bits >> 63) == 0) return -1;
   const auto limit = static_cast<uint64_t>(n);  // negative values wrap to huge ones
-  for (int64_t i = 0; i < count; ++i) bad |= static_cast<uint64_t>(values[i]) >= limit;
-  if (!bad) return -1;
   for (int64_t i = 0; i < count; ++i) {
     if (static_cast<uint64_t>(values[i]) >= limit) return i;
   }
@@ -103,19 +150,19 @@ inline int64_t first_out_of_range(const int64_t* values, int64_t count, int64_t 
 /// flags skip an inactive step. T is float or double.
 template <class T>
 inline void scale_shift_rows(const T* in, T* out, int64_t rows, int64_t inner,
-                             const uint8_t* mask, bool has_scale, T scale, bool has_shift,
-                             T shift) noexcept {
+                             std::span<const int64_t> masked, bool has_scale, T scale,
+                             bool has_shift, T shift) noexcept {
   if (has_scale && has_shift) {
-    map_rows(in, out, rows, inner, mask, T(0), [=](T v) {
+    map_rows(in, out, rows, inner, masked, T(0), [=](T v) {
       const T scaled = v * scale;
       return scaled + shift;
     });
   } else if (has_scale) {
-    map_rows(in, out, rows, inner, mask, T(0), [=](T v) { return v * scale; });
+    map_rows(in, out, rows, inner, masked, T(0), [=](T v) { return v * scale; });
   } else if (has_shift) {
-    map_rows(in, out, rows, inner, mask, T(0), [=](T v) { return v + shift; });
+    map_rows(in, out, rows, inner, masked, T(0), [=](T v) { return v + shift; });
   } else {
-    copy_rows_masked(in, out, rows, inner, mask, T(0));
+    copy_rows_masked(in, out, rows, inner, masked, T(0));
   }
 }
 
@@ -132,14 +179,28 @@ inline float round_clamp_255(float v) noexcept {
 /// uint8 value, and every int64 value in [0, 255], is looked up; other int64 values call `f`.
 /// One pass, one load per element, and bit-identical to calling `f` everywhere.
 template <class T, class F>
-inline void lut_rows(const T* in, T* out, int64_t rows, int64_t inner, const uint8_t* mask,
-                     F f) noexcept {
+inline void lut_rows(const T* in, T* out, int64_t rows, int64_t inner,
+                     std::span<const int64_t> masked, F f) noexcept {
   T lut[256];
   for (int v = 0; v < 256; ++v) lut[v] = f(static_cast<T>(v));
   if constexpr (std::is_same_v<T, uint8_t>) {
-    map_rows(in, out, rows, inner, mask, T(0), [&lut](T x) { return lut[x]; });
+    // Eight looked-up bytes per store: byte stores run at one per cycle at best, and every
+    // store can stall the table loads behind it.
+    map_rows_bulk(in, out, rows, inner, masked, lut[0],
+                  [&lut](const uint8_t* src, uint8_t* dst, int64_t count) {
+                    int64_t i = 0;
+                    for (; i + 8 <= count; i += 8) {
+                      uint64_t eight = 0;
+                      for (int k = 0; k < 8; ++k) {
+                        constexpr bool kLittle = std::endian::native == std::endian::little;
+                        eight |= uint64_t{lut[src[i + k]]} << (kLittle ? 8 * k : 56 - 8 * k);
+                      }
+                      std::memcpy(dst + i, &eight, sizeof eight);
+                    }
+                    for (; i < count; ++i) dst[i] = lut[src[i]];
+                  });
   } else {
-    map_rows(in, out, rows, inner, mask, T(0), [&lut, f](T x) {
+    map_rows(in, out, rows, inner, masked, T(0), [&lut, f](T x) {
       const auto u = static_cast<uint64_t>(x);
       return u < 256 ? lut[u] : f(x);
     });
@@ -149,24 +210,25 @@ inline void lut_rows(const T* in, T* out, int64_t rows, int64_t inner, const uin
 /// obs_image pixels (int64 or uint8): in float32, x * scale then round-and-clamp, then + shift
 /// then round-and-clamp; an inactive step is skipped (no rounding or clamping for it).
 template <class T>
-inline void image_rows(const T* in, T* out, int64_t rows, int64_t inner, const uint8_t* mask,
-                       bool has_scale, float scale, bool has_shift, float shift) noexcept {
+inline void image_rows(const T* in, T* out, int64_t rows, int64_t inner,
+                       std::span<const int64_t> masked, bool has_scale, float scale,
+                       bool has_shift, float shift) noexcept {
   static_assert(std::is_same_v<T, int64_t> || std::is_same_v<T, uint8_t>);
   // Results are in [0, 255]: converting through int32 is exact.
   auto to_t = [](float v) { return static_cast<T>(static_cast<int32_t>(v)); };
   if (has_scale && has_shift) {
-    lut_rows(in, out, rows, inner, mask, [=](T x) {
+    lut_rows(in, out, rows, inner, masked, [=](T x) {
       const float v = round_clamp_255(static_cast<float>(x) * scale);
       return to_t(round_clamp_255(v + shift));
     });
   } else if (has_scale) {
-    lut_rows(in, out, rows, inner, mask,
+    lut_rows(in, out, rows, inner, masked,
              [=](T x) { return to_t(round_clamp_255(static_cast<float>(x) * scale)); });
   } else if (has_shift) {
-    lut_rows(in, out, rows, inner, mask,
+    lut_rows(in, out, rows, inner, masked,
              [=](T x) { return to_t(round_clamp_255(static_cast<float>(x) + shift)); });
   } else {
-    copy_rows_masked(in, out, rows, inner, mask, T(0));
+    copy_rows_masked(in, out, rows, inner, masked, T(0));
   }
 }
 

@@ -1,14 +1,15 @@
-// TokenAugmenter::apply: validates each field, draws its mask, and writes the augmented field in
-// one pass from the input into fresh storage (the input is only read).
+// TokenAugmenter::apply: validates each field, draws its mask (the list of masked positions), and
+// writes the augmented field from the input into fresh storage (the input is only read).
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "augment/batch_shape.hpp"
 #include "augment/kernels.hpp"
+#include "augment/mask_sampler.hpp"
 #include "augment/streams.hpp"
 #include "mouse/augment.hpp"
 #include "mouse/error.hpp"
@@ -28,22 +29,18 @@ struct Context {
   int64_t batch;  // B
   int64_t seq;    // S
   const Allocator& allocator;
+  // Holds the current field's mask; one allocation serves every field of the call.
+  detail::augment::MaskScratch& mask_scratch;
 
   int64_t positions() const { return batch * seq; }
 };
 
-// The mask of `field` for this call: one byte per [b, s] position, empty when p == 0.
-std::vector<uint8_t> draw_mask(const Context& ctx, MaskField field, double p) {
-  std::vector<uint8_t> mask;
-  if (!(p > 0.0)) return mask;
-  mask.resize(static_cast<size_t>(ctx.positions()));
+// The masked [b, s] positions (as b * S + s, increasing) of `field` for this call: empty when
+// p == 0. Valid until the next draw_mask with the same context.
+std::span<const int64_t> draw_mask(const Context& ctx, MaskField field, double p) {
+  if (!(p > 0.0)) return {};
   detail::CounterRng rng = detail::augment::mask_rng(ctx.seed, ctx.mask_call, field);
-  detail::fill_bernoulli(rng, p, mask);
-  return mask;
-}
-
-const uint8_t* mask_ptr(const std::vector<uint8_t>& mask) {
-  return mask.empty() ? nullptr : mask.data();
+  return detail::augment::mask_positions(rng, p, ctx.positions(), ctx.mask_scratch);
 }
 
 void expect_dtype(std::string_view name, const Tensor& t, DType expected) {
@@ -84,16 +81,15 @@ Tensor codes(const Context& ctx, std::string_view name, const Tensor& in, MaskFi
              double p, const std::optional<Tensor>& perm, int64_t n, std::string_view range_name) {
   expect_dtype(name, in, DType::kInt64);
   if (perm.has_value()) check_range(ctx, name, in, n, range_name);
-  const std::vector<uint8_t> mask = draw_mask(ctx, field, p);
+  const std::span<const int64_t> masked = draw_mask(ctx, field, p);
   Tensor out = output_like(ctx, in);
   const int64_t inner = inner_size(ctx, in);
   if (perm.has_value()) {
     detail::augment::permute_codes(in.data_as<int64_t>(), out.data_as<int64_t>(), ctx.batch,
-                                   ctx.seq, inner, mask_ptr(mask), 0, perm->data_as<int64_t>(),
-                                   n);
+                                   ctx.seq, inner, masked, 0, perm->data_as<int64_t>(), n);
   } else {
     detail::augment::copy_rows_masked(in.data_as<int64_t>(), out.data_as<int64_t>(),
-                                      ctx.positions(), inner, mask_ptr(mask), int64_t{0});
+                                      ctx.positions(), inner, masked, int64_t{0});
   }
   return out;
 }
@@ -118,10 +114,10 @@ template <class T>
 Tensor affine(const Context& ctx, std::string_view name, const Tensor& in, MaskField field,
               double p, const std::optional<double>& scale, const std::optional<double>& shift) {
   expect_dtype(name, in, dtype_of<T>());
-  const std::vector<uint8_t> mask = draw_mask(ctx, field, p);
+  const std::span<const int64_t> masked = draw_mask(ctx, field, p);
   Tensor out = output_like(ctx, in);
   detail::augment::scale_shift_rows<T>(
-      in.data_as<T>(), out.data_as<T>(), ctx.positions(), inner_size(ctx, in), mask_ptr(mask),
+      in.data_as<T>(), out.data_as<T>(), ctx.positions(), inner_size(ctx, in), masked,
       scale.has_value(), static_cast<T>(scale.value_or(1.0)), shift.has_value(),
       static_cast<T>(shift.value_or(0.0)));
   return out;
@@ -134,7 +130,7 @@ Tensor image(const Context& ctx, const Tensor& in, double p) {
         "TokenAugmenter: field \"obs_image\": expected dtype int64 or uint8, found {} {}",
         dtype_name(in.dtype()), format_shape(in.shape())));
   }
-  const std::vector<uint8_t> mask = draw_mask(ctx, MaskField::kObsImage, p);
+  const std::span<const int64_t> masked = draw_mask(ctx, MaskField::kObsImage, p);
   Tensor out = output_like(ctx, in);
   const std::optional<double>& scale = ctx.snapshot.scale_obs_image;
   const std::optional<double>& shift = ctx.snapshot.shift_obs_image;
@@ -143,12 +139,10 @@ Tensor image(const Context& ctx, const Tensor& in, double p) {
   const int64_t inner = inner_size(ctx, in);
   if (in.dtype() == DType::kInt64) {
     detail::augment::image_rows(in.data_as<int64_t>(), out.data_as<int64_t>(), ctx.positions(),
-                                inner, mask_ptr(mask), scale.has_value(), s, shift.has_value(),
-                                sh);
+                                inner, masked, scale.has_value(), s, shift.has_value(), sh);
   } else {
     detail::augment::image_rows(in.data_as<uint8_t>(), out.data_as<uint8_t>(), ctx.positions(),
-                                inner, mask_ptr(mask), scale.has_value(), s, shift.has_value(),
-                                sh);
+                                inner, masked, scale.has_value(), s, shift.has_value(), sh);
   }
   return out;
 }
@@ -156,11 +150,10 @@ Tensor image(const Context& ctx, const Tensor& in, double p) {
 // time: masked positions become -1.
 Tensor time_field(const Context& ctx, const Tensor& in, double p) {
   expect_dtype("time", in, DType::kInt64);
-  const std::vector<uint8_t> mask = draw_mask(ctx, MaskField::kTime, p);
+  const std::span<const int64_t> masked = draw_mask(ctx, MaskField::kTime, p);
   Tensor out = output_like(ctx, in);
   detail::augment::copy_rows_masked(in.data_as<int64_t>(), out.data_as<int64_t>(),
-                                    ctx.positions(), inner_size(ctx, in), mask_ptr(mask),
-                                    int64_t{-1});
+                                    ctx.positions(), inner_size(ctx, in), masked, int64_t{-1});
   return out;
 }
 
@@ -218,7 +211,8 @@ TensorDict TokenAugmenter::apply(const TensorDict& batch, const AugmentSnapshot&
         snapshot.batch_size, format_shape(batch.batch_size())));
   }
   check_snapshot(snapshot);
-  const Context ctx{config_, snapshot, seed_, mask_call, b, s, allocator};
+  detail::augment::MaskScratch mask_scratch;
+  const Context ctx{config_, snapshot, seed_, mask_call, b, s, allocator, mask_scratch};
   TensorDict out(batch.batch_size());
   for (const auto& [name, tensor] : batch) {
     out.set(name, augment_field(ctx, max_num_actions_, max_num_obs_discrete_, name, tensor));

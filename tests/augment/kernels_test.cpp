@@ -1,0 +1,191 @@
+// The kernels (augment/kernels.hpp) against plain per-row loops, for row widths on both sides of
+// kRunMinInner (whole-field pass then overwrite, or run by run) and masks from empty to full.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "augment/kernels.hpp"
+#include "core/rng.hpp"
+
+namespace mouse::detail::augment {
+namespace {
+
+// Masks over `rows` rows: none, every row, the first and last rows only, and random ones at a
+// few rates (runs of every length, adjacent masked rows).
+std::vector<std::vector<int64_t>> masks(int64_t rows) {
+  std::vector<std::vector<int64_t>> out(2);
+  for (int64_t r = 0; r < rows; ++r) out[1].push_back(r);
+  out.push_back({0, rows - 1});
+  CounterRng rng(5, static_cast<uint64_t>(rows));
+  for (double p : {0.1, 0.5, 0.9}) {
+    std::vector<int64_t> m;
+    for (int64_t r = 0; r < rows; ++r) {
+      if (rng.bernoulli(p)) m.push_back(r);
+    }
+    out.push_back(m);
+  }
+  return out;
+}
+
+std::vector<bool> row_flags(const std::vector<int64_t>& masked, int64_t rows) {
+  std::vector<bool> f(static_cast<size_t>(rows));
+  for (int64_t r : masked) f[static_cast<size_t>(r)] = true;
+  return f;
+}
+
+const std::vector<int64_t> kInners = {1, 2, 3, kRunMinInner - 1, kRunMinInner, 40};
+
+TEST(Kernels, MapRowsMatchesAPerRowLoop) {
+  const int64_t rows = 37;
+  for (int64_t inner : kInners) {
+    std::vector<double> in(static_cast<size_t>(rows * inner));
+    for (size_t i = 0; i < in.size(); ++i) in[i] = 0.5 + static_cast<double>(i);
+    auto f = [](double v) { return 2 * v + 1; };
+    for (const std::vector<int64_t>& masked : masks(rows)) {
+      std::vector<double> out(in.size(), -7.0), expected(in.size());
+      const std::vector<bool> flag = row_flags(masked, rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t i = 0; i < inner; ++i) {
+          const size_t k = static_cast<size_t>(r * inner + i);
+          expected[k] = f(flag[static_cast<size_t>(r)] ? 0.0 : in[k]);
+        }
+      }
+      map_rows(in.data(), out.data(), rows, inner, masked, 0.0, f);
+      EXPECT_EQ(out, expected) << "inner " << inner << ", " << masked.size() << " masked";
+    }
+  }
+}
+
+TEST(Kernels, CopyRowsMaskedMatchesAPerRowLoop) {
+  const int64_t rows = 41;
+  for (int64_t inner : kInners) {
+    std::vector<int64_t> in(static_cast<size_t>(rows * inner));
+    for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<int64_t>(i) + 1;
+    for (const std::vector<int64_t>& masked : masks(rows)) {
+      std::vector<int64_t> out(in.size(), 99), expected(in.size());
+      const std::vector<bool> flag = row_flags(masked, rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t i = 0; i < inner; ++i) {
+          const size_t k = static_cast<size_t>(r * inner + i);
+          expected[k] = flag[static_cast<size_t>(r)] ? -1 : in[k];
+        }
+      }
+      copy_rows_masked(in.data(), out.data(), rows, inner, masked, int64_t{-1});
+      EXPECT_EQ(out, expected) << "inner " << inner << ", " << masked.size() << " masked";
+    }
+  }
+}
+
+TEST(Kernels, PermuteCodesMasksThenPermutesPerBatchRow) {
+  const int64_t batch = 3, seq = 7, n = 5;
+  const std::vector<int64_t> perm = {4, 3, 2, 1, 0, 1, 2, 3, 4, 0, 2, 0, 4, 1, 3};
+  for (int64_t inner : {int64_t{1}, int64_t{2}, int64_t{20}}) {
+    std::vector<int64_t> in(static_cast<size_t>(batch * seq * inner));
+    for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<int64_t>(i * 3 % n);
+    for (const std::vector<int64_t>& masked : masks(batch * seq)) {
+      std::vector<int64_t> out(in.size(), -5), expected(in.size());
+      const std::vector<bool> flag = row_flags(masked, batch * seq);
+      for (int64_t pos = 0; pos < batch * seq; ++pos) {
+        for (int64_t i = 0; i < inner; ++i) {
+          const size_t k = static_cast<size_t>(pos * inner + i);
+          const int64_t v = flag[static_cast<size_t>(pos)] ? 0 : in[k];
+          expected[k] = perm[static_cast<size_t>(pos / seq * n + v)];
+        }
+      }
+      permute_codes(in.data(), out.data(), batch, seq, inner, masked, 0, perm.data(), n);
+      EXPECT_EQ(out, expected) << "inner " << inner << ", " << masked.size() << " masked";
+    }
+  }
+}
+
+TEST(Kernels, PermuteColumnsMovesEachColumnToItsAction) {
+  const int64_t batch = 3, seq = 5;
+  for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{8}, int64_t{18}}) {
+    std::vector<int64_t> perm;
+    CounterRng rng(9, static_cast<uint64_t>(n));
+    for (int64_t b = 0; b < batch; ++b) {
+      std::vector<int64_t> row(static_cast<size_t>(n));
+      rng.permutation(std::span<int64_t>(row));
+      perm.insert(perm.end(), row.begin(), row.end());
+    }
+    std::vector<float> in(static_cast<size_t>(batch * seq * n));
+    for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i);
+    std::vector<float> out(in.size(), -1.0f), expected(in.size());
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t s = 0; s < seq; ++s) {
+        for (int64_t a = 0; a < n; ++a) {
+          const int64_t row = (b * seq + s) * n;
+          expected[static_cast<size_t>(row + perm[static_cast<size_t>(b * n + a)])] =
+              in[static_cast<size_t>(row + a)];
+        }
+      }
+    }
+    permute_columns(in.data(), out.data(), batch, seq, perm.data(), n);
+    EXPECT_EQ(out, expected) << "n " << n;
+  }
+}
+
+// Pixels go through a 256-entry table (uint8: eight per store); int64 values outside [0, 255]
+// through the transform itself. Row lengths that are not multiples of 8 leave tails.
+template <class T>
+void check_image_rows() {
+  const int64_t rows = 29;
+  const float scale = 1.3f, shift = -20.0f;
+  auto pixel = [&](T x) {
+    const float v = round_clamp_255(static_cast<float>(x) * scale);
+    return static_cast<T>(static_cast<int32_t>(round_clamp_255(v + shift)));
+  };
+  for (int64_t inner : {int64_t{1}, int64_t{3}, int64_t{16}, int64_t{21}, int64_t{40}}) {
+    std::vector<T> in(static_cast<size_t>(rows * inner));
+    for (size_t i = 0; i < in.size(); ++i) {
+      in[i] = static_cast<T>(i * 37 % 256);
+      if constexpr (std::is_same_v<T, int64_t>) {
+        if (i % 11 == 0) in[i] = static_cast<int64_t>(i) * 5 - 300;  // some outside [0, 255]
+      }
+    }
+    for (const std::vector<int64_t>& masked : masks(rows)) {
+      std::vector<T> out(in.size(), T{7}), expected(in.size());
+      const std::vector<bool> flag = row_flags(masked, rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t i = 0; i < inner; ++i) {
+          const size_t k = static_cast<size_t>(r * inner + i);
+          expected[k] = pixel(flag[static_cast<size_t>(r)] ? T{0} : in[k]);
+        }
+      }
+      image_rows(in.data(), out.data(), rows, inner, masked, true, scale, true, shift);
+      EXPECT_EQ(out, expected) << "inner " << inner << ", " << masked.size() << " masked";
+    }
+  }
+}
+
+TEST(Kernels, ImageRowsMatchTheTransformPerElement) {
+  check_image_rows<uint8_t>();
+  check_image_rows<int64_t>();
+}
+
+TEST(Kernels, FirstOutOfRangeFindsTheFirstBadValue) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(first_out_of_range(nullptr, 0, 3), -1);
+  const std::vector<int64_t> good = {0, 1, 2, 2, 1, 0, 0, 1, 2};
+  EXPECT_EQ(first_out_of_range(good.data(), 9, 3), -1);
+  for (int64_t bad : {int64_t{-1}, int64_t{3}, int64_t{4}, kMin, kMax, kMin + 2}) {
+    for (size_t at : {size_t{0}, size_t{4}, size_t{8}}) {
+      std::vector<int64_t> v = good;
+      v[at] = bad;
+      EXPECT_EQ(first_out_of_range(v.data(), 9, 3), static_cast<int64_t>(at)) << bad;
+    }
+  }
+  const std::vector<int64_t> zeros(5, 0);
+  EXPECT_EQ(first_out_of_range(zeros.data(), 5, 1), -1);
+  EXPECT_EQ(first_out_of_range(zeros.data(), 5, 0), 0);  // nothing is in [0, 0)
+  const std::vector<int64_t> big = {kMax - 1, 0};
+  EXPECT_EQ(first_out_of_range(big.data(), 2, kMax), -1);
+}
+
+}  // namespace
+}  // namespace mouse::detail::augment
