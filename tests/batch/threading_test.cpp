@@ -234,7 +234,9 @@ TEST(OnlineAppend, ConcurrentAppendsAndWorkersAreRaceFree) {
       }
     });
     int64_t last_size = 0;
-    for (int i = 0; i < 200; ++i) {
+    // At least 200 batches, and on until the appender (which a loaded machine may not schedule
+    // for a while) has grown the source under the workers.
+    for (int i = 0; i < 200 || (last_size <= 80 && i < 2'000'000); ++i) {
       SampledBatch batch = b.next();
       ASSERT_EQ(row_starts(batch.data), batch.starts);
       for (int64_t s : batch.starts) ASSERT_GE(s, 0);
