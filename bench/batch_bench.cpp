@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "batch/row_source.hpp"
@@ -263,6 +266,51 @@ BENCHMARK(BM_AppendImageThenIndexUpdate)
     ->Arg(0)
     ->Arg(1)
     ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// A reader beside a busy appender: another thread appends 84x84x3 steps back to back (each PNG-
+// encoded by the store) while this thread, every 50 us, takes a snapshot of the store, as every
+// read does first (get, and the batchifier's index catch-up after new rows), here through
+// segment_starts(). The time is that of the snapshot alone (mean, and the worst as a counter): a
+// reader that has to wait for the store's lock while a step is encoded waits for the encode.
+void BM_SnapshotWhileAppendingImages(benchmark::State& state) {
+  auto store = appendable_image_store();
+  const std::vector<mouse::ImagePixels> pool = frames(64);
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> appended{0};
+  std::thread appender([&] {
+    for (int64_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
+      mouse::StepRow row;
+      row["observation_image"] = pool[static_cast<size_t>(k % 64)];
+      row["action"] = k % 4;
+      row["reward"] = 0.0;
+      row["done"] = static_cast<int64_t>(k % 100 == 99 ? 1 : 0);
+      store->append(row);
+      appended.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  double worst_us = 0;
+  for (auto _ : state) {
+    // Other work of the reader (encoding a batch, training): the lock is free meanwhile.
+    const auto busy = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    while (std::chrono::steady_clock::now() < busy) {
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(store->segment_starts());
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    state.SetIterationTime(dt.count());
+    worst_us = std::max(worst_us, dt.count() * 1e6);
+  }
+  stop.store(true);
+  appender.join();
+  state.counters["worst_us"] = worst_us;
+  state.counters["appended"] = static_cast<double>(appended.load());
+  state.SetItemsProcessed(state.iterations());
+}
+// A fixed count: the manual time is short, so a time target would run (and append) for long.
+BENCHMARK(BM_SnapshotWhileAppendingImages)
+    ->Iterations(20000)
+    ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 
 // First build of an episode index over the 1M-step mapped CartPole store: reads the done column

@@ -93,6 +93,37 @@ void BM_Encode2048ConsecutiveRows(benchmark::State& state) {
 }
 BENCHMARK(BM_Encode2048ConsecutiveRows)->Unit(benchmark::kMicrosecond);
 
+// A trainer's loop on a small-step environment: append one CartPole step to a store holding the
+// 200k-row source plus a growing buffer, then encode the last 64 rows (all in the buffer once 64
+// steps are in). The cost is the append, the snapshot readers take after it and the encode.
+void BM_AppendCartPoleStepThenGetLast64(benchmark::State& state) {
+  mouse::DatasetStore store(/*max_action_dim=*/2, /*max_obs_continuous_dim=*/4);
+  store.from_dataset(mouse::Dataset::from_batches(mouse::bench::cartpole_schema(),
+                                                  mouse::bench::cartpole_batches(kDatasetRows)));
+  constexpr int64_t kLast = 64;
+  std::vector<int64_t> idx(kLast);
+  for (int64_t i = 0; i < kLast; ++i) idx[static_cast<size_t>(i)] = i - kLast;
+  int64_t k = 0, bytes = 0;
+  for (auto _ : state) {
+    const double x = static_cast<double>(k % 200) * 0.01;
+    mouse::StepRow row;
+    row["observation"] = mouse::StepValue::List{x, -x, 0.5 * x, 0.25};
+    row["action"] = k % 2;
+    row["reward"] = 1.0;
+    row["done"] = static_cast<int64_t>(k % 200 == 199 ? 1 : 0);
+    row["episode_step"] = k % 200;
+    row["metadata_q_star"] = mouse::StepValue::List{100.0 - x, 100.5 - x};
+    store.append(row);
+    mouse::TensorDict td = store.get(idx);
+    benchmark::DoNotOptimize(td.at("action").data());
+    bytes += output_bytes(td);
+    ++k;
+  }
+  state.SetItemsProcessed(k);
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_AppendCartPoleStepThenGetLast64)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

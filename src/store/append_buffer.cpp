@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
-#include <optional>
+#include <algorithm>
+#include <cstring>
+#include <span>
 
 #include "format/arrow/builders.hpp"
 #include "mouse/error.hpp"
@@ -21,8 +23,7 @@ using arrow::TypePtr;
 
 constexpr std::string_view kBufferLabel = "append buffer";
 
-// The PNG bytes of a row's ImagePixels values, encoded while validating (encoding can fail, and
-// nothing may change once applying starts), in the order Node::append meets them: depth-first
+// The PNG bytes of a row's ImagePixels values in the order Node::append meets them: depth-first
 // through lists.
 struct EncodedPixels {
   std::vector<std::string> png;
@@ -38,16 +39,111 @@ void encode_pixels(const StepValue& v, std::vector<std::string>& out) {
   }
 }
 
+int column_index(const std::vector<BufferColumn>& columns, std::string_view name) noexcept {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void check_contract(const std::string& name, const arrow::DataType& type,
+                    const StoreConfig& config) {
+  for (const KeySpec& spec : key_specs()) {
+    if (spec.column != name || !key_enabled(spec.key, config)) continue;
+    try {
+      classify_column(spec.key, type, kBufferLabel);
+    } catch (const InvalidArgument& e) {
+      throw TypeError(fmt::format("append: {}; the store is unchanged", e.what()));
+    }
+  }
+}
+
+// Append-only bytes that readers share a prefix of: bytes once written are never rewritten, and
+// growing moves them to a new allocation (readers' slices keep the old one alive). Amortised
+// O(1) per byte.
+class GrowBytes {
+ public:
+  int64_t size() const noexcept { return size_; }
+
+  void append(const void* bytes, int64_t n) {
+    if (n == 0) return;
+    reserve(size_ + n);
+    std::memcpy(mem_.get() + size_, bytes, static_cast<size_t>(n));
+    size_ += n;
+  }
+
+  template <class T>
+  void push(T v) {
+    append(&v, sizeof(T));
+  }
+
+  // The first `n` bytes: a slice that later appends leave alone or, with `compact`, a copy of
+  // exactly those bytes (for a block that is closed, so the spare capacity is not kept).
+  Buffer prefix(int64_t n, bool compact) const {
+    MOUSE_DCHECK(n <= size_);
+    if (compact || n == 0) return Buffer::copy_of({mem_.get(), static_cast<size_t>(n)});
+    return Buffer(mem_.get(), n, mem_);
+  }
+
+ private:
+  void reserve(int64_t n) {
+    if (n <= capacity_) return;
+    const int64_t capacity = std::max({n, capacity_ * 2, int64_t{64}});
+    // new[] aligns for any fundamental type, so int64 / double values can be read in place.
+    std::shared_ptr<uint8_t[]> mem(new uint8_t[static_cast<size_t>(capacity)]);
+    if (size_ > 0) std::memcpy(mem.get(), mem_.get(), static_cast<size_t>(size_));
+    mem_ = std::move(mem);
+    capacity_ = capacity;
+  }
+
+  std::shared_ptr<uint8_t[]> mem_;
+  int64_t size_ = 0;
+  int64_t capacity_ = 0;
+};
+
+void set_bit(std::vector<uint8_t>& bits, int64_t i, bool value) {
+  if (static_cast<size_t>(i >> 3) >= bits.size()) bits.push_back(0);
+  if (value) bits[static_cast<size_t>(i >> 3)] |= static_cast<uint8_t>(1u << (i & 7));
+}
+
+// A copy of the first `n` bits: the writer keeps setting bits in the last byte, so readers get
+// their own (at most kBlockRows / 8 bytes).
+Buffer copy_bits(const std::vector<uint8_t>& bits, int64_t n) {
+  return Buffer::copy_of({bits.data(), static_cast<size_t>((n + 7) / 8)});
+}
+
+// `n` zero bytes, shared when small.
+Buffer zeros(int64_t n) {
+  static const Buffer kZeros = Buffer::allocate(int64_t{16} << 10);
+  return n <= kZeros.size() ? kZeros.slice(0, n) : Buffer::allocate(n);
+}
+
+// A utf8 array of `n` nulls (the path member of an appended Image).
+arrow::ArrayPtr null_utf8(int64_t n) {
+  auto a = std::make_shared<arrow::ArrayData>();
+  a->type = arrow::utf8();
+  a->length = n;
+  a->null_count = n;
+  a->buffers = {zeros((n + 7) / 8), zeros((n + 1) * 4), Buffer()};
+  return a;
+}
+
+bool has_offsets(TypeId id) noexcept {
+  return id == TypeId::kUtf8 || id == TypeId::kBinary || id == TypeId::kList ||
+         id == TypeId::kStruct;
+}
+
 // One column (or list child) under construction, typed by builder_type() of the column type.
+// Offsets are int32 (a block's bytes stay far below 2 GiB).
 struct Node {
   TypePtr type;
   int32_t fixed = 0;  // list of a fixed_size_list column: a null row still holds `fixed` items
   int64_t length = 0;
-  std::vector<bool> valid;
-  std::vector<int64_t> ints;  // bool (0/1) and int64
-  std::vector<double> floats;
-  std::vector<int64_t> offsets{0};  // utf8, binary, image bytes, list
-  std::string data;
+  int64_t null_count = 0;
+  std::vector<uint8_t> valid;  // validity bitmap
+  std::vector<uint8_t> bools;  // values of a bool column (bitmap)
+  GrowBytes values;            // int64 / double values, or the offsets of the types with offsets
+  GrowBytes data;              // bytes of utf8, binary and Image values
   std::unique_ptr<Node> child;
 
   static std::unique_ptr<Node> make(const TypePtr& column, int64_t nulls) {
@@ -58,113 +154,131 @@ struct Node {
       n->fixed = column->id == TypeId::kFixedSizeList ? column->list_size : 0;
       n->child = make(column->value_type(), 0);
     }
+    if (has_offsets(n->type->id)) n->values.push<int32_t>(0);
     for (int64_t i = 0; i < nulls; ++i) n->append_null();
     return n;
   }
 
-  // Bytes held (what sealing this block copies).
+  // Bytes held.
   int64_t bytes() const {
-    const auto n = static_cast<int64_t>(valid.size() / 8 + (ints.size() + floats.size() + offsets.size()) * 8 +
-                                        data.size());
+    const auto n = static_cast<int64_t>(valid.size() + bools.size()) + values.size() + data.size();
     return n + (child ? child->bytes() : 0);
   }
 
+  void push_offset(int64_t end) { values.push<int32_t>(static_cast<int32_t>(end)); }
+
   void append_null() {
-    valid.push_back(false);
-    ++length;
     switch (type->id) {
       case TypeId::kNull: break;
-      case TypeId::kBool:
-      case TypeId::kInt64: ints.push_back(0); break;
-      case TypeId::kFloat64: floats.push_back(0.0); break;
+      case TypeId::kBool: set_bit(bools, length, false); break;
+      case TypeId::kInt64: values.push<int64_t>(0); break;
+      case TypeId::kFloat64: values.push<double>(0.0); break;
       case TypeId::kList:
         for (int32_t k = 0; k < fixed; ++k) child->append_null();
-        offsets.push_back(child->length);
+        push_offset(child->length);
         break;
-      default: offsets.push_back(static_cast<int64_t>(data.size())); break;
+      default: push_offset(data.size()); break;
     }
+    set_bit(valid, length, false);
+    ++null_count;
+    ++length;
   }
 
   // Does not throw but for allocation: the value was checked and its pixels encoded beforehand.
-  // valid / length grow last, so they never count a row whose payload is missing.
   void append(const StepValue& v, EncodedPixels& images) {
     if (std::holds_alternative<std::monostate>(v.value)) {
       append_null();
       return;
     }
     switch (type->id) {
-      case TypeId::kBool: ints.push_back(std::get<bool>(v.value) ? 1 : 0); break;
-      case TypeId::kInt64: ints.push_back(std::get<int64_t>(v.value)); break;
+      case TypeId::kBool: set_bit(bools, length, std::get<bool>(v.value)); break;
+      case TypeId::kInt64: values.push<int64_t>(std::get<int64_t>(v.value)); break;
       case TypeId::kFloat64:
         if (const auto* i = std::get_if<int64_t>(&v.value)) {
-          floats.push_back(static_cast<double>(*i));
+          values.push<double>(static_cast<double>(*i));
         } else {
-          floats.push_back(std::get<double>(v.value));
+          values.push<double>(std::get<double>(v.value));
         }
         break;
       case TypeId::kList:
         for (const StepValue& item : std::get<StepValue::List>(v.value)) {
           child->append(item, images);
         }
-        offsets.push_back(child->length);
+        push_offset(child->length);
         break;
-      case TypeId::kStruct:
+      case TypeId::kStruct: {
+        const std::string* bytes = nullptr;
         if (std::holds_alternative<ImagePixels>(v.value)) {
           MOUSE_DCHECK(images.next < images.png.size());
-          data += images.png[images.next++];
+          bytes = &images.png[images.next++];
         } else {
-          data += std::get<EncodedImage>(v.value).bytes;
+          bytes = &std::get<EncodedImage>(v.value).bytes;
         }
-        offsets.push_back(static_cast<int64_t>(data.size()));
+        data.append(bytes->data(), static_cast<int64_t>(bytes->size()));
+        push_offset(data.size());
         break;
-      default:  // utf8, binary
-        data += std::get<std::string>(v.value);
-        offsets.push_back(static_cast<int64_t>(data.size()));
+      }
+      default: {  // utf8, binary
+        const auto& s = std::get<std::string>(v.value);
+        data.append(s.data(), static_cast<int64_t>(s.size()));
+        push_offset(data.size());
         break;
+      }
     }
-    valid.push_back(true);
+    set_bit(valid, length, true);
     ++length;
   }
 
-  std::vector<std::optional<std::string>> strings() const {
-    std::vector<std::optional<std::string>> out(static_cast<size_t>(length));
-    for (int64_t i = 0; i < length; ++i) {
-      const auto k = static_cast<size_t>(i);
-      if (valid[k]) out[k] = data.substr(static_cast<size_t>(offsets[k]),
-                                         static_cast<size_t>(offsets[k + 1] - offsets[k]));
-    }
-    return out;
-  }
-
-  ArrayPtr finish() const {
+  // The rows so far as an array: slices of the builders (copies with `compact`), but for the
+  // bitmaps, which are always copied.
+  ArrayPtr view(bool compact) const {
+    if (type->id == TypeId::kNull) return arrow::make_null(length);
+    auto a = std::make_shared<arrow::ArrayData>();
+    a->type = type;
+    a->length = length;
+    a->null_count = null_count;
+    Buffer validity = null_count > 0 ? copy_bits(valid, length) : Buffer();
+    const int64_t offset_bytes = (length + 1) * int64_t{4};
     switch (type->id) {
-      case TypeId::kNull: return arrow::make_null(length);
-      case TypeId::kBool: {
-        std::vector<bool> bits(ints.begin(), ints.end());
-        return arrow::make_bool(bits, valid);
+      case TypeId::kBool: a->buffers = {validity, copy_bits(bools, length)}; break;
+      case TypeId::kInt64:
+      case TypeId::kFloat64: a->buffers = {validity, values.prefix(length * 8, compact)}; break;
+      case TypeId::kList:
+        a->buffers = {validity, values.prefix(offset_bytes, compact)};
+        a->children = {child->view(compact)};
+        break;
+      case TypeId::kStruct: {  // Image: {bytes, path}, path always null
+        auto bytes = std::make_shared<arrow::ArrayData>();
+        bytes->type = type->children[0].type;
+        bytes->length = length;
+        bytes->null_count = null_count;
+        bytes->buffers = {validity, values.prefix(offset_bytes, compact),
+                          data.prefix(data.size(), compact)};
+        a->buffers = {validity};
+        a->children = {std::move(bytes), null_utf8(length)};
+        break;
       }
-      case TypeId::kInt64: return arrow::make_primitive<int64_t>(ints, valid);
-      case TypeId::kFloat64: return arrow::make_primitive<double>(floats, valid);
-      case TypeId::kUtf8: return arrow::make_utf8(strings());
-      case TypeId::kBinary: return arrow::make_binary(strings());
-      case TypeId::kList: return arrow::make_list(offsets, child->finish(), valid);
-      default: {
-        std::vector<std::optional<std::string>> no_paths(static_cast<size_t>(length));
-        return arrow::make_struct({"bytes", "path"},
-                                  {arrow::make_binary(strings()), arrow::make_utf8(no_paths)},
-                                  valid, length);
-      }
+      default:  // utf8, binary
+        a->buffers = {validity, values.prefix(offset_bytes, compact),
+                      data.prefix(data.size(), compact)};
+        break;
     }
+    return a;
   }
 };
 
-// Brings `node` to the column type `column` when null parts of its type were filled in.
+// Brings `node` to the column type `column` when null parts of its type were filled in (the
+// node's own type follows its child's, so that a chunk's schema matches its arrays).
 void refine(std::unique_ptr<Node>& node, const TypePtr& column) {
   if (node->type->id == TypeId::kNull) {
     if (column->id != TypeId::kNull) node = Node::make(column, node->length);
     return;
   }
-  if (node->child && column->is_list_like()) refine(node->child, column->value_type());
+  if (node->child && column->is_list_like()) {
+    const arrow::DataType* before = node->child->type.get();
+    refine(node->child, column->value_type());
+    if (node->child->type.get() != before) node->type = builder_type(column);
+  }
 }
 
 }  // namespace
@@ -172,64 +286,60 @@ void refine(std::unique_ptr<Node>& node, const TypePtr& column) {
 struct BlockBuilder {
   std::vector<std::pair<std::string, std::unique_ptr<Node>>> nodes;
   int64_t rows = 0;
+  // The schema and plan of the nodes' types; null when a node was added or its type changed.
+  std::shared_ptr<const arrow::Schema> schema;
+  SchemaPlan plan;
 
-  Node* find(std::string_view name) {
+  std::unique_ptr<Node>* find(std::string_view name) {
     for (auto& [n, node] : nodes) {
-      if (n == name) return node.get();
+      if (n == name) return &node;
     }
     return nullptr;
   }
 };
 
 AppendBuffer::AppendBuffer(const StoreConfig& config)
-    : config_(config), block_(std::make_unique<BlockBuilder>()) {}
+    : config_(config),
+      columns_(std::make_shared<const std::vector<BufferColumn>>()),
+      sealed_(std::make_shared<const SealedChunks>()),
+      block_(std::make_unique<BlockBuilder>()) {}
 
 AppendBuffer::~AppendBuffer() = default;
 
-int AppendBuffer::column_index(std::string_view name) const noexcept {
-  for (size_t i = 0; i < columns_.size(); ++i) {
-    if (columns_[i].name == name) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-// Fixes the type of column `name`, adding the column if it is new.
-void AppendBuffer::set_column_type(const std::string& name, const TypePtr& type) {
-  const int index = column_index(name);
-  if (index < 0) {
-    columns_.push_back({name, type});
-  } else {
-    columns_[static_cast<size_t>(index)].type = type;
-  }
-}
-
-void AppendBuffer::check_contract(const std::string& name, const arrow::DataType& type) const {
-  for (const KeySpec& spec : key_specs()) {
-    if (spec.column != name || !key_enabled(spec.key, config_)) continue;
-    try {
-      classify_column(spec.key, type, kBufferLabel);
-    } catch (const InvalidArgument& e) {
-      throw TypeError(fmt::format("append: {}; the store is unchanged", e.what()));
+// Fixes the types of the given columns, adding the new ones; the list is replaced, not changed,
+// and only when something differs (readers and prepared rows hold the old one).
+void AppendBuffer::set_column_types(
+    const std::vector<std::pair<const std::string*, TypePtr>>& types) {
+  std::shared_ptr<std::vector<BufferColumn>> next;
+  for (const auto& [name, type] : types) {
+    const std::vector<BufferColumn>& current = next ? *next : *columns_;
+    const int index = column_index(current, *name);
+    if (index >= 0 && current[static_cast<size_t>(index)].type->equals(*type)) continue;
+    if (!next) next = std::make_shared<std::vector<BufferColumn>>(*columns_);
+    if (index < 0) {
+      next->push_back({*name, type});
+    } else {
+      (*next)[static_cast<size_t>(index)].type = type;
     }
   }
+  if (next) columns_ = std::move(next);
 }
 
-void AppendBuffer::append_row(const StepRow& row) {
+PreparedRow AppendBuffer::prepare_row(const StepRow& row, BufferColumns columns,
+                                      const StoreConfig& config, std::vector<std::string>* png) {
   if (row.empty()) throw InvalidArgument("append: the row is empty; expected at least one column");
-  // Validate everything first, including every step that can fail (PNG encoding): nothing
-  // changes unless the whole row fits, and applying cannot throw (but for allocation).
-  EncodedPixels images;
-  std::vector<TypePtr> merged;
-  merged.reserve(row.size());
+  // Validate everything, including every step that can fail (PNG encoding): nothing changes
+  // unless the whole row fits, and applying cannot throw (but for allocation).
+  PreparedRow out;
+  if (png != nullptr) out.png = std::move(*png);
+  out.merged.reserve(row.size());
   for (const auto& [name, value] : row) {
     if (name.empty()) throw InvalidArgument("append: a column name is empty");
     std::string error;
     TypePtr natural = natural_type(value, error);
-    const int index = column_index(name);
-    TypePtr type = natural ? merge_value_type(index >= 0 ? columns_[static_cast<size_t>(index)].type
-                                                         : nullptr,
-                                              natural, error)
-                           : nullptr;
+    const int index = column_index(*columns, name);
+    const TypePtr existing = index >= 0 ? (*columns)[static_cast<size_t>(index)].type : nullptr;
+    TypePtr type = natural ? merge_value_type(existing, natural, error) : nullptr;
     if (type) error = check_value(*type, value);
     if (type && error.empty() && !builder_type(type)) {
       error = fmt::format("column type {} cannot be built from rows", type->to_string());
@@ -238,14 +348,16 @@ void AppendBuffer::append_row(const StepRow& row) {
       throw TypeError(fmt::format("append: column \"{}\": {} ({} value); the store is unchanged",
                                   name, error, value_kind(value)));
     }
-    check_contract(name, *type);
-    try {
-      encode_pixels(value, images.png);
-    } catch (const Error& e) {
-      throw TypeError(
-          fmt::format("append: column \"{}\": {}; the store is unchanged", name, e.what()));
+    check_contract(name, *type, config);
+    if (png == nullptr) {
+      try {
+        encode_pixels(value, out.png);
+      } catch (const Error& e) {
+        throw TypeError(
+            fmt::format("append: column \"{}\": {}; the store is unchanged", name, e.what()));
+      }
     }
-    merged.push_back(std::move(type));
+    out.merged.push_back(std::move(type));
   }
   for (const KeySpec& spec : key_specs()) {
     if (!spec.required) continue;
@@ -257,24 +369,36 @@ void AppendBuffer::append_row(const StepRow& row) {
           spec.column));
     }
   }
-  // Apply.
+  out.columns = std::move(columns);
+  return out;
+}
+
+void AppendBuffer::append_row(const StepRow& row) {
+  apply_row(row, prepare_row(row, columns_, config_));
+}
+
+void AppendBuffer::apply_row(const StepRow& row, PreparedRow prepared) {
+  MOUSE_DCHECK(prepared.columns == columns_ && prepared.merged.size() == row.size());
+  std::vector<std::pair<const std::string*, TypePtr>> types;
+  types.reserve(row.size());
   size_t k = 0;
+  for (const auto& [name, value] : row) types.emplace_back(&name, prepared.merged[k++]);
+  set_column_types(types);
+  EncodedPixels images{std::move(prepared.png), 0};
+  k = 0;
   for (const auto& [name, value] : row) {
-    const TypePtr& type = merged[k++];
-    set_column_type(name, type);
-    Node* node = block_->find(name);
-    if (node == nullptr) {
+    const TypePtr& type = prepared.merged[k++];
+    std::unique_ptr<Node>* owned = block_->find(name);
+    if (owned == nullptr) {
       block_->nodes.emplace_back(name, Node::make(type, block_->rows));
-      node = block_->nodes.back().second.get();
+      owned = &block_->nodes.back().second;
+      block_->schema.reset();
     } else {
-      for (auto& [n, owned] : block_->nodes) {
-        if (n == name) {
-          refine(owned, type);
-          node = owned.get();
-        }
-      }
+      const arrow::DataType* before = (*owned)->type.get();
+      refine(*owned, type);
+      if ((*owned)->type.get() != before) block_->schema.reset();
     }
-    node->append(value, images);
+    (*owned)->append(value, images);
   }
   MOUSE_DCHECK(images.next == images.png.size());
   for (auto& [name, node] : block_->nodes) {
@@ -288,40 +412,61 @@ void AppendBuffer::append_row(const StepRow& row) {
   if (block_->rows >= kBlockRows || bytes >= kBlockBytes) close_open_block();
 }
 
-void AppendBuffer::seal_open_block() {
-  dirty_ = false;
-  if (block_->rows == 0) return;
-  auto schema = std::make_shared<arrow::Schema>();
+// The open block's rows as a chunk (null when it has none).
+ChunkPtr AppendBuffer::open_chunk(bool compact) {
+  if (block_->rows == 0) return nullptr;
+  if (!block_->schema) {
+    auto schema = std::make_shared<arrow::Schema>();
+    for (const auto& [name, node] : block_->nodes) {
+      schema->fields.push_back(arrow::Field{name, node->type, true, {}});
+    }
+    block_->plan = plan_schema(*schema, config_, kBufferLabel, false);
+    block_->schema = std::move(schema);
+  }
   auto chunk = std::make_shared<BufferChunk>();
-  for (const auto& [name, node] : block_->nodes) {
-    schema->fields.push_back(arrow::Field{name, node->type, true, {}});
-    chunk->columns.push_back(node->finish());
-  }
-  chunk->schema = schema;
+  chunk->schema = block_->schema;
+  chunk->columns.reserve(block_->nodes.size());
+  for (const auto& [name, node] : block_->nodes) chunk->columns.push_back(node->view(compact));
   chunk->num_rows = block_->rows;
-  chunk->plan = plan_schema(*schema, config_, kBufferLabel, false);
-  if (last_is_partial_) {
-    chunks_.back() = std::move(chunk);
-  } else {
-    chunks_.push_back(std::move(chunk));
-  }
-  last_is_partial_ = true;
+  chunk->plan = block_->plan;
+  return chunk;
 }
 
-// Seals the open block for good: later rows start a new block (and chunk).
+// Publishes `chunk` after the closed ones, as a new SealedChunks.
+void AppendBuffer::add_chunk(ChunkPtr chunk) {
+  auto next = std::make_shared<SealedChunks>(*sealed_);
+  next->starts.push_back(next->starts.back() + chunk->num_rows);
+  next->layout.add(chunk->plan);
+  next->ptrs.push_back(chunk.get());
+  next->chunks.push_back(std::move(chunk));
+  sealed_ = std::move(next);
+}
+
+// Closes the open block for good (its chunk owns exact-size copies): later rows start a new
+// block.
 void AppendBuffer::close_open_block() {
-  seal_open_block();
+  if (block_->rows > 0) add_chunk(open_chunk(true));
   block_ = std::make_unique<BlockBuilder>();
-  last_is_partial_ = false;
+  open_.reset();
+  dirty_ = false;
 }
 
-const std::vector<ChunkPtr>& AppendBuffer::sealed() {
-  if (dirty_) seal_open_block();
-  return chunks_;
+BufferView AppendBuffer::view() {
+  if (dirty_) {
+    open_ = open_chunk(false);
+    dirty_ = false;
+  }
+  return {sealed_, open_, columns_};
 }
 
 void AppendBuffer::append_columns(
     const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns) {
+  apply_columns(columns, prepare_columns(columns, columns_, config_));
+}
+
+PreparedColumns AppendBuffer::prepare_columns(
+    const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns, BufferColumns current,
+    const StoreConfig& config) {
   if (columns.empty()) {
     throw InvalidArgument("append_columns: no columns given; expected at least one");
   }
@@ -349,8 +494,8 @@ void AppendBuffer::append_columns(
     } catch (const FormatError& e) {
       throw InvalidArgument(e.what());
     }
-    const int index = column_index(name);
-    const TypePtr existing = index >= 0 ? columns_[static_cast<size_t>(index)].type : nullptr;
+    const int index = column_index(*current, name);
+    const TypePtr existing = index >= 0 ? (*current)[static_cast<size_t>(index)].type : nullptr;
     TypePtr type = array->type;
     if (existing && existing->id != TypeId::kNull && array->type->id != TypeId::kNull) {
       if (!can_conform(*array->type, *existing)) {
@@ -368,7 +513,7 @@ void AppendBuffer::append_columns(
           "append_columns: column \"{}\" is a struct ({}); only Image structs are supported", name,
           type->to_string()));
     }
-    check_contract(name, *type);
+    check_contract(name, *type, config);
     arrays.push_back(conform(array, type, fmt::format("append_columns: column \"{}\"", name)));
     merged.push_back(std::move(type));
   }
@@ -384,21 +529,28 @@ void AppendBuffer::append_columns(
           spec.column));
     }
   }
-  if (length == 0) return;
+  return {std::move(current), std::move(merged), std::move(arrays), length};
+}
+
+void AppendBuffer::apply_columns(
+    const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns, PreparedColumns prepared) {
+  MOUSE_DCHECK(prepared.columns == columns_ && prepared.merged.size() == columns.size());
+  if (prepared.length == 0) return;
   close_open_block();
+  std::vector<std::pair<const std::string*, TypePtr>> types;
   auto schema = std::make_shared<arrow::Schema>();
-  auto chunk = std::make_shared<BufferChunk>();
   for (size_t c = 0; c < columns.size(); ++c) {
-    const std::string& name = columns[c].first;
-    set_column_type(name, merged[c]);
-    schema->fields.push_back(arrow::Field{name, merged[c], true, {}});
+    types.emplace_back(&columns[c].first, prepared.merged[c]);
+    schema->fields.push_back(arrow::Field{columns[c].first, prepared.merged[c], true, {}});
   }
+  auto chunk = std::make_shared<BufferChunk>();
   chunk->schema = schema;
-  chunk->columns = std::move(arrays);
-  chunk->num_rows = length;
+  chunk->columns = std::move(prepared.arrays);
+  chunk->num_rows = prepared.length;
   chunk->plan = plan_schema(*schema, config_, kBufferLabel, false);
-  chunks_.push_back(std::move(chunk));
-  rows_ += length;
+  set_column_types(types);
+  add_chunk(std::move(chunk));
+  rows_ += prepared.length;
 }
 
 }  // namespace mouse::detail

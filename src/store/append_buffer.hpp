@@ -1,11 +1,21 @@
 // The buffer segment of a DatasetStore (SPEC §4): appended steps kept columnar. Rows go into typed
-// builders for an open block of at most kBlockRows rows (or kBlockBytes); sealing turns the block into an
-// immutable chunk of Arrow arrays (what readers and the encoder see). Bulk Arrow columns become
-// chunks directly. Column types are fixed by the first non-null value (or array) and refined
-// only where they were null.
+// builders for an open block of at most kBlockRows rows (or kBlockBytes); closing the block turns
+// it into an immutable chunk of Arrow arrays (what readers and the encoder see). Bulk Arrow
+// columns become chunks directly. Column types are fixed by the first non-null value (or array)
+// and refined only where they were null.
 //
-// Not thread-safe: the store serialises every call under its writer mutex; sealed chunks are
-// immutable and shared with readers.
+// The open block's builders are append-only: bytes once written are never rewritten, and growth
+// moves to a new allocation while readers keep the old one. A reader's view of the open block is
+// therefore a set of slices of the builders' buffers (only validity and bool bitmaps, at most
+// kBlockRows / 8 bytes each, are copied), so publishing an appended row costs O(columns), not
+// O(block bytes).
+//
+// A row is appended in two steps: prepare_row checks it against a snapshot of the column types
+// and encodes its images (the expensive part, run without the store's lock), then apply_row adds
+// it (cheap, cannot fail but for allocation).
+//
+// Not thread-safe: the store serialises every call but prepare_row under its writer mutex;
+// chunks and views handed out are immutable and shared with readers.
 #pragma once
 
 #include <cstdint>
@@ -17,13 +27,14 @@
 #include "mouse/arrow.hpp"
 #include "mouse/dataset_store.hpp"
 #include "store/contract.hpp"
+#include "store/encoder.hpp"
 
 namespace mouse::detail {
 
 /// Rows per sealed row block at most (the batch size `datasets` writes).
 inline constexpr int64_t kBlockRows = 1000;
-/// A block is also closed once its builders hold this many bytes, so that re-sealing the open
-/// block for a reader (a copy of it) stays cheap when rows are large (images).
+/// A block is also closed once its builders hold this many bytes, so that record batches of
+/// large rows (images) stay about this size and 32-bit offsets far from overflowing.
 inline constexpr int64_t kBlockBytes = int64_t{1} << 20;
 
 /// An immutable run of buffer rows. Columns missing from a chunk are null for its rows.
@@ -41,6 +52,41 @@ struct BufferColumn {
   arrow::TypePtr type;
 };
 
+using BufferColumns = std::shared_ptr<const std::vector<BufferColumn>>;
+
+/// The closed chunks of a buffer: immutable once published, replaced (not changed) when a
+/// chunk is added, so a snapshot shares it by pointer.
+struct SealedChunks {
+  std::vector<ChunkPtr> chunks;
+  std::vector<const BufferChunk*> ptrs;  ///< chunks[i].get()
+  std::vector<int64_t> starts{0};        ///< row within the buffer of each chunk, plus the total
+  OutputLayout layout;                   ///< keys of every chunk
+};
+
+/// What a reader sees of the buffer: the closed chunks and a view of the open block's rows.
+struct BufferView {
+  std::shared_ptr<const SealedChunks> sealed;
+  ChunkPtr open;  ///< null when the open block has no rows
+  BufferColumns columns;
+};
+
+/// A row checked against the column types it was prepared with, and the PNG bytes of its
+/// ImagePixels values (depth-first through lists, in column order).
+struct PreparedRow {
+  BufferColumns columns;
+  std::vector<arrow::TypePtr> merged;  ///< the column type after this row, per row entry
+  std::vector<std::string> png;
+};
+
+/// Bulk columns checked against the column types they were prepared with, and converted to
+/// the types they are stored with.
+struct PreparedColumns {
+  BufferColumns columns;
+  std::vector<arrow::TypePtr> merged;   ///< the column type after the append, per column
+  std::vector<arrow::ArrayPtr> arrays;  ///< the columns, conformed to `merged`
+  int64_t length = 0;
+};
+
 struct BlockBuilder;
 
 /// The writer side of the buffer.
@@ -51,32 +97,52 @@ class AppendBuffer {
   AppendBuffer(const AppendBuffer&) = delete;
   AppendBuffer& operator=(const AppendBuffer&) = delete;
 
-  /// Appends one row (SPEC §4 type rules); on any error the buffer is unchanged.
+  /// Checks `row` against `columns` (SPEC §4 type rules) and PNG-encodes its pixel images.
+  /// Touches no buffer state, so it runs without the store's lock and on any thread. Throws
+  /// what append_row throws. With `png`, images are not encoded again but taken from it (the
+  /// bytes of an earlier prepare of the same row).
+  static PreparedRow prepare_row(const StepRow& row, BufferColumns columns,
+                                 const StoreConfig& config,
+                                 std::vector<std::string>* png = nullptr);
+  /// Appends a row prepared against the current column types (precondition:
+  /// `prepared.columns == column_types()`). Does not throw but for allocation.
+  void apply_row(const StepRow& row, PreparedRow prepared);
+  /// Appends one row (prepare_row then apply_row); on any error the buffer is unchanged.
   void append_row(const StepRow& row);
   /// Appends equal-length Arrow columns as one chunk (converted to the columns' fixed types
   /// when they differ); on any error the buffer is unchanged.
   void append_columns(const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns);
+  /// The checks and conversions of append_columns against `columns_now`, touching no buffer
+  /// state (runs without the store's lock). Throws what append_columns throws.
+  static PreparedColumns prepare_columns(
+      const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns,
+      BufferColumns columns_now, const StoreConfig& config);
+  /// Appends columns prepared against the current column types (precondition:
+  /// `prepared.columns == column_types()`).
+  void apply_columns(const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns,
+                     PreparedColumns prepared);
 
-  /// Seals the open block if rows were added since the last seal, then returns every chunk.
-  const std::vector<ChunkPtr>& sealed();
+  /// Every row appended so far, for readers: O(columns) when rows were added since the last
+  /// call, else O(1).
+  BufferView view();
   /// Rows appended so far.
   int64_t num_rows() const noexcept { return rows_; }
-  /// Columns in order of first appearance, with their fixed types.
-  const std::vector<BufferColumn>& columns() const noexcept { return columns_; }
+  /// Columns in order of first appearance, with their fixed types; a new list is made (never
+  /// the old one changed) when a column is added or its type refined.
+  const BufferColumns& column_types() const noexcept { return columns_; }
 
  private:
-  int column_index(std::string_view name) const noexcept;
-  void set_column_type(const std::string& name, const arrow::TypePtr& type);
-  void seal_open_block();
+  void set_column_types(const std::vector<std::pair<const std::string*, arrow::TypePtr>>& types);
+  ChunkPtr open_chunk(bool compact);
   void close_open_block();
-  void check_contract(const std::string& name, const arrow::DataType& type) const;
+  void add_chunk(ChunkPtr chunk);
 
   StoreConfig config_;
-  std::vector<BufferColumn> columns_;
-  std::vector<ChunkPtr> chunks_;
+  BufferColumns columns_;
+  std::shared_ptr<const SealedChunks> sealed_;
   std::unique_ptr<BlockBuilder> block_;
-  bool last_is_partial_ = false;  // chunks_.back() is an earlier seal of the open block
-  bool dirty_ = false;            // rows added to the open block since its last seal
+  ChunkPtr open_;       // view of the open block as of its last view(), or null
+  bool dirty_ = false;  // rows added to the open block since open_ was made
   int64_t rows_ = 0;
 };
 

@@ -74,13 +74,22 @@ std::shared_ptr<const Snapshot> StoreState::snap() const {
   if (snapshot && snapshot->version == version) return snapshot;
   auto s = std::make_shared<Snapshot>();
   s->source = source;
-  s->buffer = buffer->sealed();
-  s->buffer_columns = buffer->columns();
+  BufferView view = buffer->view();
+  const SealedChunks& sealed = *view.sealed;
+  s->buffer.reserve(sealed.ptrs.size() + 1);
+  s->buffer.assign(sealed.ptrs.begin(), sealed.ptrs.end());
+  s->buffer_starts.reserve(sealed.starts.size() + 1);
+  s->buffer_starts.assign(sealed.starts.begin(), sealed.starts.end());
   s->layout = source->layout;
-  for (const ChunkPtr& chunk : s->buffer) {
-    s->buffer_starts.push_back(s->buffer_starts.back() + chunk->num_rows);
-    s->layout.add(chunk->plan);
+  s->layout.add(sealed.layout);
+  if (view.open) {
+    s->buffer.push_back(view.open.get());
+    s->buffer_starts.push_back(s->buffer_starts.back() + view.open->num_rows);
+    s->layout.add(view.open->plan);
   }
+  s->sealed = std::move(view.sealed);
+  s->open = std::move(view.open);
+  s->buffer_columns = std::move(view.columns);
   s->version = version;
   snapshot = s;
   return s;
@@ -122,7 +131,7 @@ StoreConfig make_config(int64_t a, int64_t c, int64_t d, int64_t i) {
 Dataset buffer_dataset(const Snapshot& snap, std::shared_ptr<const arrow::Schema> schema,
                        std::optional<Features> features) {
   std::vector<arrow::RecordBatch> batches;
-  for (const auto& chunk : snap.buffer) {
+  for (const detail::BufferChunk* chunk : snap.buffer) {
     arrow::RecordBatch batch;
     batch.schema = schema;
     batch.num_rows = chunk->num_rows;
@@ -140,12 +149,12 @@ Dataset buffer_dataset(const Snapshot& snap, std::shared_ptr<const arrow::Schema
 
 Dataset buffer_only_dataset(const Snapshot& snap) {
   auto schema = std::make_shared<arrow::Schema>();
-  for (const auto& column : snap.buffer_columns) {
+  for (const auto& column : *snap.buffer_columns) {
     schema->fields.push_back(arrow::Field{column.name, column.type, true, {}});
   }
   // Image columns are Image features (what `datasets` writes for PIL images), not plain dicts.
   auto json = nlohmann::ordered_json::parse(Features::from_schema(*schema).to_json());
-  for (const auto& column : snap.buffer_columns) {
+  for (const auto& column : *snap.buffer_columns) {
     if (detail::is_image_struct(*column.type)) json[column.name] = {{"_type", "Image"}};
   }
   return buffer_dataset(snap, schema, Features::from_json(json.dump(), "buffer features"));
@@ -185,19 +194,47 @@ void DatasetStore::from_dataset(const DatasetDict& dict, std::optional<std::vect
   detail::publish_segments(*state_, std::move(segs));
 }
 
+// Both appends check, convert and encode against the column types of the moment without the
+// lock, so readers are not held up for it, then apply under the lock. If the column types
+// changed in between (another thread appended a new column, or cleared the store), the checks
+// run again under the lock against the current types: the append then behaves exactly as if it
+// had run entirely under the lock. A failed check changes nothing, wherever it ran.
 void DatasetStore::append(const StepRow& row) {
+  using detail::AppendBuffer;
+  detail::BufferColumns columns;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    columns = state_->buffer->column_types();
+  }
+  detail::PreparedRow prepared = AppendBuffer::prepare_row(row, std::move(columns), state_->config);
   std::lock_guard<std::mutex> lock(state_->mutex);
-  state_->buffer->append_row(row);
+  AppendBuffer& buffer = *state_->buffer;
+  if (prepared.columns != buffer.column_types()) {
+    prepared = AppendBuffer::prepare_row(row, buffer.column_types(), state_->config, &prepared.png);
+  }
+  buffer.apply_row(row, std::move(prepared));
   ++state_->version;
-  state_->size.store(state_->source->rows() + state_->buffer->num_rows());
+  state_->size.store(state_->source->rows() + buffer.num_rows());
 }
 
 void DatasetStore::append_columns(
     const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns) {
+  using detail::AppendBuffer;
+  detail::BufferColumns types;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    types = state_->buffer->column_types();
+  }
+  detail::PreparedColumns prepared =
+      AppendBuffer::prepare_columns(columns, std::move(types), state_->config);
   std::lock_guard<std::mutex> lock(state_->mutex);
-  state_->buffer->append_columns(columns);
+  AppendBuffer& buffer = *state_->buffer;
+  if (prepared.columns != buffer.column_types()) {
+    prepared = AppendBuffer::prepare_columns(columns, buffer.column_types(), state_->config);
+  }
+  buffer.apply_columns(columns, std::move(prepared));
   ++state_->version;
-  state_->size.store(state_->source->rows() + state_->buffer->num_rows());
+  state_->size.store(state_->source->rows() + buffer.num_rows());
 }
 
 int64_t DatasetStore::size() const noexcept { return state_->size.load(); }
@@ -283,7 +320,7 @@ Dataset DatasetStore::to_dataset() const {
   if (parts.empty()) return buffer_only_dataset(*snap);
   // Both: the buffer takes the first source's columns and types, so the two concatenate.
   const Dataset& first = parts.front();
-  for (const auto& column : snap->buffer_columns) {
+  for (const auto& column : *snap->buffer_columns) {
     if (first.schema()->field_index(column.name) < 0) {
       throw InvalidArgument(fmt::format(
           "to_dataset: buffer column \"{}\" is not a column of the source ({}); the two cannot "

@@ -206,6 +206,11 @@ void OutputLayout::add(const SchemaPlan& plan) noexcept {
   if (plan.shape[static_cast<int>(Key::kObsDiscrete)] == ColumnShape::kList) discrete_list = true;
 }
 
+void OutputLayout::add(const OutputLayout& other) noexcept {
+  for (int k = 0; k < kKeyCount; ++k) present[k] = present[k] || other.present[k];
+  discrete_list = discrete_list || other.discrete_list;
+}
+
 BatchEncoder::BatchEncoder(const StoreConfig& config, const OutputLayout& layout, int64_t rows,
                            const Allocator& allocator)
     : config_(config), layout_(layout), rows_(rows) {

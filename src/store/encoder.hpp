@@ -31,6 +31,8 @@ struct OutputLayout {
 
   /// Adds the keys of `plan`.
   void add(const SchemaPlan& plan) noexcept;
+  /// Adds the keys of `other`.
+  void add(const OutputLayout& other) noexcept;
 };
 
 /// Fills the tensors of one batch. Not thread-safe; one encoder per batch.
