@@ -50,10 +50,6 @@ void SourceArgs::add_to(CLI::App* cmd, const std::string& name) {
 }
 
 LoadedSource load_source(const SourceArgs& args) {
-  std::error_code ec;
-  if (!std::filesystem::exists(args.path, ec)) {
-    throw IoError(fmt::format("cannot load {}: no such file or directory", args.path));
-  }
   if (is_disk_layout(args.path)) {
     for (const auto& [flag, value] : {std::pair{"--config", &args.config},
                                       std::pair{"--cache-dir", &args.cache_dir}}) {
@@ -64,17 +60,13 @@ LoadedSource load_source(const SourceArgs& args) {
     }
     return {load_from_disk(args.path), "disk"};
   }
-  if (is_hub_layout(args.path)) {
-    HubLoadOptions hub;
-    if (!args.config.empty()) hub.config_name = args.config;
-    if (!args.cache_dir.empty()) hub.cache_dir = std::filesystem::path(args.cache_dir);
-    auto bar = std::make_shared<ProgressBar>("loading Parquet shards", "shards");
-    hub.progress = [bar](int64_t done, int64_t total) { (*bar)(done, total); };
-    return {load_hub_layout(args.path, hub), "hub"};
-  }
-  throw FormatError(args.path, -1,
-                    "not a dataset: expected dataset_dict.json, state.json (save_to_disk) or "
-                    "README.md / data/*.parquet (Hub layout)");
+  // Not save_to_disk: load_dataset reads the Hub layout, or names what is missing.
+  HubLoadOptions hub;
+  if (!args.config.empty()) hub.config_name = args.config;
+  if (!args.cache_dir.empty()) hub.cache_dir = std::filesystem::path(args.cache_dir);
+  auto bar = std::make_shared<ProgressBar>("loading Parquet shards", "shards");
+  hub.progress = [bar](int64_t done, int64_t total) { (*bar)(done, total); };
+  return {load_dataset(args.path, hub), "hub"};
 }
 
 void StoreArgs::add_to(CLI::App* cmd) {
