@@ -31,12 +31,6 @@ void append_value(std::string& out, const Tensor& t, int64_t i) {
 
 }  // namespace
 
-std::string shape_json(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += fmt::format("{}{}", i ? ", " : "", shape[i]);
-  return out + "]";
-}
-
 void SourceArgs::add_to(CLI::App* cmd, const std::string& name) {
   cmd->add_option(name, path,
                   "save_to_disk Dataset or DatasetDict directory, or Hub layout (Parquet shards, "
@@ -121,14 +115,14 @@ std::unique_ptr<DatasetStore> open_store(const StoreArgs& args) {
 }
 
 void append_tensor_dict_members(std::string& out, const TensorDict& td) {
-  out += fmt::format("\"batch_size\": {}, \"tensors\": {{", shape_json(td.batch_size()));
+  out += fmt::format("\"batch_size\": {}, \"tensors\": {{", format_shape(td.batch_size()));
   bool first = true;
   for (const auto& [name, t] : td) {
     if (!first) out += ", ";
     first = false;
     arrow::append_json_string(out, name);
     out += fmt::format(": {{\"dtype\": \"{}\", \"shape\": {}, \"values\": [", dtype_name(t.dtype()),
-                       shape_json(t.shape()));
+                       format_shape(t.shape()));
     for (int64_t i = 0; i < t.numel(); ++i) {
       if (i) out += ", ";
       append_value(out, t, i);
@@ -145,9 +139,9 @@ std::string tensor_dict_json(const TensorDict& td) {
 }
 
 std::string tensor_dict_text(const TensorDict& td) {
-  std::string out = fmt::format("batch_size {}\n", shape_json(td.batch_size()));
+  std::string out = fmt::format("batch_size {}\n", format_shape(td.batch_size()));
   for (const auto& [name, t] : td) {
-    out += fmt::format("{} {} {}:", name, dtype_name(t.dtype()), shape_json(t.shape()));
+    out += fmt::format("{} {} {}:", name, dtype_name(t.dtype()), format_shape(t.shape()));
     for (int64_t i = 0; i < t.numel(); ++i) {
       out += ' ';
       append_value(out, t, i);

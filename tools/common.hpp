@@ -74,9 +74,6 @@ std::string tensor_dict_json(const TensorDict& td);
 /// Readable form: the batch size, then one line per tensor with its dtype, shape and values.
 std::string tensor_dict_text(const TensorDict& td);
 
-/// A shape as JSON: "[32, 64]".
-std::string shape_json(const std::vector<int64_t>& shape);
-
 /// Bytes held by the tensors of `td`.
 int64_t tensor_dict_bytes(const TensorDict& td);
 

@@ -175,7 +175,7 @@ void run(const DemoOptions& opt) {
       "  keys:",
       kSeq, kB);
   for (const auto& [name, t] : last) {
-    std::cout << fmt::format(" {} {} {}", name, dtype_name(t.dtype()), shape_json(t.shape()));
+    std::cout << fmt::format(" {} {} {}", name, dtype_name(t.dtype()), format_shape(t.shape()));
   }
   std::cout << fmt::format("\n  {} batches in {:.2f} s: {:.0f} batches/s, {:.0f} steps/s, {:.0f} MB/s\n", batches,
                            secs, batches / secs, batches * kB * kSeq / secs, bytes / secs / 1e6);

@@ -5,23 +5,20 @@
 
 #include <cstdint>
 
+#include "core/rng.hpp"
+
 namespace mouse::envs::detail {
 
-/// SplitMix64's output function (Steele, Lea & Flood 2014).
-inline constexpr uint64_t splitmix64_mix(uint64_t z) noexcept {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+using mouse::detail::mix64;
 
 /// Sequential draws of one keyed stream. Not thread-safe (each rollout owns one).
 class KeyedRandom {
  public:
   KeyedRandom(uint64_t seed, uint64_t stream) noexcept
-      : key_(splitmix64_mix(seed ^ splitmix64_mix(stream + kGamma))) {}
+      : key_(mix64(seed ^ mix64(stream + kGamma))) {}
 
   /// The next 64 random bits.
-  uint64_t next() noexcept { return splitmix64_mix(key_ + kGamma * ++counter_); }
+  uint64_t next() noexcept { return mix64(key_ + kGamma * ++counter_); }
   /// Uniform in [0, 1) with 53 random bits.
   double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
   /// Uniform integer in [0, n) for 0 < n < 2^32 (multiply-shift; the bias is below 2^-32).

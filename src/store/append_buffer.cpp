@@ -112,22 +112,6 @@ Buffer copy_bits(const std::vector<uint8_t>& bits, int64_t n) {
   return Buffer::copy_of({bits.data(), static_cast<size_t>((n + 7) / 8)});
 }
 
-// `n` zero bytes, shared when small.
-Buffer zeros(int64_t n) {
-  static const Buffer kZeros = Buffer::allocate(int64_t{16} << 10);
-  return n <= kZeros.size() ? kZeros.slice(0, n) : Buffer::allocate(n);
-}
-
-// A utf8 array of `n` nulls (the path member of an appended Image).
-arrow::ArrayPtr null_utf8(int64_t n) {
-  auto a = std::make_shared<arrow::ArrayData>();
-  a->type = arrow::utf8();
-  a->length = n;
-  a->null_count = n;
-  a->buffers = {zeros((n + 7) / 8), zeros((n + 1) * 4), Buffer()};
-  return a;
-}
-
 bool has_offsets(TypeId id) noexcept {
   return id == TypeId::kUtf8 || id == TypeId::kBinary || id == TypeId::kList ||
          id == TypeId::kStruct;
@@ -255,7 +239,7 @@ struct Node {
         bytes->buffers = {validity, values.prefix(offset_bytes, compact),
                           data.prefix(data.size(), compact)};
         a->buffers = {validity};
-        a->children = {std::move(bytes), null_utf8(length)};
+        a->children = {std::move(bytes), all_null(arrow::utf8(), length)};
         break;
       }
       default:  // utf8, binary

@@ -242,9 +242,10 @@ int64_t DatasetStore::size() const noexcept { return state_->size.load(); }
 int64_t DatasetStore::source_size() const noexcept { return state_->source_size.load(); }
 
 std::vector<int64_t> DatasetStore::segment_starts() const {
-  auto snap = state_->snap();
-  std::vector<int64_t> out = snap->source->segment_starts;
-  out.push_back(snap->size());
+  // Read under the lock rather than through snap(): no snapshot is built just for boundaries.
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  std::vector<int64_t> out = state_->source->segment_starts;
+  out.push_back(state_->source->rows() + state_->buffer->num_rows());
   return out;
 }
 

@@ -74,53 +74,47 @@ void plain(const Values& v, int32_t phys, int64_t b, int64_t e, std::vector<uint
   }
 }
 
+// Element `i` of PLAIN-encoded fixed-width values.
+template <class T>
+T value_at(const Values& v, int64_t i) {
+  T x;
+  std::memcpy(&x, v.data.data() + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
+  return x;
+}
+
+// A float32 / float64 zero statistic rewritten as -0.0 (`negative`) or +0.0; other values and
+// types are left as they are.
+void set_zero_sign(std::string& bytes, TypeId type, bool negative) {
+  auto fix = [&](auto zero) {
+    using T = decltype(zero);
+    T x;
+    std::memcpy(&x, bytes.data(), sizeof(T));
+    if (x != 0) return;
+    const T z = negative ? -zero : zero;
+    bytes.assign(reinterpret_cast<const char*>(&z), sizeof(T));
+  };
+  if (type == TypeId::kFloat32) fix(0.0f);
+  if (type == TypeId::kFloat64) fix(0.0);
+}
+
 // Min/max in the column's sort order (signed or unsigned integers, IEEE floats without NaN,
 // unsigned bytes); nothing for booleans and float16.
 void statistics(const WriteLeaf& leaf, const Values& v, detail::Statistics& s) {
   const int64_t n = v.count();
   int64_t best_min = -1, best_max = -1;
   auto less = [&](int64_t a, int64_t b) -> bool {
+    auto lt = [&](auto tag) { return value_at<decltype(tag)>(v, a) < value_at<decltype(tag)>(v, b); };
     switch (leaf.arrow_type) {
       case TypeId::kInt8:
       case TypeId::kInt16:
-      case TypeId::kInt32: {
-        int32_t x, y;
-        std::memcpy(&x, v.data.data() + a * 4, 4);
-        std::memcpy(&y, v.data.data() + b * 4, 4);
-        return x < y;
-      }
+      case TypeId::kInt32: return lt(int32_t{});
       case TypeId::kUInt8:
       case TypeId::kUInt16:
-      case TypeId::kUInt32: {
-        uint32_t x, y;
-        std::memcpy(&x, v.data.data() + a * 4, 4);
-        std::memcpy(&y, v.data.data() + b * 4, 4);
-        return x < y;
-      }
-      case TypeId::kInt64: {
-        int64_t x, y;
-        std::memcpy(&x, v.data.data() + a * 8, 8);
-        std::memcpy(&y, v.data.data() + b * 8, 8);
-        return x < y;
-      }
-      case TypeId::kUInt64: {
-        uint64_t x, y;
-        std::memcpy(&x, v.data.data() + a * 8, 8);
-        std::memcpy(&y, v.data.data() + b * 8, 8);
-        return x < y;
-      }
-      case TypeId::kFloat32: {
-        float x, y;
-        std::memcpy(&x, v.data.data() + a * 4, 4);
-        std::memcpy(&y, v.data.data() + b * 4, 4);
-        return x < y;
-      }
-      case TypeId::kFloat64: {
-        double x, y;
-        std::memcpy(&x, v.data.data() + a * 8, 8);
-        std::memcpy(&y, v.data.data() + b * 8, 8);
-        return x < y;
-      }
+      case TypeId::kUInt32: return lt(uint32_t{});
+      case TypeId::kInt64: return lt(int64_t{});
+      case TypeId::kUInt64: return lt(uint64_t{});
+      case TypeId::kFloat32: return lt(float{});
+      case TypeId::kFloat64: return lt(double{});
       default: {
         std::string_view x = value_bytes(v, a), y = value_bytes(v, b);
         return std::lexicographical_compare(x.begin(), x.end(), y.begin(), y.end(), [](char p, char q) {
@@ -130,16 +124,8 @@ void statistics(const WriteLeaf& leaf, const Values& v, detail::Statistics& s) {
     }
   };
   auto is_nan = [&](int64_t i) {
-    if (leaf.arrow_type == TypeId::kFloat32) {
-      float x;
-      std::memcpy(&x, v.data.data() + i * 4, 4);
-      return std::isnan(x);
-    }
-    if (leaf.arrow_type == TypeId::kFloat64) {
-      double x;
-      std::memcpy(&x, v.data.data() + i * 8, 8);
-      return std::isnan(x);
-    }
+    if (leaf.arrow_type == TypeId::kFloat32) return std::isnan(value_at<float>(v, i));
+    if (leaf.arrow_type == TypeId::kFloat64) return std::isnan(value_at<double>(v, i));
     return false;
   };
   if (leaf.arrow_type == TypeId::kBool || leaf.arrow_type == TypeId::kFloat16) return;
@@ -149,54 +135,11 @@ void statistics(const WriteLeaf& leaf, const Values& v, detail::Statistics& s) {
     if (best_max < 0 || less(best_max, i)) best_max = i;
   }
   if (best_min < 0) return;
-  auto stat_bytes = [&](int64_t i) {
-    std::string_view b = value_bytes(v, i);
-    std::string out(b);
-    // -0.0 / +0.0 ordering: writers put -0 as min and +0 as max so readers never exclude zeros.
-    if (leaf.arrow_type == TypeId::kFloat32 || leaf.arrow_type == TypeId::kFloat64) {
-      double x = 0;
-      if (leaf.arrow_type == TypeId::kFloat32) {
-        float f;
-        std::memcpy(&f, b.data(), 4);
-        x = f;
-      } else {
-        std::memcpy(&x, b.data(), 8);
-      }
-      if (x == 0) {
-        if (i == best_min) {
-          if (leaf.arrow_type == TypeId::kFloat32) {
-            float z = -0.0f;
-            out.assign(reinterpret_cast<const char*>(&z), 4);
-          } else {
-            double z = -0.0;
-            out.assign(reinterpret_cast<const char*>(&z), 8);
-          }
-        }
-      }
-    }
-    return out;
-  };
-  s.min_value = stat_bytes(best_min);
+  s.min_value = std::string(value_bytes(v, best_min));
   s.max_value = std::string(value_bytes(v, best_max));
-  if (leaf.arrow_type == TypeId::kFloat32 || leaf.arrow_type == TypeId::kFloat64) {
-    double x = 0;
-    if (leaf.arrow_type == TypeId::kFloat32) {
-      float f;
-      std::memcpy(&f, s.max_value->data(), 4);
-      x = f;
-    } else {
-      std::memcpy(&x, s.max_value->data(), 8);
-    }
-    if (x == 0) {
-      if (leaf.arrow_type == TypeId::kFloat32) {
-        float z = 0.0f;
-        s.max_value->assign(reinterpret_cast<const char*>(&z), 4);
-      } else {
-        double z = 0.0;
-        s.max_value->assign(reinterpret_cast<const char*>(&z), 8);
-      }
-    }
-  }
+  // -0.0 / +0.0 ordering: writers put -0 as min and +0 as max so readers never exclude zeros.
+  set_zero_sign(*s.min_value, leaf.arrow_type, /*negative=*/true);
+  set_zero_sign(*s.max_value, leaf.arrow_type, /*negative=*/false);
 }
 
 class FileWriter {
@@ -321,7 +264,7 @@ class FileWriter {
     const int64_t avg = nvalues > 0 ? std::max<int64_t>(1, static_cast<int64_t>(v.data.size()) / nvalues) : 1;
     int64_t e0 = 0, v0 = 0;
     std::vector<uint32_t> lv;
-    while (e0 < entries || (entries == 0 && e0 == 0 && false)) {
+    while (e0 < entries) {
       int64_t e1 = e0, v1 = v0;
       while (e1 < entries) {
         const bool present = leaf.max_def == 0 || b.def[e1] == leaf.max_def;
