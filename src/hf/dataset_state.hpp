@@ -42,6 +42,10 @@ void index_batches(DatasetState& state);
 std::shared_ptr<FeaturesImpl> features_from_hf_metadata(const std::string& text,
                                                         const std::string& source);
 
+/// Bytes of column data of `state` as pyarrow's nbytes counts them (what max_shard_bytes bounds
+/// and the README's num_bytes reports).
+int64_t dataset_nbytes(const DatasetState& state);
+
 /// InvalidArgument for options out of range.
 void check_save_options(const SaveOptions& options);
 

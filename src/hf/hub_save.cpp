@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hf/atomic_dir.hpp"
+#include "hf/dataset_state.hpp"
 #include "hf/hub_readme.hpp"
 #include "hf/py_json.hpp"
 #include "mouse/error.hpp"
@@ -19,65 +20,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using nlohmann::ordered_json;
-
-template <class O>
-std::pair<int64_t, int64_t> offset_span(const arrow::ArrayData& a, int64_t start, int64_t len) {
-  const int64_t need = (a.offset + start + len + 1) * static_cast<int64_t>(sizeof(O));
-  if (a.buffers.size() < 2 || a.buffers[1].size() < need) return {0, 0};
-  const O* o = a.buffers[1].as<O>() + a.offset;
-  return {static_cast<int64_t>(o[start]), static_cast<int64_t>(o[start + len])};
-}
-
-// Bytes of column data of elements [start, start + len) as pyarrow's nbytes counts them
-// (the README's num_bytes, and what max_shard_bytes bounds).
-int64_t array_nbytes(const arrow::ArrayData& a, int64_t start, int64_t len) {
-  if (len <= 0 || !a.type) return 0;
-  int64_t n = (!a.buffers.empty() && !a.buffers[0].empty()) ? (len + 7) / 8 : 0;
-  const arrow::DataType& t = *a.type;
-  switch (t.id) {
-    case arrow::TypeId::kNull:
-      return 0;
-    case arrow::TypeId::kBool:
-      return n + (len + 7) / 8;
-    case arrow::TypeId::kUtf8:
-    case arrow::TypeId::kBinary: {
-      const auto [b, e] = offset_span<int32_t>(a, start, len);
-      return n + (len + 1) * 4 + (e - b);
-    }
-    case arrow::TypeId::kLargeUtf8:
-    case arrow::TypeId::kLargeBinary: {
-      const auto [b, e] = offset_span<int64_t>(a, start, len);
-      return n + (len + 1) * 8 + (e - b);
-    }
-    case arrow::TypeId::kList:
-    case arrow::TypeId::kLargeList: {
-      const bool large = t.id == arrow::TypeId::kLargeList;
-      const auto [b, e] =
-          large ? offset_span<int64_t>(a, start, len) : offset_span<int32_t>(a, start, len);
-      n += (len + 1) * (large ? 8 : 4);
-      if (!a.children.empty()) n += array_nbytes(*a.children[0], b, e - b);
-      return n;
-    }
-    case arrow::TypeId::kFixedSizeList:
-      if (!a.children.empty()) {
-        n += array_nbytes(*a.children[0], (a.offset + start) * t.list_size, len * t.list_size);
-      }
-      return n;
-    case arrow::TypeId::kStruct:
-      for (const auto& c : a.children) n += array_nbytes(*c, a.offset + start, len);
-      return n;
-    default:
-      return n + len * t.byte_width();
-  }
-}
-
-int64_t dataset_nbytes(const Dataset& ds) {
-  int64_t n = 0;
-  for (const auto& b : ds.batches()) {
-    for (const auto& c : b.columns) n += array_nbytes(*c, 0, b.num_rows);
-  }
-  return n;
-}
 
 void check_split_name(const std::string& name) {
   // The README pattern data/<split>-* must not pick up another split's shards.
@@ -138,7 +80,7 @@ void save_to_hub_layout(const DatasetDict& dict, const fs::path& dir,
       for (auto& f : schema->fields) f.nullable = true;
       schema->metadata = {{"huggingface", detail::py_dumps(hf)}};
 
-      const int64_t nbytes = dataset_nbytes(ds);
+      const int64_t nbytes = detail::dataset_nbytes(detail::DatasetAccess::state(ds));
       const int64_t rows = ds.num_rows();
       const int64_t num_shards =
           std::clamp<int64_t>(nbytes / options.max_shard_bytes + 1, 1, std::max<int64_t>(rows, 1));

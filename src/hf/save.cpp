@@ -81,6 +81,8 @@ int64_t array_nbytes(const arrow::ArrayData& a, int64_t start, int64_t len) {
   }
 }
 
+}  // namespace
+
 int64_t dataset_nbytes(const DatasetState& s) {
   int64_t n = 0;
   for (const auto& b : s.batches) {
@@ -88,6 +90,8 @@ int64_t dataset_nbytes(const DatasetState& s) {
   }
   return n;
 }
+
+namespace {
 
 // The record batches for rows [lo, hi): pieces of the source batches of at most `max_rows`.
 template <class F>
