@@ -53,11 +53,6 @@ const mouse::DatasetStore& store() {
   return *s;
 }
 
-int64_t batch_bytes(const mouse::TensorDict& batch) {
-  int64_t n = 0;
-  for (const auto& [name, t] : batch) n += t.nbytes();
-  return n;
-}
 
 void report(benchmark::State& state, int64_t batches, int64_t bytes) {
   state.SetItemsProcessed(batches);
@@ -80,7 +75,7 @@ void BM_Batchifier(benchmark::State& state) {
   int64_t batches = 0, bytes = 0;
   for (auto _ : state) {
     mouse::TensorDict batch = b.next_batch();
-    bytes += batch_bytes(batch);
+    bytes += batch.nbytes();
     ++batches;
     benchmark::DoNotOptimize(batch);
   }
@@ -101,7 +96,7 @@ void BM_MemcpyBaseline(benchmark::State& state) {
   o.num_workers = 0;
   o.seed = 1;
   mouse::PrefetchBatchifier b(store(), kS, kB, o);
-  const int64_t bytes_per_batch = batch_bytes(b.next_batch());
+  const int64_t bytes_per_batch = b.next_batch().nbytes();
   const int64_t row_bytes = bytes_per_batch / (kB * kS);
   std::vector<uint8_t> src(static_cast<size_t>(kRows * row_bytes), 1);
   int64_t batches = 0;
@@ -167,7 +162,7 @@ void BM_ImageBatchifier(benchmark::State& state) {
   int64_t batches = 0, bytes = 0;
   for (auto _ : state) {
     mouse::TensorDict batch = b.next_batch();
-    bytes += batch_bytes(batch);
+    bytes += batch.nbytes();
     ++batches;
   }
   report(state, batches, bytes);
@@ -224,7 +219,7 @@ void BM_AppendImageThenBatch(benchmark::State& state) {
     row["done"] = static_cast<int64_t>(k % 100 == 99 ? 1 : 0);
     store->append(row);
     mouse::TensorDict batch = batchifier.next_batch();
-    bytes += batch_bytes(batch);
+    bytes += batch.nbytes();
     ++k;
   }
   state.SetItemsProcessed(k);

@@ -33,16 +33,11 @@ std::vector<int64_t> random_indices(uint64_t seed) {
   return idx;
 }
 
-int64_t output_bytes(const mouse::TensorDict& td) {
-  int64_t n = 0;
-  for (const auto& [name, t] : td) n += t.nbytes();
-  return n;
-}
 
 void BM_Encode2048RandomRows(benchmark::State& state) {
   const auto& store = cartpole_store();
   const auto idx = random_indices(1);
-  const int64_t bytes = output_bytes(store.get(idx));
+  const int64_t bytes = store.get(idx).nbytes();
   for (auto _ : state) {
     mouse::TensorDict td = store.get(idx);
     benchmark::DoNotOptimize(td.at("action").data());
@@ -60,7 +55,7 @@ BENCHMARK(BM_Encode2048RandomRows)->Unit(benchmark::kMicrosecond);
 void BM_MemcpySameOutputSize(benchmark::State& state) {
   const auto& store = cartpole_store();
   const auto idx = random_indices(1);
-  const int64_t bytes = output_bytes(store.get(idx));
+  const int64_t bytes = store.get(idx).nbytes();
   std::vector<uint8_t> src(static_cast<size_t>(bytes), 1);
   for (auto _ : state) {
     auto dst = mouse::default_allocator().allocate(bytes);
@@ -81,7 +76,7 @@ void BM_Encode2048ConsecutiveRows(benchmark::State& state) {
   const auto& store = cartpole_store();
   std::vector<int64_t> idx(kBatchRows);
   for (int64_t i = 0; i < kBatchRows; ++i) idx[static_cast<size_t>(i)] = 5000 + i;
-  const int64_t bytes = output_bytes(store.get(idx));
+  const int64_t bytes = store.get(idx).nbytes();
   for (auto _ : state) {
     mouse::TensorDict td = store.get(idx);
     benchmark::DoNotOptimize(td.at("action").data());
@@ -116,7 +111,7 @@ void BM_AppendCartPoleStepThenGetLast64(benchmark::State& state) {
     store.append(row);
     mouse::TensorDict td = store.get(idx);
     benchmark::DoNotOptimize(td.at("action").data());
-    bytes += output_bytes(td);
+    bytes += td.nbytes();
     ++k;
   }
   state.SetItemsProcessed(k);

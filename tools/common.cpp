@@ -151,18 +151,26 @@ std::string tensor_dict_text(const TensorDict& td) {
   return out;
 }
 
-int64_t tensor_dict_bytes(const TensorDict& td) {
-  int64_t n = 0;
-  for (const auto& [name, t] : td) n += t.nbytes();
-  return n;
-}
-
 decltype(BatchifierOptions::transform) augment_transform(
     std::shared_ptr<const TokenAugmenter> augmenter) {
   return [aug = std::move(augmenter)](TensorDict batch, int64_t number,
                                       const Allocator& allocator) {
     return aug->apply_fresh(batch, static_cast<uint64_t>(number), allocator);
   };
+}
+
+void check_output_dir(const std::string& command, const std::filesystem::path& out,
+                      bool overwrite) {
+  std::error_code ec;
+  if (!std::filesystem::exists(out, ec)) return;
+  if (!std::filesystem::is_directory(out, ec)) {
+    throw InvalidArgument(
+        fmt::format("{}: {} exists and is not a directory", command, out.string()));
+  }
+  if (!overwrite && !std::filesystem::is_empty(out, ec)) {
+    throw InvalidArgument(fmt::format(
+        "{}: {} exists and is not empty (pass --overwrite to replace it)", command, out.string()));
+  }
 }
 
 ProgressBar::ProgressBar(std::string label, std::string unit)

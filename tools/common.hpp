@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <variant>
@@ -74,13 +75,15 @@ std::string tensor_dict_json(const TensorDict& td);
 /// Readable form: the batch size, then one line per tensor with its dtype, shape and values.
 std::string tensor_dict_text(const TensorDict& td);
 
-/// Bytes held by the tensors of `td`.
-int64_t tensor_dict_bytes(const TensorDict& td);
-
 /// The batchifier transform that gives the n-th batch `augmenter->apply_fresh(batch, n)`: the
 /// same as the n-th update_augmentations + augment pair, whichever worker builds the batch.
 decltype(BatchifierOptions::transform) augment_transform(
     std::shared_ptr<const TokenAugmenter> augmenter);
+
+/// Checks that `out` can be written by `command`: absent, or an empty directory, or (with
+/// `overwrite`) any directory. InvalidArgument naming the command and the path otherwise.
+void check_output_dir(const std::string& command, const std::filesystem::path& out,
+                      bool overwrite);
 
 /// A one-line progress bar on stderr ("<label> [####....]  42% (done/total <unit>)"), redrawn
 /// when the percentage changes and ended with a newline at 100%. Silent unless stderr is a

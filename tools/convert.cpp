@@ -42,19 +42,11 @@ void run(const Options& opt) {
   std::error_code ec;
   if (!fs::is_directory(in, ec))
     throw IoError(fmt::format("convert: {}: not a directory", in.string()));
-  if (fs::exists(out, ec)) {
-    if (fs::equivalent(in, out, ec)) {
-      throw InvalidArgument(
-          fmt::format("convert: IN and OUT are the same directory ({})", out.string()));
-    }
-    if (!fs::is_directory(out, ec)) {
-      throw InvalidArgument(fmt::format("convert: {} exists and is not a directory", out.string()));
-    }
-    if (!opt.overwrite && !fs::is_empty(out, ec)) {
-      throw InvalidArgument(fmt::format(
-          "convert: {} exists and is not empty (pass --overwrite to replace it)", out.string()));
-    }
+  if (fs::exists(out, ec) && fs::equivalent(in, out, ec)) {
+    throw InvalidArgument(
+        fmt::format("convert: IN and OUT are the same directory ({})", out.string()));
   }
+  check_output_dir("convert", out, opt.overwrite);
 
   auto [loaded, from] = load_source(opt.in);
 

@@ -164,7 +164,7 @@ void run(const DemoOptions& opt) {
   TensorDict last;
   while (clock::now() < deadline) {
     last = batchifier.next_batch();
-    bytes += tensor_dict_bytes(last);
+    bytes += last.nbytes();
     ++batches;
   }
   const double secs = std::chrono::duration<double>(clock::now() - t0).count();

@@ -71,16 +71,7 @@ void run(const Options& opt) {
   if (opt.splits_option->count() > 0) splits = envs::parse_splits(opt.splits);
 
   const fs::path out = opt.out;
-  std::error_code ec;
-  if (fs::exists(out, ec)) {
-    if (!fs::is_directory(out, ec)) {
-      throw InvalidArgument(fmt::format("generate: {} exists and is not a directory", out.string()));
-    }
-    if (!opt.overwrite && !fs::is_empty(out, ec)) {
-      throw InvalidArgument(fmt::format(
-          "generate: {} exists and is not empty (pass --overwrite to replace it)", out.string()));
-    }
-  }
+  check_output_dir("generate", out, opt.overwrite);
 
   nlohmann::ordered_json doc = {{"path", out.string()},
                                 {"env", envs::env_name(g.env)},

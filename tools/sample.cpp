@@ -124,7 +124,7 @@ void run_bench(BenchOptions& opt) {
     latencies_ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
     ++batches;
     steps += b.batch_size().empty() ? 0 : b.batch_size()[0] * opt.sampler.sequence_length;
-    bytes += tensor_dict_bytes(b);
+    bytes += b.nbytes();
   }
   const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
   batchifier->close();

@@ -56,6 +56,8 @@ class TensorDict {
   size_t size() const noexcept { return entries_.size(); }
   /// Whether there are no members.
   bool empty() const noexcept { return entries_.empty(); }
+  /// Bytes held by the member tensors (the sum of their nbytes()).
+  int64_t nbytes() const noexcept;
 
   /// First (name, tensor) member in insertion order.
   const_iterator begin() const noexcept { return entries_.begin(); }

@@ -37,6 +37,12 @@ const Tensor* TensorDict::find(std::string_view name) const noexcept {
   return nullptr;
 }
 
+int64_t TensorDict::nbytes() const noexcept {
+  int64_t n = 0;
+  for (const auto& [name, t] : entries_) n += t.nbytes();
+  return n;
+}
+
 bool TensorDict::contains(std::string_view name) const noexcept { return find(name) != nullptr; }
 
 const Tensor& TensorDict::at(std::string_view name) const {

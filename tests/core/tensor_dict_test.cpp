@@ -48,6 +48,12 @@ TEST(TensorDict, DefaultHasEmptyBatchSizeAndAcceptsAnyShape) {
   EXPECT_EQ(d.size(), 2u);
 }
 
+TEST(TensorDict, NbytesSumsTheMembers) {
+  EXPECT_EQ(TensorDict().nbytes(), 0);
+  // action 6 x 8, obs 24 x 4, done 6 x 8 bytes.
+  EXPECT_EQ(make_batch().nbytes(), 48 + 96 + 48);
+}
+
 TEST(TensorDict, ConstructorRejectsNegativeBatchDim) {
   MOUSE_EXPECT_THROW_WITH(TensorDict({2, -3}), InvalidArgument, "negative dimension -3");
 }
