@@ -1,0 +1,36 @@
+"""mouse_data: a fast drop-in for ``mouse.data`` (mouse-core 0.3.0), backed by a C++20 core.
+
+Change ``from mouse.data import ...`` to ``from mouse_data import ...``. Datasets are shared
+with ``datasets`` / pyarrow through the Arrow C data interface (no copies), batches come back as
+``tensordict.TensorDict`` of torch tensors (DLPack, no copies) or NumPy dicts, and every call
+that works releases the GIL.
+"""
+
+from ._core import FormatError
+from .augment import (
+    AugmentMaskProbConfig,
+    AugmentScalarSpec,
+    AugmentSnapshot,
+    AugmentTokensConfig,
+    TokenAugmenter,
+)
+from .batch import PrefetchBatchifier, SampledBatch
+from .dataset_store import DatasetStore
+from .hub import push_stores_to_hub, push_to_hub, save_to_hub_layout
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AugmentMaskProbConfig",
+    "AugmentScalarSpec",
+    "AugmentSnapshot",
+    "AugmentTokensConfig",
+    "DatasetStore",
+    "FormatError",
+    "PrefetchBatchifier",
+    "SampledBatch",
+    "TokenAugmenter",
+    "push_stores_to_hub",
+    "push_to_hub",
+    "save_to_hub_layout",
+]

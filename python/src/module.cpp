@@ -1,0 +1,522 @@
+// mouse_data._core: the C++ API as a Python extension. Thin by design: convert the arguments,
+// release the GIL, call the library, convert the result. The Python package (mouse_data/*.py)
+// gives these the seed's names, defaults and return types.
+#include <fmt/format.h>
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "convert.hpp"
+#include "mouse/augment.hpp"
+#include "mouse/batch.hpp"
+#include "mouse/dataset_store.hpp"
+#include "mouse/error.hpp"
+#include "mouse/hub.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace mouse::py {
+namespace {
+
+PyObject* g_format_error = nullptr;
+
+void translate(const std::exception_ptr& p, void*) {
+  try {
+    std::rethrow_exception(p);
+  } catch (const FormatError& e) {
+    PyErr_SetString(g_format_error, e.what());
+  } catch (const InvalidArgument& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const mouse::KeyError& e) {
+    // KeyError's str() would quote the message; set the exception from a 1-tuple so str(e) is
+    // the message as written.
+    PyErr_SetObject(PyExc_KeyError, nb::make_tuple(nb::str(e.what())).ptr());
+  } catch (const mouse::IndexError& e) {
+    PyErr_SetString(PyExc_IndexError, e.what());
+  } catch (const mouse::TypeError& e) {
+    PyErr_SetString(PyExc_TypeError, e.what());
+  } catch (const IoError& e) {
+    PyErr_SetString(PyExc_OSError, e.what());
+  } catch (const Error& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+}
+
+using IndexArray = nb::ndarray<const int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+
+nb::tuple export_batch(const TensorDict& td, Framework framework) {
+  return nb::make_tuple(td.batch_size(), tensordict_to_python(td, framework));
+}
+
+StoreConfig store_config(int64_t a, int64_t c, int64_t d, int64_t i, const std::string& dtype) {
+  StoreConfig cfg;
+  cfg.max_action_dim = a;
+  cfg.max_obs_continuous_dim = c;
+  cfg.max_obs_discrete_dim = d;
+  cfg.max_obs_image_pixels = i;
+  cfg.obs_image_dtype = dtype_from_name(dtype);
+  if (cfg.obs_image_dtype != DType::kInt64 && cfg.obs_image_dtype != DType::kUInt8) {
+    throw InvalidArgument(fmt::format("obs_image_dtype must be \"int64\" or \"uint8\", got \"{}\"",
+                                      dtype));
+  }
+  return cfg;
+}
+
+HubLoadOptions hub_options(const std::optional<std::string>& config,
+                           const std::optional<std::string>& cache_dir) {
+  HubLoadOptions o;
+  o.config_name = config;
+  if (cache_dir) o.cache_dir = std::filesystem::path(*cache_dir);
+  return o;
+}
+
+// --- augment configs: Python dataclasses <-> C++ structs --------------------------------------
+
+std::optional<double> opt_double(nb::handle h) {
+  if (h.is_none()) return std::nullopt;
+  return nb::cast<double>(h);
+}
+
+AugmentScalarSpec spec_from(nb::handle h) {
+  AugmentScalarSpec s;
+  s.mean = nb::cast<double>(h.attr("mean"));
+  s.std = nb::cast<double>(h.attr("std"));
+  s.low = opt_double(h.attr("low"));
+  s.high = opt_double(h.attr("high"));
+  return s;
+}
+
+nb::dict spec_to(const AugmentScalarSpec& s) {
+  nb::dict d;
+  d["mean"] = s.mean;
+  d["std"] = s.std;
+  d["low"] = s.low ? nb::cast(*s.low) : nb::none();
+  d["high"] = s.high ? nb::cast(*s.high) : nb::none();
+  return d;
+}
+
+constexpr const char* kScalarNames[] = {"scale_reward", "shift_reward",    "scale_obs",
+                                        "shift_obs",    "scale_obs_image", "shift_obs_image"};
+constexpr const char* kMaskNames[] = {"action",       "reward",    "done", "obs_continuous",
+                                      "obs_discrete", "obs_image", "time"};
+
+AugmentScalarSpec* scalar_member(AugmentTokensConfig& c, int i) {
+  AugmentScalarSpec* members[] = {&c.scale_reward, &c.shift_reward,    &c.scale_obs,
+                                  &c.shift_obs,    &c.scale_obs_image, &c.shift_obs_image};
+  return members[i];
+}
+
+double* mask_member(AugmentMaskProbConfig& m, int i) {
+  double* members[] = {&m.action,       &m.reward,    &m.done, &m.obs_continuous,
+                       &m.obs_discrete, &m.obs_image, &m.time};
+  return members[i];
+}
+
+AugmentTokensConfig config_from(nb::handle h) {
+  AugmentTokensConfig c;
+  c.enabled = nb::cast<bool>(h.attr("enabled"));
+  c.permute_tokens = nb::cast<bool>(h.attr("permute_tokens"));
+  for (int i = 0; i < 6; ++i) *scalar_member(c, i) = spec_from(h.attr(kScalarNames[i]));
+  c.permute_obs_discrete = nb::cast<bool>(h.attr("permute_obs_discrete"));
+  nb::handle pa = h.attr("permute_action");
+  if (PyBool_Check(pa.ptr())) {
+    if (pa.ptr() == Py_True) {
+      throw InvalidArgument("permute_action must be False or one of 'input', 'target', 'both'; "
+                            "got True");
+    }
+    c.permute_action = PermuteAction::kOff;
+  } else {
+    c.permute_action = permute_action_from_name(nb::cast<std::string>(pa));
+  }
+  c.permute_done = nb::cast<bool>(h.attr("permute_done"));
+  nb::handle mp = h.attr("mask_prob");
+  for (int i = 0; i < 7; ++i) *mask_member(c.mask_prob, i) = nb::cast<double>(mp.attr(kMaskNames[i]));
+  c.validate();
+  return c;
+}
+
+nb::dict config_to(AugmentTokensConfig c) {
+  nb::dict d;
+  d["enabled"] = c.enabled;
+  d["permute_tokens"] = c.permute_tokens;
+  for (int i = 0; i < 6; ++i) d[kScalarNames[i]] = spec_to(*scalar_member(c, i));
+  d["permute_obs_discrete"] = c.permute_obs_discrete;
+  d["permute_action"] = c.permute_action == PermuteAction::kOff
+                            ? nb::cast(false)
+                            : nb::cast(std::string(permute_action_name(c.permute_action)));
+  d["permute_done"] = c.permute_done;
+  nb::dict mp;
+  for (int i = 0; i < 7; ++i) mp[kMaskNames[i]] = *mask_member(c.mask_prob, i);
+  d["mask_prob"] = mp;
+  return d;
+}
+
+constexpr const char* kSnapshotScalars[] = {"r_scale", "r_shift",  "o_scale",
+                                            "o_shift", "im_scale", "im_shift"};
+
+std::optional<double>* snapshot_scalar(AugmentSnapshot& s, int i) {
+  std::optional<double>* members[] = {&s.scale_reward, &s.shift_reward,    &s.scale_obs,
+                                      &s.shift_obs,    &s.scale_obs_image, &s.shift_obs_image};
+  return members[i];
+}
+
+nb::dict snapshot_to(AugmentSnapshot s, Framework fw) {
+  nb::dict d;
+  d["batch_size"] = s.batch_size;
+  auto perm = [fw](const std::optional<Tensor>& t) {
+    return t ? tensor_to_python(*t, fw) : nb::none();
+  };
+  d["perm_action"] = perm(s.action_perm);
+  d["perm_done"] = perm(s.done_perm);
+  d["perm_obs_discrete"] = perm(s.obs_discrete_perm);
+  for (int i = 0; i < 6; ++i) {
+    auto v = *snapshot_scalar(s, i);
+    d[kSnapshotScalars[i]] = v ? nb::cast(*v) : nb::none();
+  }
+  return d;
+}
+
+AugmentSnapshot snapshot_from(nb::handle h) {
+  AugmentSnapshot s;
+  s.batch_size = nb::cast<int64_t>(h.attr("batch_size"));
+  auto perm = [](nb::handle v, const char* name) -> std::optional<Tensor> {
+    if (v.is_none()) return std::nullopt;
+    if (nb::hasattr(v, "cpu")) v = v.attr("cpu")();
+    return tensor_from_array(v, name).clone();
+  };
+  s.action_perm = perm(h.attr("perm_action"), "perm_action");
+  s.done_perm = perm(h.attr("perm_done"), "perm_done");
+  s.obs_discrete_perm = perm(h.attr("perm_obs_discrete"), "perm_obs_discrete");
+  for (int i = 0; i < 6; ++i) *snapshot_scalar(s, i) = opt_double(h.attr(kSnapshotScalars[i]));
+  return s;
+}
+
+std::vector<int64_t> batch_dims(nb::handle mapping) {
+  if (nb::hasattr(mapping, "batch_size")) {
+    std::vector<int64_t> out;
+    for (nb::handle d : mapping.attr("batch_size")) out.push_back(nb::cast<int64_t>(d));
+    return out;
+  }
+  // A plain dict: [B, S] from "action" (the augmenter requires it).
+  nb::handle action = nb::borrow<nb::dict>(mapping)["action"];
+  nb::object shape = action.attr("shape");
+  return {nb::cast<int64_t>(shape[0]), nb::cast<int64_t>(shape[1])};
+}
+
+}  // namespace
+}  // namespace mouse::py
+
+NB_MODULE(_core, m) {
+  using namespace mouse;
+  using namespace mouse::py;
+  m.doc() = "mouse-data C++ core (use the mouse_data package, not this module directly)";
+
+  g_format_error = PyErr_NewExceptionWithDoc(
+      "mouse_data.FormatError",
+      "Corrupt, truncated or unsupported data; the message names the file, the byte offset when "
+      "known, and what was expected versus found.",
+      PyExc_ValueError, nullptr);
+  m.attr("FormatError") = nb::handle(g_format_error);
+  nb::register_exception_translator(translate);
+
+  // --- DatasetStore ----------------------------------------------------------------------------
+  nb::class_<DatasetStore>(m, "Store", "The C++ DatasetStore (SPEC §4).")
+      .def(
+          "__init__",
+          [](DatasetStore* self, int64_t a, int64_t c, int64_t d, int64_t i,
+             const std::string& dtype) { new (self) DatasetStore(store_config(a, c, d, i, dtype)); },
+          "max_action_dim"_a, "max_obs_continuous_dim"_a, "max_obs_discrete_dim"_a,
+          "max_obs_image_pixels"_a, "obs_image_dtype"_a)
+      .def(
+          "add_streams",
+          [](DatasetStore& s, const std::vector<std::tuple<std::string, nb::object,
+                                                           std::optional<std::string>>>& parts,
+             bool is_dict, std::optional<std::vector<std::string>> splits,
+             std::optional<std::vector<std::string>> pattern) {
+            DatasetDict dict;
+            std::vector<Dataset> single;
+            for (const auto& [name, capsule, features] : parts) {
+              Dataset ds = dataset_from_stream_capsule(capsule, features ? &*features : nullptr);
+              if (is_dict) {
+                dict.insert(name, std::move(ds));
+              } else {
+                single.push_back(std::move(ds));
+              }
+            }
+            nb::gil_scoped_release release;
+            if (is_dict) {
+              s.from_dataset(dict, std::move(splits), std::move(pattern));
+            } else {
+              for (const auto& ds : single) s.from_dataset(ds);
+            }
+          },
+          "parts"_a, "is_dict"_a, "splits"_a.none(), "split_pattern"_a.none(),
+          "Loads (split name, arrow_array_stream capsule, features JSON) parts, zero-copy.")
+      .def(
+          "add_path",
+          [](DatasetStore& s, const std::string& path, std::optional<std::vector<std::string>> splits,
+             std::optional<std::vector<std::string>> pattern, std::optional<std::string> config,
+             std::optional<std::string> cache_dir) {
+            nb::gil_scoped_release release;
+            DatasetDict dict = load_dataset(path, hub_options(config, cache_dir));
+            s.from_dataset(dict, std::move(splits), std::move(pattern));
+          },
+          "path"_a, "splits"_a.none(), "split_pattern"_a.none(), "config"_a.none(),
+          "cache_dir"_a.none(), "Loads a save_to_disk directory or a Hub layout.")
+      .def(
+          "append",
+          [](DatasetStore& s, nb::handle row) {
+            StepRow r = step_row_from_python(row);
+            nb::gil_scoped_release release;
+            s.append(r);
+          },
+          "row"_a)
+      .def(
+          "append_columns",
+          [](DatasetStore& s, nb::handle columns) {
+            std::vector<std::pair<std::string, arrow::ArrayPtr>> cols;
+            if (columns_from_python(columns, cols)) {
+              nb::gil_scoped_release release;
+              s.append_columns(cols);
+              return;
+            }
+            std::vector<StepRow> rows = rows_from_columns(columns);
+            nb::gil_scoped_release release;
+            // Rows are appended one by one; a failure part-way is reported with its row.
+            for (size_t i = 0; i < rows.size(); ++i) {
+              try {
+                s.append(rows[i]);
+              } catch (const InvalidArgument& e) {
+                throw InvalidArgument(fmt::format("append_columns: row {}: {}", i, e.what()));
+              } catch (const mouse::TypeError& e) {
+                throw mouse::TypeError(fmt::format("append_columns: row {}: {}", i, e.what()));
+              }
+            }
+          },
+          "columns"_a)
+      .def("__len__", &DatasetStore::size)
+      .def("source_size", &DatasetStore::source_size)
+      .def("segment_starts", &DatasetStore::segment_starts)
+      .def(
+          "get",
+          [](const DatasetStore& s, IndexArray idx, const std::string& fmt) {
+            const Framework fw = framework_from_name(fmt);
+            TensorDict td;
+            {
+              nb::gil_scoped_release release;
+              td = s.get(std::span<const int64_t>(idx.data(), idx.shape(0)));
+            }
+            return export_batch(td, fw);
+          },
+          "indices"_a, "format"_a)
+      .def(
+          "encode_hf_rows",
+          [](const DatasetStore& s, nb::handle capsule, std::optional<std::string> features,
+             const std::string& fmt) {
+            const Framework fw = framework_from_name(fmt);
+            Dataset ds = dataset_from_stream_capsule(capsule, features ? &*features : nullptr);
+            TensorDict td;
+            {
+              nb::gil_scoped_release release;
+              td = s.encode_hf_rows(ds);
+            }
+            return export_batch(td, fw);
+          },
+          "stream"_a, "features"_a.none(), "format"_a)
+      .def(
+          "to_dataset",
+          [](const DatasetStore& s) {
+            Dataset ds;
+            {
+              nb::gil_scoped_release release;
+              ds = s.to_dataset();
+            }
+            return nb::make_tuple(dataset_to_stream_capsule(ds), ds.features().to_json());
+          },
+          "Every step: (arrow_array_stream capsule, features JSON).")
+      .def_static(
+          "merge",
+          [](const std::vector<const DatasetStore*>& stores) {
+            Dataset ds;
+            {
+              nb::gil_scoped_release release;
+              ds = DatasetStore::merge_stores_to_dataset(stores);
+            }
+            return nb::make_tuple(dataset_to_stream_capsule(ds), ds.features().to_json());
+          },
+          "stores"_a)
+      .def(
+          "clear",
+          [](DatasetStore& s) {
+            nb::gil_scoped_release release;
+            s.clear();
+          })
+      .def_prop_ro("obs_image_dtype",
+                   [](const DatasetStore& s) { return std::string(dtype_name(s.config().obs_image_dtype)); });
+
+  // --- TokenAugmenter --------------------------------------------------------------------------
+  nb::class_<TokenAugmenter>(m, "Augmenter", "The C++ TokenAugmenter (SPEC §6).")
+      .def(
+          "__init__",
+          [](TokenAugmenter* self, nb::handle config, int64_t actions, int64_t discrete,
+             uint64_t seed) { new (self) TokenAugmenter(config_from(config), actions, discrete, seed); },
+          "config"_a, "max_num_actions"_a, "max_num_obs_discrete"_a, "seed"_a)
+      .def_prop_ro("enabled", &TokenAugmenter::enabled)
+      .def_prop_ro("seed", &TokenAugmenter::seed)
+      .def(
+          "update_augmentations",
+          [](TokenAugmenter& a, nb::handle batch) {
+            TensorDict td = tensordict_from_mapping(batch, batch_dims(batch));
+            nb::gil_scoped_release release;
+            a.update_augmentations(td);
+          },
+          "batch"_a)
+      .def(
+          "augment",
+          [](TokenAugmenter& a, nb::handle batch, const std::string& fmt) {
+            const Framework fw = framework_from_name(fmt);
+            TensorDict td = tensordict_from_mapping(batch, batch_dims(batch));
+            TensorDict out;
+            {
+              nb::gil_scoped_release release;
+              out = a.augment(td);
+              td = TensorDict();
+            }
+            return export_batch(out, fw);
+          },
+          "batch"_a, "format"_a)
+      .def("clear_augmentations", &TokenAugmenter::clear_augmentations)
+      .def("has_snapshot", &TokenAugmenter::has_snapshot)
+      .def(
+          "snapshot",
+          [](const TokenAugmenter& a, const std::string& fmt) {
+            return snapshot_to(a.snapshot(), framework_from_name(fmt));
+          },
+          "format"_a)
+      .def(
+          "set_snapshot",
+          [](TokenAugmenter& a, nb::handle snap) { a.set_snapshot(snapshot_from(snap)); },
+          "snapshot"_a);
+
+  m.def(
+      "config_from_yaml",
+      [](const std::string& text, const std::string& source) {
+        return config_to(AugmentTokensConfig::from_yaml_string(text, source));
+      },
+      "text"_a, "source"_a);
+  m.def(
+      "config_from_yaml_file",
+      [](const std::string& path) { return config_to(AugmentTokensConfig::from_yaml_file(path)); },
+      "path"_a);
+  m.def(
+      "validate_config", [](nb::handle config) { config_from(config); }, "config"_a,
+      "Raises ValueError naming the field when the config is invalid.");
+
+  // --- PrefetchBatchifier ----------------------------------------------------------------------
+  nb::class_<PrefetchBatchifier>(m, "Batchifier", "The C++ PrefetchBatchifier (SPEC §5).")
+      .def(
+          "__init__",
+          [](PrefetchBatchifier* self, const DatasetStore& store, int64_t S, int64_t B,
+             const std::string& sampling, int64_t prefetch, int64_t workers, bool pin,
+             std::optional<uint64_t> seed, const std::string& boundaries,
+             const TokenAugmenter* augmenter) {
+            BatchifierOptions o;
+            o.sampling = sampling;
+            o.prefetch = prefetch;
+            o.num_workers = workers;
+            o.pin_memory = pin;
+            o.seed = seed;
+            o.boundaries = boundaries;
+            if (augmenter != nullptr && augmenter->enabled()) {
+              o.transform = [augmenter](TensorDict b, int64_t n, const Allocator& a) {
+                return augmenter->apply_fresh(b, static_cast<uint64_t>(n), a);
+              };
+            }
+            nb::gil_scoped_release release;
+            new (self) PrefetchBatchifier(store, S, B, std::move(o));
+          },
+          "store"_a, "sequence_length"_a, "batch_size"_a, "sampling"_a, "prefetch"_a,
+          "num_workers"_a, "pin_memory"_a, "seed"_a.none(), "boundaries"_a,
+          "augmenter"_a.none(), nb::keep_alive<1, 2>(), nb::keep_alive<1, 11>())
+      .def(
+          "next_batch",
+          [](PrefetchBatchifier& b, const std::string& fmt) {
+            const Framework fw = framework_from_name(fmt);
+            TensorDict td;
+            {
+              nb::gil_scoped_release release;
+              td = b.next_batch();
+            }
+            return export_batch(td, fw);
+          },
+          "format"_a)
+      .def(
+          "next",
+          [](PrefetchBatchifier& b, const std::string& fmt) {
+            const Framework fw = framework_from_name(fmt);
+            SampledBatch sb;
+            {
+              nb::gil_scoped_release release;
+              sb = b.next();
+            }
+            return nb::make_tuple(export_batch(sb.data, fw), sb.starts, sb.number, sb.epoch);
+          },
+          "format"_a)
+      .def("close",
+           [](PrefetchBatchifier& b) {
+             nb::gil_scoped_release release;
+             b.close();
+           })
+      .def_prop_ro("closed", &PrefetchBatchifier::closed)
+      .def("total_batches",
+           [](const PrefetchBatchifier& b) {
+             nb::gil_scoped_release release;
+             return b.total_batches();
+           })
+      .def("state", [](const PrefetchBatchifier& b) { return b.state().to_json(); })
+      .def(
+          "restore",
+          [](PrefetchBatchifier& b, const std::string& json) {
+            BatchifierState st = BatchifierState::from_json(json);
+            nb::gil_scoped_release release;
+            b.restore(st);
+          },
+          "state"_a)
+      .def_prop_ro("pinned", &PrefetchBatchifier::pinned)
+      .def_prop_ro("seed", [](const PrefetchBatchifier& b) { return *b.options().seed; });
+
+  // --- Hub layout ------------------------------------------------------------------------------
+  m.def(
+      "save_hub_layout",
+      [](const std::vector<std::pair<std::string, std::vector<const DatasetStore*>>>& splits,
+         const std::string& dir, const std::string& config_name, int64_t max_shard_bytes) {
+        nb::gil_scoped_release release;
+        DatasetDict dict;
+        for (const auto& [name, stores] : splits) {
+          Dataset merged = DatasetStore::merge_stores_to_dataset(stores);
+          if (merged.num_rows() > 0) dict.insert(name, std::move(merged));
+        }
+        if (dict.size() == 0) return false;
+        HubSaveOptions o;
+        o.config_name = config_name;
+        o.max_shard_bytes = max_shard_bytes;
+        save_to_hub_layout(dict, dir, o);
+        return true;
+      },
+      "splits"_a, "dir"_a, "config_name"_a, "max_shard_bytes"_a,
+      "Writes each split's stores, merged, as a Hub layout (Parquet shards + README) at dir,\n"
+      "atomically; empty splits are left out. False (nothing written) when every split is empty.");
+  m.def(
+      "default_hub_cache_dir", [] { return default_hub_cache_dir().string(); },
+      "Where Hub-layout Parquet shards are cached as Arrow.");
+}
