@@ -5,12 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 
+venv=$(./scripts/python-env.sh)
+
 jobs=$(nproc)
-echo "== release build"
-cmake --preset release >/dev/null
+echo "== release build (library, CLI, tests, benchmarks, Python module)"
+cmake --preset release -DMOUSE_BUILD_PYTHON=ON -DPython_EXECUTABLE="$venv/bin/python" >/dev/null
 cmake --build --preset release -j"$jobs"
 echo "== release tests"
 ctest --preset release -j"$jobs" --timeout 600
+
+echo "== Python tests (the module of the release build, against datasets, pyarrow, torch, mouse-core)"
+PATH="$PWD/build/release/tools:$PATH" PYTHONPATH="$PWD/build/release/python" \
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider python/tests
 
 echo "== install, then build examples/find_package against the installed package"
 rm -rf build/install build/consumer
