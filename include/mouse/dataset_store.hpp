@@ -130,8 +130,10 @@ class DatasetStore {
   /// lists (nested allowed; ints and floats mixed give floats), ImagePixels (stored PNG-encoded)
   /// and EncodedImage (stored as given) as an HF Image column. The first non-null value of a
   /// column fixes its type (a null or empty list leaves it open until one arrives); later rows may
-  /// omit columns (null) or add new ones (null for earlier rows). An int fits a float column, a
-  /// float does not fit an int column, a list of a fixed_size_list column must have its length.
+  /// omit columns (null) or add new ones (null for earlier rows). An int fits a float column; a
+  /// float widens an int column (or the int items of a list column) to float64, earlier values
+  /// becoming floats, as `datasets` infers [0, 0.5]; a list of a fixed_size_list column must have
+  /// its length.
   /// Errors, all leaving the store unchanged: empty row, or no value for action / reward / done
   /// (every buffer row must be encodable) → InvalidArgument; a value that does not fit its
   /// column, or a contract column (SPEC §3) of a type that cannot convert → TypeError naming the

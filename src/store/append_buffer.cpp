@@ -11,6 +11,7 @@
 #include "mouse/error.hpp"
 #include "store/conform.hpp"
 #include "store/image_codec.hpp"
+#include "store/numeric.hpp"
 #include "store/step_value.hpp"
 
 namespace mouse::detail {
@@ -251,11 +252,29 @@ struct Node {
   }
 };
 
-// Brings `node` to the column type `column` when null parts of its type were filled in (the
-// node's own type follows its child's, so that a chunk's schema matches its arrays).
+// An int64 node as a float64 one. The values move to a new allocation (readers keep the old).
+std::unique_ptr<Node> widen_to_float(const Node& ints) {
+  auto n = std::make_unique<Node>();
+  n->type = arrow::float64();
+  n->length = ints.length;
+  n->null_count = ints.null_count;
+  n->valid = ints.valid;
+  const Buffer old = ints.values.prefix(ints.length * 8, false);
+  const auto* v = reinterpret_cast<const int64_t*>(old.data());
+  for (int64_t i = 0; i < ints.length; ++i) n->values.push<double>(static_cast<double>(v[i]));
+  return n;
+}
+
+// Brings `node` to the column type `column` when null parts of its type were filled in or an
+// integer part widened to float (the node's own type follows its child's, so that a chunk's
+// schema matches its arrays).
 void refine(std::unique_ptr<Node>& node, const TypePtr& column) {
   if (node->type->id == TypeId::kNull) {
     if (column->id != TypeId::kNull) node = Node::make(column, node->length);
+    return;
+  }
+  if (node->type->id == TypeId::kInt64 && is_float_type(column->id)) {
+    node = widen_to_float(*node);
     return;
   }
   if (node->child && column->is_list_like()) {

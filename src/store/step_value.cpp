@@ -118,7 +118,11 @@ TypePtr merge_value_type(const TypePtr& column, const TypePtr& value, std::strin
   bool fits = false;
   switch (value->id) {
     case TypeId::kInt64: fits = is_integer_type(column->id) || is_float_type(column->id); break;
-    case TypeId::kFloat64: fits = is_float_type(column->id); break;
+    case TypeId::kFloat64:
+      // An integer column widens to float64 when a float arrives, as `datasets` infers [0, 0.5].
+      if (is_integer_type(column->id)) return value;
+      fits = is_float_type(column->id);
+      break;
     case TypeId::kBool: fits = column->id == TypeId::kBool; break;
     case TypeId::kUtf8:
       fits = column->id == TypeId::kUtf8 || column->id == TypeId::kLargeUtf8 ||

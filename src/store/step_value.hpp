@@ -22,8 +22,9 @@ arrow::TypePtr natural_type(const StepValue& v, std::string& error);
 /// The column type after storing a value of natural type `value` in a column of type `column`
 /// (null when new): null parts of either side are filled in; otherwise `column` is kept when
 /// the value fits it (an int in a float column, a string in a binary column, a list of any kind
-/// into any list kind with fitting items, an image into an Image column). Returns nullptr and
-/// sets `error` when it does not fit.
+/// into any list kind with fitting items, an image into an Image column); an integer column (or
+/// list item) that gets a float becomes float64. Returns nullptr and sets `error` when it does
+/// not fit.
 arrow::TypePtr merge_value_type(const arrow::TypePtr& column, const arrow::TypePtr& value,
                                 std::string& error);
 
