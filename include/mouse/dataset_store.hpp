@@ -114,7 +114,10 @@ class DatasetStore {
 
   /// Appends `ds` to the source (zero-copy); an empty dataset is skipped. Its required columns are
   /// checked now (SPEC §3: missing or unconvertible → InvalidArgument naming column and dataset;
-  /// enabled optional columns of an unconvertible type too). Datasets with different columns
+  /// enabled optional columns of an unconvertible type too). Integer keys' columns (action, done,
+  /// episode_step, observation_discrete) may be bool or float; a float value that is not a whole
+  /// number (1.5, NaN, inf) is found when its row is encoded (get / batches: InvalidArgument
+  /// naming column and row), as the data are not read here. Datasets with different columns
   /// may be loaded together: a key missing from one is filled as for mixed source/buffer rows.
   void from_dataset(const Dataset& ds);
   /// Appends splits of `dict` to the source (SPEC §4): `splits` exact names (in the order
@@ -136,15 +139,18 @@ class DatasetStore {
   /// its length.
   /// Errors, all leaving the store unchanged: empty row, or no value for action / reward / done
   /// (every buffer row must be encodable) → InvalidArgument; a value that does not fit its
-  /// column, or a contract column (SPEC §3) of a type that cannot convert → TypeError naming the
-  /// column.
+  /// column, a contract column (SPEC §3) of a type that cannot convert, or a float that is not a
+  /// whole number (1.5, NaN, inf) for action / done / episode_step / observation_discrete →
+  /// TypeError naming the column (and the row it would have been).
   void append(const StepRow& row);
   /// Typed bulk append of `num_rows` steps given as Arrow columns (one array per column, all of
   /// length num_rows): the fast path for many steps. The arrays become one buffer chunk without a
   /// copy when their types are the columns' types (or the columns are new); otherwise they are
   /// converted to the fixed types (integers to wider integers or floats, list kinds, ...;
   /// TypeError when they cannot be). action / reward / done must be present without nulls
-  /// (InvalidArgument); arrays are fully validated (InvalidArgument). On error nothing changes.
+  /// (InvalidArgument); arrays are fully validated (InvalidArgument), float values of integer
+  /// keys must be whole numbers (InvalidArgument naming column and row). On error nothing
+  /// changes.
   void append_columns(const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns);
 
   /// Total rows (source + buffer).
@@ -163,7 +169,9 @@ class DatasetStore {
   /// zero-filled (q_star: -inf) for the other's rows. The keys are the same for every call on an
   /// unchanged store (the union over its segments' schemas). Tensors are freshly allocated and
   /// writable; they share nothing with the store. Errors: IndexError as above, InvalidArgument
-  /// for a null in a required column of a source dataset, FormatError for undecodable images.
+  /// for a null in a required column of a source dataset or a float that is not a whole number
+  /// in an integer key's column (naming column, dataset and row), FormatError for undecodable
+  /// images.
   TensorDict get(std::span<const int64_t> indices,
                  const Allocator& allocator = default_allocator()) const;
   /// Same as get(indices).

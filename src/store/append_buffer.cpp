@@ -59,6 +59,32 @@ void check_contract(const std::string& name, const arrow::DataType& type,
   }
 }
 
+// The first float of `v` (depth-first through lists) that is not a whole int64, or null.
+const double* non_whole(const StepValue& v) {
+  if (const auto* d = std::get_if<double>(&v.value)) return is_whole_int64(*d) ? nullptr : d;
+  if (const auto* list = std::get_if<StepValue::List>(&v.value)) {
+    for (const StepValue& item : *list) {
+      if (const double* bad = non_whole(item)) return bad;
+    }
+  }
+  return nullptr;
+}
+
+// An integer key's column stored as float must get whole numbers (SPEC §3).
+void check_whole(const std::string& name, const arrow::DataType& type, const StepValue& v,
+                 const StoreConfig& config, int64_t row_number) {
+  if (!is_float_type(leaf_type(type).id)) return;
+  for (const KeySpec& spec : key_specs()) {
+    if (spec.column != name || !is_integer_key(spec.key) || !key_enabled(spec.key, config)) continue;
+    if (const double* bad = non_whole(v)) {
+      throw TypeError(fmt::format(
+          "append: column \"{}\" gets the value {} at row {}, which is not a whole number; "
+          "\"{}\" is int64, so a float column must hold whole numbers; the store is unchanged",
+          name, *bad, row_number, spec.name));
+    }
+  }
+}
+
 // Append-only bytes that readers share a prefix of: bytes once written are never rewritten, and
 // growing moves them to a new allocation (readers' slices keep the old one alive). Amortised
 // O(1) per byte.
@@ -329,7 +355,8 @@ void AppendBuffer::set_column_types(
 }
 
 PreparedRow AppendBuffer::prepare_row(const StepRow& row, BufferColumns columns,
-                                      const StoreConfig& config, std::vector<std::string>* png) {
+                                      const StoreConfig& config, int64_t row_number,
+                                      std::vector<std::string>* png) {
   if (row.empty()) throw InvalidArgument("append: the row is empty; expected at least one column");
   // Validate everything, including every step that can fail (PNG encoding): nothing changes
   // unless the whole row fits, and applying cannot throw (but for allocation).
@@ -352,6 +379,7 @@ PreparedRow AppendBuffer::prepare_row(const StepRow& row, BufferColumns columns,
                                   name, error, value_kind(value)));
     }
     check_contract(name, *type, config);
+    check_whole(name, *type, value, config, row_number);
     if (png == nullptr) {
       try {
         encode_pixels(value, out.png);
@@ -377,7 +405,7 @@ PreparedRow AppendBuffer::prepare_row(const StepRow& row, BufferColumns columns,
 }
 
 void AppendBuffer::append_row(const StepRow& row) {
-  apply_row(row, prepare_row(row, columns_, config_));
+  apply_row(row, prepare_row(row, columns_, config_, rows_));
 }
 
 void AppendBuffer::apply_row(const StepRow& row, PreparedRow prepared) {
@@ -518,6 +546,11 @@ PreparedColumns AppendBuffer::prepare_columns(
     }
     check_contract(name, *type, config);
     arrays.push_back(conform(array, type, fmt::format("append_columns: column \"{}\"", name)));
+    for (const KeySpec& spec : key_specs()) {
+      if (spec.column == name && is_integer_key(spec.key) && key_enabled(spec.key, config)) {
+        check_whole_numbers(*arrays.back(), spec.key, "append_columns", 0);
+      }
+    }
     merged.push_back(std::move(type));
   }
   for (const KeySpec& spec : key_specs()) {

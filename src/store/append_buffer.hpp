@@ -99,10 +99,11 @@ class AppendBuffer {
 
   /// Checks `row` against `columns` (SPEC §4 type rules) and PNG-encodes its pixel images.
   /// Touches no buffer state, so it runs without the store's lock and on any thread. Throws
-  /// what append_row throws. With `png`, images are not encoded again but taken from it (the
-  /// bytes of an earlier prepare of the same row).
+  /// what append_row throws; `row_number` (the row it becomes) names it in messages. With
+  /// `png`, images are not encoded again but taken from it (the bytes of an earlier prepare of
+  /// the same row).
   static PreparedRow prepare_row(const StepRow& row, BufferColumns columns,
-                                 const StoreConfig& config,
+                                 const StoreConfig& config, int64_t row_number,
                                  std::vector<std::string>* png = nullptr);
   /// Appends a row prepared against the current column types (precondition:
   /// `prepared.columns == column_types()`). Does not throw but for allocation.

@@ -17,7 +17,7 @@ std::string_view accepted(Key key) noexcept {
     case Key::kAction:
     case Key::kDone:
     case Key::kTime:
-      return "an integer or bool column";
+      return "an integer, bool or float (whole numbers) column";
     case Key::kReward:
     case Key::kXformedReward:
       return "a numeric or bool column";
@@ -25,7 +25,7 @@ std::string_view accepted(Key key) noexcept {
     case Key::kObsContinuous:
       return "a list (or fixed-size list) of numbers, or a number";
     case Key::kObsDiscrete:
-      return "an integer column or a list of integers";
+      return "an integer, bool or float (whole numbers) column, or a list of them";
     case Key::kObsImage:
       return "an Image (struct<bytes, path>), binary PNG/JPEG bytes, or a (nested) list of integer "
              "pixels";
@@ -103,7 +103,8 @@ ColumnShape classify_column(Key key, const arrow::DataType& type, std::string_vi
     case Key::kAction:
     case Key::kDone:
     case Key::kTime:
-      ok = is_integer_or_bool_type(type.id);
+      // Floats are accepted when whole (other tools write them); the encoder checks each value.
+      ok = is_numeric_or_bool_type(type.id);
       break;
     case Key::kReward:
     case Key::kXformedReward:
@@ -115,7 +116,7 @@ ColumnShape classify_column(Key key, const arrow::DataType& type, std::string_vi
       shape = type.is_list_like() ? ColumnShape::kList : ColumnShape::kScalar;
       break;
     case Key::kObsDiscrete:
-      ok = is_integer_or_bool_type(leaf) || (type.is_list_like() && leaf == TypeId::kNull);
+      ok = is_numeric_or_bool_type(leaf) || (type.is_list_like() && leaf == TypeId::kNull);
       shape = type.is_list_like() ? ColumnShape::kList : ColumnShape::kScalar;
       break;
     case Key::kObsImage:

@@ -28,6 +28,15 @@ enum class Key : int {
 };
 inline constexpr int kKeyCount = 9;
 
+/// The time of a step whose episode_step is null ("not available", SPEC §3).
+inline constexpr int64_t kNullTime = 0;
+
+/// Whether `key` takes integers (action, done, time, obs_discrete): a float column feeding it
+/// must hold whole numbers.
+constexpr bool is_integer_key(Key key) noexcept {
+  return key == Key::kAction || key == Key::kDone || key == Key::kTime || key == Key::kObsDiscrete;
+}
+
 /// One row of the SPEC §3 table.
 struct KeySpec {
   Key key;

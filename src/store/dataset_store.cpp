@@ -202,15 +202,20 @@ void DatasetStore::from_dataset(const DatasetDict& dict, std::optional<std::vect
 void DatasetStore::append(const StepRow& row) {
   using detail::AppendBuffer;
   detail::BufferColumns columns;
+  int64_t row_number = 0;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     columns = state_->buffer->column_types();
+    row_number = state_->source->rows() + state_->buffer->num_rows();
   }
-  detail::PreparedRow prepared = AppendBuffer::prepare_row(row, std::move(columns), state_->config);
+  detail::PreparedRow prepared =
+      AppendBuffer::prepare_row(row, std::move(columns), state_->config, row_number);
   std::lock_guard<std::mutex> lock(state_->mutex);
   AppendBuffer& buffer = *state_->buffer;
   if (prepared.columns != buffer.column_types()) {
-    prepared = AppendBuffer::prepare_row(row, buffer.column_types(), state_->config, &prepared.png);
+    prepared = AppendBuffer::prepare_row(row, buffer.column_types(), state_->config,
+                                         state_->source->rows() + buffer.num_rows(),
+                                         &prepared.png);
   }
   buffer.apply_row(row, std::move(prepared));
   ++state_->version;

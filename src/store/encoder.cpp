@@ -35,20 +35,47 @@ std::span<T> row_span(Tensor& t, int64_t width, int64_t row) {
       dataset, key_specs()[static_cast<int>(key)].column, row));
 }
 
-// Scalar column -> one element per row.
+// Names a chunk's rows in conversion errors.
+struct Where {
+  std::string_view dataset;
+  Key key;
+  int64_t first_row;  // global row of element 0
+};
+
+[[noreturn]] void throw_non_integral(const Where& w, int64_t local, double v) {
+  throw InvalidArgument(fmt::format(
+      "{}: column \"{}\" has the value {} at row {}, which is not a whole number; \"{}\" is "
+      "int64, so a float column must hold whole numbers",
+      w.dataset, key_specs()[static_cast<int>(w.key)].column, v, w.first_row + local,
+      key_specs()[static_cast<int>(w.key)].name));
+}
+
+// Element `k` of `leaf` (row `local` of the chunk) as O; a float into an integer output must be
+// a whole number.
+template <class O, class T>
+O convert(const ArrayData& leaf, int64_t k, const Where& w, int64_t local) {
+  const auto v = load<T>(leaf, k);
+  if constexpr (std::is_integral_v<O> && kFloatElement<T>) {
+    if (!is_whole_int64(static_cast<double>(v))) throw_non_integral(w, local, static_cast<double>(v));
+  }
+  return static_cast<O>(v);
+}
+
+// Scalar column -> one element per row; null rows get `null_value`.
 template <class O>
 void scalar_rows(const ArrayData& a, std::span<const RowRef> rows, O* out, bool required,
-                 std::string_view dataset, Key key, int64_t first_row) {
+                 const Where& w, O null_value) {
   const bool nulls = a.null_count > 0;
   if (nulls && required) {
     for (const RowRef& r : rows) {
-      if (!a.is_valid(r.local)) throw_null(dataset, key, first_row + r.local);
+      if (!a.is_valid(r.local)) throw_null(w.dataset, w.key, w.first_row + r.local);
     }
   }
   visit_number(a.type->id, [&](auto tag) {
     using T = typename decltype(tag)::type;
     for (const RowRef& r : rows) {
-      out[r.out] = (nulls && !a.is_valid(r.local)) ? O{0} : static_cast<O>(load<T>(a, r.local));
+      out[r.out] = (nulls && !a.is_valid(r.local)) ? null_value
+                                                   : convert<O, T>(a, r.local, w, r.local);
     }
   });
 }
@@ -91,7 +118,7 @@ const ArrayData& leaf_array(const ArrayData& a) {
 // items become `null_item`, null rows `null_row` everywhere.
 template <class O>
 void list_rows(const ArrayData& a, std::span<const RowRef> rows, Tensor& t, int64_t width, O pad,
-               O null_item, O null_row) {
+               O null_item, O null_row, const Where& w) {
   O* base = t.data_as<O>();
   const ArrayData& leaf = leaf_array(a);
   const bool scalar = !a.type->is_list_like();
@@ -108,7 +135,7 @@ void list_rows(const ArrayData& a, std::span<const RowRef> rows, Tensor& t, int6
         for (const RowRef& r : rows) {
           O* out = base + r.out * width;
           const int64_t first = (a.offset + r.local) * k;
-          for (int64_t j = 0; j < n; ++j) out[j] = static_cast<O>(load<T>(leaf, first + j));
+          for (int64_t j = 0; j < n; ++j) out[j] = convert<O, T>(leaf, first + j, w, r.local);
           std::fill(out + n, out + width, pad);
         }
         return;
@@ -129,7 +156,7 @@ void list_rows(const ArrayData& a, std::span<const RowRef> rows, Tensor& t, int6
         if constexpr (std::is_same_v<T, void>) {
           out[j] = null_item;
         } else {
-          out[j] = (leaf_nulls && !leaf.is_valid(k)) ? null_item : static_cast<O>(load<T>(leaf, k));
+          out[j] = (leaf_nulls && !leaf.is_valid(k)) ? null_item : convert<O, T>(leaf, k, w, r.local);
         }
       }
       std::fill(out + n, out + width, pad);
@@ -141,6 +168,29 @@ void list_rows(const ArrayData& a, std::span<const RowRef> rows, Tensor& t, int6
     visit_number(leaf.type->id, run);
   }
 }
+
+}  // namespace
+
+void check_whole_numbers(const ArrayData& column, Key key, std::string_view dataset,
+                         int64_t first_row) {
+  const ArrayData& leaf = leaf_array(column);
+  if (!is_float_type(leaf.type->id)) return;
+  const Where w{dataset, key, first_row};
+  visit_number(leaf.type->id, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (int64_t i = 0; i < column.length; ++i) {
+      if (!column.is_valid(i)) continue;
+      const ArrayData* lf = &column;
+      const LeafRange range =
+          column.type->is_list_like() ? leaf_range(column, i, &lf) : LeafRange{i, i + 1};
+      for (int64_t k = range.begin; k < range.end; ++k) {
+        if (leaf.is_valid(k)) convert<int64_t, T>(leaf, k, w, i);
+      }
+    }
+  });
+}
+
+namespace {
 
 std::string read_image_file(const std::string& path, const std::string& where) {
   std::ifstream in(path, std::ios::binary);
@@ -271,27 +321,30 @@ void BatchEncoder::encode(std::span<const arrow::ArrayPtr> columns, const Schema
     const ArrayData& a = *columns[static_cast<size_t>(plan.field[k])];
     Tensor& t = tensors_[k];
     const int64_t w = width_[k];
+    const Where where{dataset, spec.key, first_row};
     switch (spec.key) {
       case Key::kAction:
       case Key::kDone:
+        scalar_rows<int64_t>(a, rows, t.data_as<int64_t>(), spec.required, where, 0);
+        break;
       case Key::kTime:
-        scalar_rows(a, rows, t.data_as<int64_t>(), spec.required, dataset, spec.key, first_row);
+        scalar_rows<int64_t>(a, rows, t.data_as<int64_t>(), false, where, kNullTime);
         break;
       case Key::kReward:
       case Key::kXformedReward:
-        scalar_rows(a, rows, t.data_as<float>(), spec.required, dataset, spec.key, first_row);
+        scalar_rows<float>(a, rows, t.data_as<float>(), spec.required, where, 0.0f);
         break;
       case Key::kQStar:
-        list_rows<float>(a, rows, t, w, kNegInf, kNegInf, kNegInf);
+        list_rows<float>(a, rows, t, w, kNegInf, kNegInf, kNegInf, where);
         break;
       case Key::kObsContinuous:
-        list_rows<double>(a, rows, t, w, 0.0, 0.0, 0.0);
+        list_rows<double>(a, rows, t, w, 0.0, 0.0, 0.0, where);
         break;
       case Key::kObsDiscrete:
         if (layout_.discrete_list) {
-          list_rows<int64_t>(a, rows, t, w, 0, 0, 0);
+          list_rows<int64_t>(a, rows, t, w, 0, 0, 0, where);
         } else {
-          scalar_rows(a, rows, t.data_as<int64_t>(), false, dataset, spec.key, first_row);
+          scalar_rows<int64_t>(a, rows, t.data_as<int64_t>(), false, where, 0);
         }
         break;
       case Key::kObsImage:
@@ -299,12 +352,12 @@ void BatchEncoder::encode(std::span<const arrow::ArrayPtr> columns, const Schema
           if (shape == ColumnShape::kImage) {
             image_rows<uint8_t>(a, rows, t, w, dataset, first_row);
           } else {
-            list_rows<uint8_t>(a, rows, t, w, 0, 0, 0);
+            list_rows<uint8_t>(a, rows, t, w, 0, 0, 0, where);
           }
         } else if (shape == ColumnShape::kImage) {
           image_rows<int64_t>(a, rows, t, w, dataset, first_row);
         } else {
-          list_rows<int64_t>(a, rows, t, w, 0, 0, 0);
+          list_rows<int64_t>(a, rows, t, w, 0, 0, 0, where);
         }
         break;
     }

@@ -62,6 +62,12 @@ class BatchEncoder {
   std::array<int64_t, kKeyCount> width_{};  // elements per row (1 for scalars)
 };
 
+/// Checks that every value of `column` (a scalar or list column feeding integer key `key`) is a
+/// whole number within int64 when the column's leaf type is float; InvalidArgument naming
+/// `dataset`, the column, the value and its row (`first_row` + index) otherwise.
+void check_whole_numbers(const arrow::ArrayData& column, Key key, std::string_view dataset,
+                         int64_t first_row);
+
 /// Encodes every row of a dataset with its own layout (DatasetStore::encode_hf_rows).
 TensorDict encode_dataset(const Dataset& ds, const StoreConfig& config, std::string_view label,
                           const Allocator& allocator);

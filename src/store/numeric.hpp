@@ -46,6 +46,17 @@ constexpr bool is_numeric_or_bool_type(arrow::TypeId id) noexcept {
   return is_integer_or_bool_type(id) || is_float_type(id);
 }
 
+/// True for float element tags (float16, float32, float64).
+template <class T>
+inline constexpr bool kFloatElement =
+    std::is_same_v<T, HalfTag> || std::is_same_v<T, float> || std::is_same_v<T, double>;
+
+/// Whether `v` is a finite whole number within int64: what an integer key (action, done, ...)
+/// accepts from a float column.
+inline bool is_whole_int64(double v) noexcept {
+  return std::isfinite(v) && v == std::trunc(v) && v >= -0x1p63 && v < 0x1p63;
+}
+
 /// IEEE half bits -> float.
 inline float half_to_float(uint16_t h) noexcept {
   const uint32_t exp = (h >> 10) & 0x1Fu;

@@ -161,13 +161,16 @@ TEST(ColumnContract, UnconvertibleTypesAreErrorsNotZeros) {
     return make_dataset(names, cols);
   };
   DatasetStore store(4, 4, 4, 4);
+  EXPECT_THROW_MSG(store.encode_hf_rows(with("action", arrow::make_utf8({std::string("x")}))),
+                   InvalidArgument, "column \"action\" has type string, which cannot convert to \"action\"");
+  // A float integer column converts when whole (SPEC §3); 1.5 does not.
   EXPECT_THROW_MSG(store.encode_hf_rows(with("action", arrow::make_primitive<float>(std::vector<float>{1.5f}))),
-                   InvalidArgument, "column \"action\" has type float, which cannot convert to \"action\"");
+                   InvalidArgument, "column \"action\" has the value 1.5 at row 0");
   EXPECT_THROW_MSG(store.encode_hf_rows(with("reward", arrow::make_utf8({std::string("x")}))),
                    InvalidArgument, "column \"reward\" has type string");
   EXPECT_THROW_MSG(store.encode_hf_rows(with("metadata_q_star", arrow::make_utf8({std::string("x")}))),
                    InvalidArgument, "\"metadata_q_star\"");
-  EXPECT_THROW_MSG(store.encode_hf_rows(with("observation_discrete", arrow::make_primitive<double>(std::vector<double>{1}))),
+  EXPECT_THROW_MSG(store.encode_hf_rows(with("observation_discrete", arrow::make_utf8({std::string("x")}))),
                    InvalidArgument, "\"observation_discrete\"");
   EXPECT_THROW_MSG(store.encode_hf_rows(with("observation_image", arrow::make_utf8({std::string("x")}))),
                    InvalidArgument, "\"observation_image\"");

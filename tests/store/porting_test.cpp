@@ -113,5 +113,134 @@ TEST(AppendWidening, FloatDoesNotWidenBoolOrStringColumns) {
   EXPECT_EQ(type_of(store.to_dataset(), "flag"), "bool");
 }
 
+// action float32, done float64, episode_step bool, observation_discrete float32 scalar.
+Dataset float_step_dataset(std::vector<float> action, std::vector<double> done,
+                           int64_t batch_rows = 0) {
+  const size_t n = action.size();
+  std::vector<float> reward(n, 0.5f), discrete;
+  std::vector<bool> step;
+  for (size_t i = 0; i < n; ++i) {
+    step.push_back(i % 2 == 1);
+    discrete.push_back(static_cast<float>(i) * 2);
+  }
+  return make_dataset({"action", "reward", "done", "episode_step", "observation_discrete"},
+                      {arrow::make_primitive<float>(action), arrow::make_primitive<float>(reward),
+                       arrow::make_primitive<double>(done), arrow::make_bool(step),
+                       arrow::make_primitive<float>(discrete)},
+                      batch_rows);
+}
+
+TEST(IntegralFloats, FloatAndBoolIntegerColumnsLoadAndEncode) {
+  const Dataset ds = float_step_dataset({0, 3, -2, 7}, {0, 1, 2, 0}, 3);
+  DatasetStore store(2, 0, 1);
+  store.from_dataset(ds);
+  const TensorDict td = all_rows(store);
+  EXPECT_EQ(td.at("action").dtype(), DType::kInt64);
+  EXPECT_EQ(values_of<int64_t>(td.at("action")), (std::vector<int64_t>{0, 3, -2, 7}));
+  EXPECT_EQ(values_of<int64_t>(td.at("done")), (std::vector<int64_t>{0, 1, 2, 0}));
+  EXPECT_EQ(values_of<int64_t>(td.at("time")), (std::vector<int64_t>{0, 1, 0, 1}));
+  EXPECT_EQ(values_of<int64_t>(td.at("obs_discrete")), (std::vector<int64_t>{0, 2, 4, 6}));
+  EXPECT_TRUE(store.encode_hf_rows(ds).equals(td));
+}
+
+TEST(IntegralFloats, NonIntegralSourceValueNamesColumnAndRow) {
+  // Two record batches: the bad value is row 3 of the dataset (row 1 of its batch).
+  const Dataset ds = float_step_dataset({0, 1, 2, 1.5f}, {0, 0, 0, 0}, 2);
+  DatasetStore store(2);
+  store.from_dataset(ds);  // values are checked when their rows are encoded
+  const std::vector<int64_t> good = {0, 1, 2};
+  EXPECT_EQ(values_of<int64_t>(store.get(good).at("action")), (std::vector<int64_t>{0, 1, 2}));
+  const std::vector<int64_t> bad = {0, 3};
+  EXPECT_THROW_MSG(store.get(bad), InvalidArgument,
+                   "column \"action\" has the value 1.5 at row 3, which is not a whole number");
+  EXPECT_THROW_MSG(store.encode_hf_rows(ds), InvalidArgument,
+                   "encode_hf_rows: rows: column \"action\" has the value 1.5 at row 3");
+}
+
+TEST(IntegralFloats, NanAndInfinityAreErrors) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  DatasetStore store(2);
+  EXPECT_THROW_MSG(store.encode_hf_rows(float_step_dataset({0, 1}, {0, nan})), InvalidArgument,
+                   "column \"done\" has the value nan at row 1");
+  EXPECT_THROW_MSG(store.encode_hf_rows(float_step_dataset({0, 1}, {-inf, 0})), InvalidArgument,
+                   "column \"done\" has the value -inf at row 0");
+  EXPECT_THROW_MSG(store.encode_hf_rows(float_step_dataset({0, 1}, {0, 1e19})), InvalidArgument,
+                   "column \"done\" has the value 1e+19 at row 1");
+}
+
+TEST(IntegralFloats, ListOfFloatObservationDiscrete) {
+  std::vector<int64_t> offsets = {0, 2, 3, 3};
+  auto discrete = [&](std::vector<float> items) {
+    return make_dataset({"action", "reward", "done", "observation_discrete"},
+                        {arrow::make_primitive<int64_t>(std::vector<int64_t>{0, 1, 2}),
+                         arrow::make_primitive<float>(std::vector<float>{0, 0, 0}),
+                         arrow::make_primitive<int64_t>(std::vector<int64_t>{0, 0, 1}),
+                         arrow::make_list(offsets, arrow::make_primitive<float>(items))});
+  };
+  DatasetStore store(2, 0, 3);
+  store.from_dataset(discrete({4, 5, -6}));
+  EXPECT_EQ(values_of<int64_t>(all_rows(store).at("obs_discrete")),
+            (std::vector<int64_t>{4, 5, 0, -6, 0, 0, 0, 0, 0}));
+  EXPECT_THROW_MSG(store.encode_hf_rows(discrete({4, 5, 0.25f})), InvalidArgument,
+                   "column \"observation_discrete\" has the value 0.25 at row 1");
+}
+
+TEST(IntegralFloats, AppendedFloatAndBoolValuesEncode) {
+  DatasetStore store(2, 0, 2);
+  StepRow r0{{"action", 1.0}, {"reward", 0.5}, {"done", true}, {"episode_step", 3.0},
+             {"observation_discrete", StepValue::List{1.0, 2.0}}};
+  store.append(r0);
+  StepRow r1{{"action", 4}, {"reward", 0}, {"done", false}, {"episode_step", 4},
+             {"observation_discrete", StepValue::List{7, -1}}};
+  store.append(r1);
+  const TensorDict td = all_rows(store);
+  EXPECT_EQ(values_of<int64_t>(td.at("action")), (std::vector<int64_t>{1, 4}));
+  EXPECT_EQ(values_of<int64_t>(td.at("done")), (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(values_of<int64_t>(td.at("time")), (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(values_of<int64_t>(td.at("obs_discrete")), (std::vector<int64_t>{1, 2, 7, -1}));
+  EXPECT_EQ(type_of(store.to_dataset(), "action"), "double");
+  EXPECT_TRUE(store.encode_hf_rows(store.to_dataset()).equals(td));
+}
+
+TEST(IntegralFloats, AppendedNonIntegralValueNamesColumnAndRowAndChangesNothing) {
+  DatasetStore store(2, 0, 2);
+  store.append(step_row(0, 0, 0));
+  store.append(step_row(1, 0, 0));
+  const TensorDict before = all_rows(store);
+  StepRow bad = step_row(2, 0, 0);
+  bad["action"] = 1.5;  // would widen the int column, but 1.5 is no action
+  EXPECT_THROW_MSG(store.append(bad), TypeError,
+                   "column \"action\" gets the value 1.5 at row 2, which is not a whole number");
+  StepRow nan = step_row(2, 0, 0);
+  nan["episode_step"] = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THROW_MSG(store.append(nan), TypeError, "column \"episode_step\" gets the value nan");
+  StepRow list = step_row(2, 0, 0);
+  list["observation_discrete"] = StepValue::List{1, 2.5};
+  EXPECT_THROW_MSG(store.append(list), TypeError,
+                   "column \"observation_discrete\" gets the value 2.5 at row 2");
+  EXPECT_EQ(store.size(), 2);
+  EXPECT_TRUE(all_rows(store).equals(before));
+  EXPECT_EQ(type_of(store.to_dataset(), "action"), "int64");
+}
+
+TEST(IntegralFloats, AppendColumnsChecksFloatValuesOfIntegerKeys) {
+  DatasetStore store(2);
+  const std::vector<std::pair<std::string, arrow::ArrayPtr>> good = {
+      {"action", arrow::make_primitive<float>(std::vector<float>{1, 2})},
+      {"reward", arrow::make_primitive<float>(std::vector<float>{0, 0})},
+      {"done", arrow::make_primitive<double>(std::vector<double>{0, 2})}};
+  store.append_columns(good);
+  const std::vector<std::pair<std::string, arrow::ArrayPtr>> bad = {
+      {"action", arrow::make_primitive<float>(std::vector<float>{1, 2})},
+      {"reward", arrow::make_primitive<float>(std::vector<float>{0, 0})},
+      {"done", arrow::make_primitive<double>(std::vector<double>{0, 2.5})}};
+  EXPECT_THROW_MSG(store.append_columns(bad), InvalidArgument,
+                   "append_columns: column \"done\" has the value 2.5 at row 1");
+  const TensorDict td = all_rows(store);
+  EXPECT_EQ(values_of<int64_t>(td.at("action")), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(values_of<int64_t>(td.at("done")), (std::vector<int64_t>{0, 2}));
+}
+
 }  // namespace
 }  // namespace mouse
