@@ -166,7 +166,9 @@ class DatasetStore {
   /// Encodes the rows at `indices` (negative = from the end; IndexError naming the index and the
   /// length when out of range) into a TensorDict [N] by SPEC §3, in the order given, with tensors
   /// allocated from `allocator`. Mixed source/buffer rows: a key present in one segment only is
-  /// zero-filled (q_star: -inf) for the other's rows. The keys are the same for every call on an
+  /// filled for the other's rows with its null-row value: 0, q_star -inf, time -1 (a null
+  /// episode_step is time -1, SPEC §3; rows without the column are its null rows, which is also
+  /// what to_dataset stores for them). The keys are the same for every call on an
   /// unchanged store (the union over its segments' schemas). Tensors are freshly allocated and
   /// writable; they share nothing with the store. Errors: IndexError as above, InvalidArgument
   /// for a null in a required column of a source dataset or a float that is not a whole number

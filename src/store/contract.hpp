@@ -29,7 +29,7 @@ enum class Key : int {
 inline constexpr int kKeyCount = 9;
 
 /// The time of a step whose episode_step is null ("not available", SPEC §3).
-inline constexpr int64_t kNullTime = 0;
+inline constexpr int64_t kNullTime = -1;
 
 /// Whether `key` takes integers (action, done, time, obs_discrete): a float column feeding it
 /// must hold whole numbers.

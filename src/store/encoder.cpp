@@ -287,6 +287,11 @@ void BatchEncoder::fill(Key key, std::span<const RowRef> rows) {
   const int k = static_cast<int>(key);
   Tensor& t = tensors_[k];
   const int64_t w = width_[k];
+  // Rows without the column are null rows of it (to_dataset stores them as nulls): time -1.
+  if (key == Key::kTime) {
+    for (const RowRef& r : rows) t.data_as<int64_t>()[r.out] = kNullTime;
+    return;
+  }
   switch (t.dtype()) {
     case DType::kFloat32: {
       const float v = key == Key::kQStar ? -std::numeric_limits<float>::infinity() : 0.0f;

@@ -43,7 +43,7 @@ class BatchEncoder {
                const Allocator& allocator);
 
   /// Encodes `rows` of one chunk whose columns are laid out as `plan` says. Keys the plan lacks
-  /// are filled (0, q_star -inf). `dataset` and `first_row` (global row of element 0) name the
+  /// are filled with their null-row value (0, q_star -inf, time -1). `dataset` and `first_row` (global row of element 0) name the
   /// place in errors: a null in a required column is InvalidArgument, undecodable image bytes
   /// a FormatError.
   void encode(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& plan,

@@ -115,7 +115,7 @@ TEST(ColumnContract, OptionalKeysPresentIffColumnInSchema) {
   TensorDict n = store.encode_hf_rows(nulls);
   EXPECT_EQ(n.keys(), (std::vector<std::string>{"action", "reward", "done", "xformed_reward", "time"}));
   EXPECT_EQ(values_of<float>(n.at("xformed_reward")), (std::vector<float>{0}));
-  EXPECT_EQ(values_of<int64_t>(n.at("time")), (std::vector<int64_t>{0}));
+  EXPECT_EQ(values_of<int64_t>(n.at("time")), (std::vector<int64_t>{-1}));  // SPEC §3
 }
 
 TEST(ColumnContract, NullTypedColumnCountsAsAbsent) {

@@ -242,5 +242,91 @@ TEST(IntegralFloats, AppendColumnsChecksFloatValuesOfIntegerKeys) {
   EXPECT_EQ(values_of<int64_t>(td.at("done")), (std::vector<int64_t>{0, 2}));
 }
 
+Dataset timed_dataset(std::vector<int64_t> time, std::vector<bool> valid) {
+  const size_t n = time.size();
+  return make_dataset({"action", "reward", "done", "episode_step"},
+                      {arrow::make_primitive<int64_t>(std::vector<int64_t>(n, 1)),
+                       arrow::make_primitive<float>(std::vector<float>(n, 0)),
+                       arrow::make_primitive<int64_t>(std::vector<int64_t>(n, 0)),
+                       arrow::make_primitive<int64_t>(time, valid)});
+}
+
+TEST(NullTime, NullEpisodeStepInASourceIsMinusOne) {
+  const Dataset ds = timed_dataset({0, 9, 2}, {true, false, true});
+  DatasetStore store(2);
+  store.from_dataset(ds);
+  EXPECT_EQ(values_of<int64_t>(all_rows(store).at("time")), (std::vector<int64_t>{0, -1, 2}));
+  EXPECT_EQ(values_of<int64_t>(store.encode_hf_rows(ds).at("time")),
+            (std::vector<int64_t>{0, -1, 2}));
+  const Dataset floats =
+      make_dataset({"action", "reward", "done", "episode_step"},
+                   {arrow::make_primitive<int64_t>(std::vector<int64_t>{1, 1}),
+                    arrow::make_primitive<float>(std::vector<float>{0, 0}),
+                    arrow::make_primitive<int64_t>(std::vector<int64_t>{0, 0}),
+                    arrow::make_primitive<double>(std::vector<double>{0.5, 4}, {false, true})});
+  EXPECT_EQ(values_of<int64_t>(store.encode_hf_rows(floats).at("time")),
+            (std::vector<int64_t>{-1, 4}));
+}
+
+TEST(NullTime, NullAndMissingEpisodeStepInTheBufferIsMinusOne) {
+  DatasetStore store(2);
+  // 1000 rows without the column seal a block; they are null rows of the column that follows.
+  for (int i = 0; i < 1000; ++i) store.append(step_row(0, 0, 0));
+  store.append(step_row(0, 0, 0));  // in the open block, before the column
+  StepRow r = step_row(0, 0, 0);
+  r["episode_step"] = 5;
+  store.append(r);
+  StepRow null_step = step_row(0, 0, 0);
+  null_step["episode_step"] = nullptr;
+  store.append(null_step);
+  store.append(step_row(0, 0, 0));  // omitted
+  const std::vector<int64_t> time = values_of<int64_t>(all_rows(store).at("time"));
+  ASSERT_EQ(time.size(), 1004u);
+  EXPECT_EQ(time[0], -1);
+  EXPECT_EQ(time[999], -1);
+  EXPECT_EQ(std::vector<int64_t>(time.begin() + 1000, time.end()),
+            (std::vector<int64_t>{-1, 5, -1, -1}));
+  EXPECT_EQ(values_of<int64_t>(store.encode_hf_rows(store.to_dataset()).at("time")), time);
+}
+
+TEST(NullTime, SegmentWithoutTheColumnGetsMinusOneAsItsToDatasetNullsDo) {
+  // SPEC §4 zero-fills a key one segment lacks (q_star -inf), i.e. its null-row value; time's
+  // null-row value is -1 (SPEC §3), and to_dataset stores those rows as nulls, so get() and a
+  // to_dataset round trip agree.
+  DatasetStore store(2);
+  store.from_dataset(make_dataset({"action", "reward", "done"},
+                                  {arrow::make_primitive<int64_t>(std::vector<int64_t>{1, 1}),
+                                   arrow::make_primitive<float>(std::vector<float>{0, 0}),
+                                   arrow::make_primitive<int64_t>(std::vector<int64_t>{0, 0})}));
+  StepRow r = step_row(0, 0, 0);
+  r["episode_step"] = 7;
+  store.append(r);
+  StepRow null_step = step_row(0, 0, 0);
+  null_step["episode_step"] = nullptr;
+  store.append(null_step);
+  EXPECT_EQ(values_of<int64_t>(all_rows(store).at("time")), (std::vector<int64_t>{-1, -1, 7, -1}));
+  EXPECT_THROW_MSG(store.to_dataset(), InvalidArgument,
+                   "buffer column \"episode_step\" is not a column of the source");
+
+  DatasetStore other(2);
+  other.from_dataset(timed_dataset({3, 0}, {true, false}));
+  other.append(step_row(0, 0, 0));
+  const TensorDict got = all_rows(other);
+  EXPECT_EQ(values_of<int64_t>(got.at("time")), (std::vector<int64_t>{3, -1, -1}));
+  EXPECT_EQ(values_of<int64_t>(other.encode_hf_rows(other.to_dataset()).at("time")),
+            (std::vector<int64_t>{3, -1, -1}));
+  // q_star and the other keys keep SPEC §4's fill.
+  other.append([] {
+    StepRow q = step_row(0, 0, 0);
+    q["metadata_q_star"] = StepValue::List{2.5};
+    q["xformed_reward"] = 1.5;
+    return q;
+  }());
+  const std::vector<int64_t> last = {0, 3};
+  const TensorDict mixed = other.get(last);
+  EXPECT_EQ(values_of<float>(mixed.at("q_star")), (std::vector<float>{kNegInf, kNegInf, 2.5f, kNegInf}));
+  EXPECT_EQ(values_of<float>(mixed.at("xformed_reward")), (std::vector<float>{0, 1.5f}));
+}
+
 }  // namespace
 }  // namespace mouse

@@ -95,8 +95,9 @@ TEST(StoreIndexing, MixedSourceAndBufferFillsKeysMissingFromOneSegment) {
   // Buffer-only key: zero for source rows.
   EXPECT_EQ(values_of<float>(td.at("xformed_reward")), (std::vector<float>{0.25f, 0, 0}));
   EXPECT_EQ(values_of<double>(td.at("obs_continuous")), (std::vector<double>{1, 2, 0, 0, 0, 0}));
-  // Source-only keys: zero (time) and -inf (q_star) for the buffer row.
-  EXPECT_EQ(values_of<int64_t>(td.at("time")), (std::vector<int64_t>{0, 7, 8}));
+  // Source-only keys: their null-row values for the buffer row, -1 (time, SPEC §3: what
+  // to_dataset's null episode_step encodes to) and -inf (q_star).
+  EXPECT_EQ(values_of<int64_t>(td.at("time")), (std::vector<int64_t>{-1, 7, 8}));
   EXPECT_EQ(values_of<float>(td.at("q_star")),
             (std::vector<float>{kNegInf, kNegInf, kNegInf, 1, 2, kNegInf, 3, 4, kNegInf}));
   // The same keys for a batch drawn from one segment only.
