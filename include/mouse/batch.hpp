@@ -42,7 +42,8 @@ struct BatchifierOptions {
   /// Where a window may lie: "none" (anywhere in [0, N)), "source" (inside one loaded dataset,
   /// or inside the appended buffer), "episode" (inside one episode: steps up to and including
   /// a row with done != 0, never across a source boundary; a shorter episode is right-padded
-  /// with zeros and the batch gets a bool "mask" [B, S], true for real steps). Anything else:
+  /// with zeros, but q_star -inf and time -1 (what a missing value encodes to), and the batch
+  /// gets a bool "mask" [B, S], true for real steps). Anything else:
   /// InvalidArgument.
   std::string boundaries = "none";
   /// Optional per-batch step run by whoever assembles the batch (a worker thread, or the caller

@@ -1,6 +1,8 @@
 #include "batch/assemble.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,11 +43,22 @@ SampledBatch assemble_batch(const RowSource& source, const Plan& plan, int64_t s
         Tensor t = member.is_writable() ? member : member.clone(allocator);
         const int64_t step_bytes = b * s == 0 ? 0 : t.nbytes() / (b * s);
         auto* bytes = static_cast<uint8_t*>(t.mutable_data());
+        // Padded steps hold what a missing value encodes to (SPEC §7): q_star -inf, time -1,
+        // everything else 0.
+        const bool q_star = name == "q_star" && t.dtype() == DType::kFloat32;
+        const bool time = name == "time" && t.dtype() == DType::kInt64;
         for (int64_t i = 0; i < b; ++i) {
           const int64_t length = plan.windows[static_cast<size_t>(i)].length;
-          if (length < s) {
-            std::memset(bytes + (i * s + length) * step_bytes, 0,
-                        static_cast<size_t>((s - length) * step_bytes));
+          if (length >= s) continue;
+          uint8_t* first = bytes + (i * s + length) * step_bytes;
+          const int64_t pad_bytes = (s - length) * step_bytes;
+          if (q_star) {
+            std::fill_n(reinterpret_cast<float*>(first), pad_bytes / 4,
+                        -std::numeric_limits<float>::infinity());
+          } else if (time) {
+            std::fill_n(reinterpret_cast<int64_t*>(first), pad_bytes / 8, int64_t{-1});
+          } else {
+            std::memset(first, 0, static_cast<size_t>(pad_bytes));
           }
         }
         if (!member.is_writable()) replaced.emplace_back(name, std::move(t));

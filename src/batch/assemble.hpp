@@ -1,5 +1,5 @@
 // Turns a planned batch into tensors: one gather of all B·S rows straight into the batch's
-// tensors, reshaped to [B, S]; padded positions of short episode windows zeroed and masked.
+// tensors, reshaped to [B, S]; padded positions of short episode windows filled and masked.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,8 @@ namespace mouse::detail {
 
 /// Gathers `plan`'s windows of `sequence_length` rows from `source` into tensors from
 /// `allocator`. With `with_mask` the result has a bool "mask" [b, S] (true = real step) and
-/// every tensor is zero at padded positions. Throws what the source throws.
+/// every tensor is zero at padded positions but q_star (-inf) and time (-1). Throws what the
+/// source throws.
 SampledBatch assemble_batch(const RowSource& source, const Plan& plan, int64_t sequence_length,
                             bool with_mask, const Allocator& allocator);
 
