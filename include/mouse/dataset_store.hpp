@@ -20,13 +20,18 @@
 
 namespace mouse {
 
-/// Decoded image pixels for DatasetStore::append: height × width × channels uint8, row-major,
-/// channels 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA); pixels.size() must be H*W*C.
+/// Decoded image pixels for DatasetStore::append: height × width × channels, row-major,
+/// channels 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). Give either `pixels` (uint8) or
+/// `float_pixels` (intensities in [0, 1]), H*W*C values, the other empty.
 struct ImagePixels {
   int64_t height = 0;
   int64_t width = 0;
   int64_t channels = 0;
+  /// uint8 pixels, stored as given.
   std::vector<uint8_t> pixels;
+  /// Float pixels in [0, 1], stored as uint8 round(v * 255) (half to even, as numpy rounds)
+  /// clamped to [0, 255], NaN as 0: what mouse-core's to_dataset does with a float image.
+  std::vector<double> float_pixels;
 };
 
 /// Encoded image bytes (PNG or JPEG) for DatasetStore::append.
@@ -130,8 +135,8 @@ class DatasetStore {
                     std::optional<std::vector<std::string>> split_pattern = {});
 
   /// Appends one step to the buffer. Value types: bool, int (int64), float (float64), string,
-  /// lists (nested allowed; ints and floats mixed give floats), ImagePixels (stored PNG-encoded)
-  /// and EncodedImage (stored as given) as an HF Image column. The first non-null value of a
+  /// lists (nested allowed; ints and floats mixed give floats), ImagePixels (stored PNG-encoded;
+  /// float pixels as round(v * 255)) and EncodedImage (stored as given) as an HF Image column. The first non-null value of a
   /// column fixes its type (a null or empty list leaves it open until one arrives); later rows may
   /// omit columns (null) or add new ones (null for earlier rows). An int fits a float column; a
   /// float widens an int column (or the int items of a list column) to float64, earlier values

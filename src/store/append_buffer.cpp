@@ -33,6 +33,11 @@ struct EncodedPixels {
 
 void encode_pixels(const StepValue& v, std::vector<std::string>& out) {
   if (const auto* px = std::get_if<ImagePixels>(&v.value)) {
+    if (!px->float_pixels.empty()) {
+      const std::vector<uint8_t> pixels = uint8_pixels(*px);
+      out.push_back(encode_png(pixels.data(), pixels.size(), px->height, px->width, px->channels));
+      return;
+    }
     out.push_back(
         encode_png(px->pixels.data(), px->pixels.size(), px->height, px->width, px->channels));
   } else if (const auto* list = std::get_if<StepValue::List>(&v.value)) {

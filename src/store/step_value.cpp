@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <limits>
 
 #include "store/contract.hpp"
@@ -156,13 +157,32 @@ std::string check_value(const DataType& type, const StepValue& v) {
       }
     }
   } else if (const auto* px = std::get_if<ImagePixels>(&v.value)) {
-    return check_image_shape(px->height, px->width, px->channels, px->pixels.size());
+    if (!px->pixels.empty() && !px->float_pixels.empty()) {
+      return fmt::format("image pixels hold both {} uint8 pixels and {} float pixels; expected one "
+                         "of the two",
+                         px->pixels.size(), px->float_pixels.size());
+    }
+    return check_image_shape(px->height, px->width, px->channels,
+                             px->float_pixels.empty() ? px->pixels.size() : px->float_pixels.size());
   } else if (const auto* enc = std::get_if<EncodedImage>(&v.value)) {
     if (sniff_image(enc->bytes) == ImageFormat::kUnknown) {
       return fmt::format("encoded image of {} bytes is neither PNG nor JPEG", enc->bytes.size());
     }
   }
   return {};
+}
+
+uint8_t float_pixel(double v) noexcept {
+  if (!(v > 0)) return 0;  // also NaN
+  const double scaled = std::nearbyint(v * 255.0);
+  return scaled >= 255.0 ? uint8_t{255} : static_cast<uint8_t>(scaled);
+}
+
+std::vector<uint8_t> uint8_pixels(const ImagePixels& image) {
+  if (image.float_pixels.empty()) return image.pixels;
+  std::vector<uint8_t> out(image.float_pixels.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = float_pixel(image.float_pixels[i]);
+  return out;
 }
 
 TypePtr builder_type(const TypePtr& column) {

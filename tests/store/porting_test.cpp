@@ -328,5 +328,49 @@ TEST(NullTime, SegmentWithoutTheColumnGetsMinusOneAsItsToDatasetNullsDo) {
   EXPECT_EQ(values_of<float>(mixed.at("xformed_reward")), (std::vector<float>{0, 1.5f}));
 }
 
+TEST(FloatImages, FloatPixelsAreScaledBy255RoundedAndClamped) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  ImagePixels img;
+  img.height = 2;
+  img.width = 2;
+  img.channels = 3;
+  img.float_pixels = {0, 1, 0.5, 0.25, -0.1, 1.7, nan, 0.002, 0.998, 100.0 / 255, 0.75, 1e-9};
+  const std::vector<int64_t> want = {0, 255, 128, 64, 0, 255, 0, 1, 254, 100, 191, 0};
+  DatasetStore store(2, 0, 0, 12);
+  StepRow r = step_row(0, 0, 0);
+  r["observation_image"] = img;
+  store.append(r);
+  ImagePixels same;
+  same.height = 2;
+  same.width = 2;
+  same.channels = 3;
+  for (int64_t v : want) same.pixels.push_back(static_cast<uint8_t>(v));
+  StepRow u = step_row(1, 0, 0);
+  u["observation_image"] = same;
+  store.append(u);
+  const TensorDict td = all_rows(store);
+  std::vector<int64_t> both = want;
+  both.insert(both.end(), want.begin(), want.end());
+  EXPECT_EQ(values_of<int64_t>(td.at("obs_image")), both);
+  // Stored as an Image feature (PNG of the scaled pixels): encoding the dataset agrees.
+  const Dataset ds = store.to_dataset();
+  EXPECT_EQ(ds.features().type_of("observation_image"), "Image()");
+  EXPECT_TRUE(store.encode_hf_rows(ds).equals(td));
+}
+
+TEST(FloatImages, BadFloatPixelsAreTypeErrorsAndChangeNothing) {
+  DatasetStore store(2, 0, 0, 4);
+  ImagePixels both{2, 2, 1, std::vector<uint8_t>(4), std::vector<double>(4, 0.5)};
+  StepRow r = step_row(0, 0, 0);
+  r["observation_image"] = both;
+  EXPECT_THROW_MSG(store.append(r), TypeError,
+                   "column \"observation_image\": image pixels hold both 4 uint8 pixels and 4 "
+                   "float pixels");
+  ImagePixels short_float{2, 2, 1, {}, std::vector<double>(3, 0.5)};
+  r["observation_image"] = short_float;
+  EXPECT_THROW_MSG(store.append(r), TypeError, "column \"observation_image\"");
+  EXPECT_EQ(store.size(), 0);
+}
+
 }  // namespace
 }  // namespace mouse
