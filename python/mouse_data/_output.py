@@ -34,14 +34,32 @@ def resolve_format(format: str | None) -> str:
     raise ValueError(f"format must be 'auto', 'torch' or 'numpy', got {format!r}")
 
 
+_NEW_TD: Any = None
+
+
+def _make_tensordict(tensors: dict[str, Any], batch_size: list[int]) -> Any:
+    # The core guarantees what TensorDict's constructor would check (every tensor starts with
+    # batch_size, CPU, distinct keys), so use its unchecked constructor where it has one: it is
+    # 3x cheaper, which matters at thousands of batches per second.
+    global _NEW_TD
+    if _NEW_TD is None:
+        import torch
+        from tensordict import TensorDict
+
+        unsafe = getattr(TensorDict, "_new_unsafe", None)
+        if unsafe is not None:
+            _NEW_TD = lambda t, b: unsafe(t, batch_size=torch.Size(b))  # noqa: E731
+        else:
+            _NEW_TD = lambda t, b: TensorDict(t, batch_size=b)  # noqa: E731
+    return _NEW_TD(tensors, batch_size)
+
+
 def wrap(result: tuple[list[int], dict[str, Any]], format: str, device: Any = None) -> Any:
     """A (batch_size, {name: array}) pair from the core as the user's type."""
     batch_size, tensors = result
     if format == "numpy":
         return tensors
-    from tensordict import TensorDict
-
-    td = TensorDict(tensors, batch_size=batch_size)
+    td = _make_tensordict(tensors, batch_size)
     if device is not None and str(device) != "cpu":
         td = td.to(device)
     return td

@@ -46,13 +46,6 @@ const DTypeMap kTensorTypes[] = {
     {nb::dtype<float>(), DType::kFloat32},   {nb::dtype<double>(), DType::kFloat64},
 };
 
-nb::dlpack::dtype to_dl(DType dtype) {
-  for (const auto& m : kTensorTypes) {
-    if (m.dtype == dtype) return m.dl;
-  }
-  throw TypeError(fmt::format("dtype {} has no DLPack equivalent", dtype_name(dtype)));
-}
-
 std::string dl_name(nb::dlpack::dtype d) {
   const char* kind = d.code == uint8_t(nb::dlpack::dtype_code::Int)     ? "int"
                      : d.code == uint8_t(nb::dlpack::dtype_code::UInt)  ? "uint"
@@ -389,21 +382,6 @@ TensorDict tensordict_from_mapping(nb::handle mapping, std::vector<int64_t> batc
     out.set(name, tensor_from_array(value, name));
   }
   return out;
-}
-
-nb::object tensor_to_python(const Tensor& tensor, Framework framework) {
-  auto* keep = new Tensor(tensor);
-  nb::capsule owner(keep, [](void* p) noexcept { delete static_cast<Tensor*>(p); });
-  std::vector<size_t> shape(tensor.shape().begin(), tensor.shape().end());
-  static uint8_t kEmpty[8] = {};
-  void* data = tensor.numel() == 0 ? kEmpty : const_cast<void*>(keep->data());
-  const nb::dlpack::dtype dt = to_dl(tensor.dtype());
-  if (framework == Framework::kTorch) {
-    return nb::ndarray<nb::pytorch>(data, shape.size(), shape.data(), owner, nullptr, dt)
-        .cast(nb::rv_policy::reference);
-  }
-  return nb::ndarray<nb::numpy>(data, shape.size(), shape.data(), owner, nullptr, dt)
-      .cast(nb::rv_policy::reference);
 }
 
 nb::dict tensordict_to_python(const TensorDict& dict, Framework framework) {

@@ -49,6 +49,9 @@ Tensor tensor_from_array(nb::handle array, std::string_view name);
 /// batch size `batch_size`.
 TensorDict tensordict_from_mapping(nb::handle mapping, std::vector<int64_t> batch_size);
 
+/// Loads NumPy's C API; called once when the module is imported (ImportError without numpy).
+void init_numpy();
+
 /// Exports `tensor` to `framework` without copying (the Python object owns a reference to the
 /// storage).
 nb::object tensor_to_python(const Tensor& tensor, Framework framework);

@@ -228,6 +228,7 @@ NB_MODULE(_core, m) {
       PyExc_ValueError, nullptr);
   m.attr("FormatError") = nb::handle(g_format_error);
   nb::register_exception_translator(translate);
+  init_numpy();
 
   // --- DatasetStore ----------------------------------------------------------------------------
   nb::class_<DatasetStore>(m, "Store", "The C++ DatasetStore (SPEC §4).")
