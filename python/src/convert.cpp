@@ -158,14 +158,11 @@ StepValue image_from_array(const ArrayView& a, std::string_view column) {
     return StepValue(std::move(img));
   }
   if (d.code == uint8_t(C::Float)) {
-    // Floats are [0, 1] intensities, as the original's to_dataset takes them: x255, clipped,
-    // truncated (numpy's astype(uint8) after clip).
-    img.pixels.resize(n);
+    // [0, 1] intensities: the library scales them (DatasetStore::append, ImagePixels).
+    img.float_pixels.resize(n);
     const auto* base = static_cast<const uint8_t*>(a.data());
     for (size_t i = 0; i < n; ++i) {
-      double v = std::get<double>(element(base, d, static_cast<int64_t>(i)).value) * 255.0;
-      v = v < 0 ? 0 : (v > 255 ? 255 : v);
-      img.pixels[i] = static_cast<uint8_t>(v);
+      img.float_pixels[i] = std::get<double>(element(base, d, static_cast<int64_t>(i)).value);
     }
     return StepValue(std::move(img));
   }
