@@ -29,10 +29,8 @@ struct ImagePixels {
   int64_t channels = 0;
   /// uint8 pixels, stored as given.
   std::vector<uint8_t> pixels;
-  /// Float pixels in [0, 1], stored as uint8 round(v * 255) (half to even, as numpy rounds)
-  /// clamped to [0, 255], NaN as 0. (mouse-core's to_dataset scales by 255 too but truncates,
-  /// which turns a k/255 intensity that lands a hair below k into k - 1; see
-  /// python/DIFFERENCES.md.)
+  /// Float pixels in [0, 1], stored as uint8 v * 255 clamped to [0, 255] and truncated (as
+  /// mouse-core's to_dataset does: numpy clip, then astype(uint8)), NaN as 0.
   std::vector<double> float_pixels;
 };
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -178,11 +179,30 @@ def _as_indices(indices: Any, n: int) -> np.ndarray:
 
 
 def _table_from_pydict(rows: Mapping[str, Any]) -> Any:
+    """A dict of lists (as ``Dataset.__getitem__`` returns) as a table. Decoded ``PIL.Image``
+    values are stored losslessly as PNG in an ``Image`` column (``datasets`` would re-encode
+    JPEG-sourced images as lossy JPEG), so their pixels encode exactly as given."""
+    rows = dict(rows)
+    image_cols = [k for k, v in rows.items() if any(_is_pil(x) for x in v)]
+    for k in image_cols:
+        rows[k] = [_png(x) if _is_pil(x) else x for x in rows[k]]
     try:
         import datasets
-
-        return datasets.Dataset.from_dict(dict(rows))
     except ImportError:
         import pyarrow as pa
 
-        return pa.table(dict(rows))
+        return pa.table(rows)
+    ds = datasets.Dataset.from_dict(rows)
+    for k in image_cols:
+        ds = ds.cast_column(k, datasets.Image())
+    return ds
+
+
+def _is_pil(value: Any) -> bool:
+    return type(value).__module__.startswith("PIL.") and hasattr(value, "save")
+
+
+def _png(image: Any) -> dict[str, Any]:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return {"bytes": buf.getvalue(), "path": None}

@@ -174,7 +174,8 @@ std::string check_value(const DataType& type, const StepValue& v) {
 
 uint8_t float_pixel(double v) noexcept {
   if (!(v > 0)) return 0;  // also NaN
-  const double scaled = std::nearbyint(v * 255.0);
+  // As mouse-core's to_dataset: clip(v * 255, 0, 255), then truncate (numpy's astype(uint8)).
+  const double scaled = v * 255.0;
   return scaled >= 255.0 ? uint8_t{255} : static_cast<uint8_t>(scaled);
 }
 

@@ -39,8 +39,8 @@ std::string check_value(const arrow::DataType& type, const StepValue& v);
 /// for a type rows cannot be built for (a struct that is not an Image).
 arrow::TypePtr builder_type(const arrow::TypePtr& column);
 
-/// A float pixel (intensity in [0, 1]) as uint8: round(v * 255), half to even, clamped to
-/// [0, 255]; NaN is 0.
+/// A float pixel (intensity in [0, 1]) as uint8: v * 255 clamped to [0, 255] and truncated, as
+/// mouse-core's to_dataset does; NaN is 0.
 uint8_t float_pixel(double v) noexcept;
 
 /// The uint8 pixels of `image`: `pixels`, or `float_pixels` converted by float_pixel().

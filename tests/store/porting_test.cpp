@@ -328,14 +328,14 @@ TEST(NullTime, SegmentWithoutTheColumnGetsMinusOneAsItsToDatasetNullsDo) {
   EXPECT_EQ(values_of<float>(mixed.at("xformed_reward")), (std::vector<float>{0, 1.5f}));
 }
 
-TEST(FloatImages, FloatPixelsAreScaledBy255RoundedAndClamped) {
+TEST(FloatImages, FloatPixelsAreScaledBy255ClampedAndTruncated) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   ImagePixels img;
   img.height = 2;
   img.width = 2;
   img.channels = 3;
   img.float_pixels = {0, 1, 0.5, 0.25, -0.1, 1.7, nan, 0.002, 0.998, 100.0 / 255, 0.75, 1e-9};
-  const std::vector<int64_t> want = {0, 255, 128, 64, 0, 255, 0, 1, 254, 100, 191, 0};
+  const std::vector<int64_t> want = {0, 255, 127, 63, 0, 255, 0, 0, 254, 100, 191, 0};
   DatasetStore store(2, 0, 0, 12);
   StepRow r = step_row(0, 0, 0);
   r["observation_image"] = img;
