@@ -73,6 +73,12 @@ class AugmentTokensConfig:
     mask_prob: AugmentMaskProbConfig = field(default_factory=AugmentMaskProbConfig)
 
     def __post_init__(self) -> None:
+        mode = self.permute_action
+        if isinstance(mode, str) and mode.lower() in ("off", "false"):
+            object.__setattr__(self, "permute_action", False)
+        elif mode is not False and mode not in ("input", "target", "both"):
+            raise ValueError("AugmentTokensConfig.permute_action must be False or one of 'input', "
+                             f"'target', 'both'; got {mode!r}")
         _core.validate_config(self)
 
     def permute_action_enabled(self) -> bool:
@@ -106,7 +112,8 @@ def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        # None means "not set" (AugmentScalarSpec's low / high): leave the key out.
+        return {k: _plain(v) for k, v in value.items() if v is not None}
     return value
 
 

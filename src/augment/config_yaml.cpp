@@ -211,6 +211,8 @@ class Parser {
       bool has_mean = false;
       for (const auto& [key_node, value] : checked_entries(node, kScalarKeys, key)) {
         const std::string field = key_node.Scalar();
+        // `low: null` / `high: null` mean "not set" (how Python's dataclasses.asdict spells it).
+        if ((field == "low" || field == "high") && value.IsNull()) continue;
         const double v = as_number(value, key + "." + field);
         has_mean = has_mean || field == "mean";
         if (field == "mean") spec.mean = v;
