@@ -20,14 +20,6 @@ PIX = 2 * 3 * 3  # 2 x 3 RGB images
 SHARD_RE = re.compile(r"^data/(\w+(?:\.\w+)*)-\d{5}-of-\d{5}\.parquet$")
 
 
-@pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOUSE_DATA_CACHE", str(tmp_path / "mouse-data-cache"))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
 def pixels(k):
     return np.random.default_rng(k).integers(0, 256, (2, 3, 3), dtype=np.uint8)
 
