@@ -54,6 +54,33 @@ struct BatchifierOptions {
   /// exception it throws is rethrown by next_batch for that batch.
   std::function<TensorDict(TensorDict batch, int64_t number, const Allocator& allocator)>
       transform;
+
+  /// This process's place among `world_size` processes that train together (e.g. the ranks of
+  /// torch.distributed). 0 <= rank < world_size, world_size >= 1; the default is one process.
+  /// "sequential" / "batch": every epoch's windows (in order, or in the permutation all ranks
+  /// share, which needs a seed) are dealt round-robin, position p to rank p mod world_size, so
+  /// the ranks' windows are disjoint and together the whole epoch. "random": rank r draws from
+  /// its own streams of (seed, r). "last": the last batch_size·world_size windows, dealt the
+  /// same way. world_size 1 gives exactly the batches of a single process.
+  int64_t rank = 0;
+  /// Number of ranks (see `rank`).
+  int64_t world_size = 1;
+  /// "sequential" / "batch" with world_size > 1 and W mod world_size != 0: false (the default,
+  /// as torch's DistributedSampler) deals the epoch's first windows again to the ranks that
+  /// are one short, so every rank gets ceil(W / world_size); true drops the last
+  /// W mod world_size windows, so every rank gets floor(W / world_size). Either way all ranks
+  /// run the same number of batches per epoch.
+  bool drop_last = false;
+
+  /// Several stores: one weight (finite, >= 0, not all 0) per store; empty = all 1.
+  /// Only "random" sampling uses them; "sequential" / "batch" visit every window of every
+  /// store once per epoch (store 0's windows first, then store 1's, ...).
+  std::vector<double> weights;
+  /// How a "random" window picks its store: "per_store" (store i with probability
+  /// weight_i / sum of weights) or "per_step" (weight_i · rows_i / sum, so steps are drawn
+  /// uniformly when the weights are equal). A store with no valid window at planning time is
+  /// left out of that draw. Windows never span two stores.
+  std::string weight_mode = "per_store";
 };
 
 /// Where a batchifier stands, as a small value: enough to resume with exactly the batches an
@@ -76,12 +103,29 @@ struct BatchifierState {
   int64_t epoch = 0;
   /// Position of the next window within the epoch (sequential / batch modes).
   int64_t next_window = 0;
-  /// Windows in the current epoch, fixed when the epoch started; 0 before it starts.
+  /// Windows in the current epoch (all ranks, all stores), fixed when the epoch started; 0
+  /// before it starts.
   int64_t epoch_windows = 0;
+  /// With several stores: each store's share of epoch_windows; empty otherwise.
+  std::vector<int64_t> epoch_store_windows;
+  /// Rank it belongs to (0 in a single process).
+  int64_t rank = 0;
+  /// World size it belongs to (1 in a single process); restore() rejects another.
+  int64_t world_size = 1;
+  /// drop_last it belongs to.
+  bool drop_last = false;
+  /// Number of stores it belongs to.
+  int64_t stores = 1;
+  /// Store weights it belongs to (empty = all 1).
+  std::vector<double> weights;
+  /// Weight mode it belongs to.
+  std::string weight_mode = "per_store";
 
   /// Compact JSON object with the fields above.
   std::string to_json() const;
   /// Parses to_json()'s output. Throws InvalidArgument naming the missing or malformed field.
+  /// The fields after epoch_windows may be missing (states written before they existed); they
+  /// then take the single-process, single-store defaults.
   static BatchifierState from_json(std::string_view json);
 
   /// Field-wise equality.
@@ -93,8 +137,10 @@ struct SampledBatch {
   /// Tensors [b, S, ...] (b = B, or fewer for the last batch of a sequential / batch epoch);
   /// with boundaries "episode" also "mask" bool [b, S].
   TensorDict data;
-  /// First row of each window (global store row), length b.
+  /// First row of each window (row of its store), length b.
   std::vector<int64_t> starts;
+  /// Store of each window (index into the batchifier's stores; all 0 with one store), length b.
+  std::vector<int64_t> stores;
   /// Number of this batch since construction (or as restored), from 0.
   int64_t number = 0;
   /// Epoch of this batch (sequential / batch modes; 0 otherwise).
@@ -132,9 +178,22 @@ class PrefetchBatchifier {
   PrefetchBatchifier(DatasetStore&& store, int64_t sequence_length, int64_t batch_size,
                      BatchifierOptions options = {}) = delete;
 
+  /// Over several stores, mixed by options.weights / weight_mode (see BatchifierOptions). The
+  /// stores must encode to the same columns, dtypes and shapes (a batch mixing two that do not
+  /// throws InvalidArgument naming the column), and outlive the batchifier. Throws as above,
+  /// and when `stores` is empty or holds a null pointer, weights has another length than
+  /// stores or a negative, non-finite or all-zero weight, weight_mode is unknown, or no store
+  /// has a window.
+  PrefetchBatchifier(const std::vector<const DatasetStore*>& stores, int64_t sequence_length,
+                     int64_t batch_size, BatchifierOptions options = {});
+
   /// As above over any row source (the seam other layers and the tests use).
   PrefetchBatchifier(std::shared_ptr<const detail::RowSource> source, int64_t sequence_length,
                      int64_t batch_size, BatchifierOptions options = {});
+
+  /// As above over several row sources.
+  PrefetchBatchifier(std::vector<std::shared_ptr<const detail::RowSource>> sources,
+                     int64_t sequence_length, int64_t batch_size, BatchifierOptions options = {});
 
   /// close().
   ~PrefetchBatchifier();
@@ -155,15 +214,18 @@ class PrefetchBatchifier {
   /// Whether close() has run.
   bool closed() const noexcept;
 
-  /// ceil(W / B) for the windows W of the store as it is now (under the boundaries policy).
+  /// Batches of one epoch of this rank for the windows W of the stores as they are now (under
+  /// the boundaries policy): ceil(W / B) in a single process; ceil(W_rank / B) with
+  /// W_rank = ceil(W / world_size), or floor with drop_last.
   int64_t total_batches() const;
 
   /// The position after the last delivered batch.
   BatchifierState state() const;
   /// Continues from `state`: the next batch is the one that followed when the state was taken.
   /// Prefetched batches are dropped and the workers restarted. Adopts the state's seed. Throws
-  /// InvalidArgument when the state's sampling, boundaries, S or B differ from this
-  /// batchifier's, its fields are out of range, or after close().
+  /// InvalidArgument when the state's sampling, boundaries, S, B, rank, world size, drop_last,
+  /// number of stores or weights differ from this batchifier's, its fields are out of range,
+  /// or after close().
   void restore(const BatchifierState& state);
 
   /// True when batches are allocated in page-locked (CUDA pinned) memory.

@@ -7,10 +7,94 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "mouse/error.hpp"
+
 namespace mouse::detail {
 
-SampledBatch assemble_batch(const RowSource& source, const Plan& plan, int64_t sequence_length,
-                            bool with_mask, const Allocator& allocator) {
+namespace {
+
+std::string describe(const Tensor& t) {
+  std::vector<int64_t> step(t.shape().begin() + 1, t.shape().end());
+  return fmt::format("{} [{}]", dtype_name(t.dtype()), fmt::join(step, ", "));
+}
+
+// A batch whose windows come from several sources: one gather per source, then each window's
+// S steps copied to its place. Every source must give the same columns.
+TensorDict gather_mixed(std::span<const std::shared_ptr<const RowSource>> sources,
+                        const Plan& plan, std::span<const int64_t> rows, int64_t s,
+                        const Allocator& allocator) {
+  const auto b = static_cast<int64_t>(plan.windows.size());
+  std::vector<std::vector<int64_t>> windows_of(sources.size());
+  for (int64_t i = 0; i < b; ++i) {
+    windows_of[static_cast<size_t>(plan.windows[static_cast<size_t>(i)].source)].push_back(i);
+  }
+  std::vector<Tensor> outs;
+  bool first = true;
+  size_t first_source = 0;
+  std::vector<std::string> names;
+  for (size_t src = 0; src < sources.size(); ++src) {
+    const std::vector<int64_t>& mine = windows_of[src];
+    if (mine.empty()) continue;
+    std::vector<int64_t> own_rows;
+    own_rows.reserve(mine.size() * static_cast<size_t>(s));
+    for (int64_t i : mine) own_rows.insert(own_rows.end(), rows.begin() + i * s, rows.begin() + (i + 1) * s);
+    TensorDict part = sources[src]->gather(own_rows, allocator);
+    if (first) {
+      for (const auto& [name, t] : part) {
+        std::vector<int64_t> shape = t.shape();
+        shape[0] = b * s;
+        outs.push_back(Tensor::empty(std::move(shape), t.dtype(), allocator));
+        names.push_back(name);
+      }
+      first = false;
+      first_source = src;
+    }
+    if (part.size() != names.size()) {
+      throw InvalidArgument(fmt::format(
+          "PrefetchBatchifier: store {} encodes to the columns [{}], store {} to [{}]; stores "
+          "mixed in one batchifier need the same columns",
+          first_source, fmt::join(names, ", "), src, fmt::join(part.keys(), ", ")));
+    }
+    for (size_t j = 0; j < names.size(); ++j) {
+      const std::string& name = names[j];
+      const Tensor* have = part.contains(name) ? &part.at(name) : nullptr;
+      Tensor& want = outs[j];
+      if (have == nullptr) {
+        throw InvalidArgument(fmt::format(
+            "PrefetchBatchifier: store {} has no column \"{}\" (store {} has); stores mixed in "
+            "one batchifier need the same columns",
+            src, name, first_source));
+      }
+      if (have->dtype() != want.dtype() || have->ndim() != want.ndim() ||
+          !std::equal(have->shape().begin() + 1, have->shape().end(), want.shape().begin() + 1)) {
+        throw InvalidArgument(fmt::format(
+            "PrefetchBatchifier: column \"{}\" is {} in store {} but {} in store {}; stores "
+            "mixed in one batchifier must encode to the same dtypes and shapes (the same max "
+            "dims)",
+            name, describe(*have), src, describe(want), first_source));
+      }
+      const int64_t window_bytes = want.nbytes() / b;
+      auto* dst = static_cast<uint8_t*>(want.mutable_data());
+      const auto* from = static_cast<const uint8_t*>(have->data());
+      for (size_t k = 0; k < mine.size(); ++k) {
+        std::memcpy(dst + mine[k] * window_bytes, from + static_cast<int64_t>(k) * window_bytes,
+                    static_cast<size_t>(window_bytes));
+      }
+    }
+  }
+  TensorDict out({b * s});
+  for (size_t j = 0; j < names.size(); ++j) out.set(names[j], std::move(outs[j]));
+  return out;
+}
+
+}  // namespace
+
+SampledBatch assemble_batch(std::span<const std::shared_ptr<const RowSource>> sources,
+                            const Plan& plan, int64_t sequence_length, bool with_mask,
+                            const Allocator& allocator) {
   const int64_t s = sequence_length;
   const auto b = static_cast<int64_t>(plan.windows.size());
   SampledBatch out;
@@ -22,13 +106,19 @@ SampledBatch assemble_batch(const RowSource& source, const Plan& plan, int64_t s
   for (int64_t i = 0; i < b; ++i) {
     const Window& w = plan.windows[static_cast<size_t>(i)];
     out.starts.push_back(w.start);
+    out.stores.push_back(w.source);
     int64_t* row = rows.data() + i * s;
     // Padded positions gather the window's first row (any valid row would do) and are zeroed
     // below.
     for (int64_t j = 0; j < s; ++j) row[j] = w.start + (j < w.length ? j : 0);
     padded = padded || w.length < s;
   }
-  TensorDict flat = source.gather(rows, allocator);
+  bool mixed = false;
+  for (const Window& w : plan.windows) mixed = mixed || w.source != plan.windows[0].source;
+  TensorDict flat =
+      mixed ? gather_mixed(sources, plan, rows, s, allocator)
+            : sources[static_cast<size_t>(plan.windows.empty() ? 0 : plan.windows[0].source)]
+                  ->gather(rows, allocator);
   TensorDict data = flat.reshape({b, s});
   if (with_mask) {
     Tensor mask = Tensor::empty({b, s}, DType::kBool, allocator);

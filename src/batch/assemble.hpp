@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 
 #include "batch/row_source.hpp"
 #include "batch/sampler.hpp"
@@ -10,11 +12,13 @@
 
 namespace mouse::detail {
 
-/// Gathers `plan`'s windows of `sequence_length` rows from `source` into tensors from
-/// `allocator`. With `with_mask` the result has a bool "mask" [b, S] (true = real step) and
-/// every tensor is zero at padded positions but q_star (-inf) and time (-1). Throws what the
-/// source throws.
-SampledBatch assemble_batch(const RowSource& source, const Plan& plan, int64_t sequence_length,
-                            bool with_mask, const Allocator& allocator);
+/// Gathers `plan`'s windows of `sequence_length` rows, each from its source
+/// (`sources[window.source]`), into tensors from `allocator`. With `with_mask` the result has a
+/// bool "mask" [b, S] (true = real step) and every tensor is zero at padded positions but q_star
+/// (-inf) and time (-1). Throws what the sources throw, and InvalidArgument when a batch mixes
+/// sources whose columns differ in name, dtype or shape.
+SampledBatch assemble_batch(std::span<const std::shared_ptr<const RowSource>> sources,
+                            const Plan& plan, int64_t sequence_length, bool with_mask,
+                            const Allocator& allocator);
 
 }  // namespace mouse::detail

@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 #include "mouse/batch.hpp"
 #include "mouse/error.hpp"
@@ -21,7 +23,7 @@ T field(const nlohmann::json& j, const char* name) {
   }
   // nlohmann converts 2.5 to 2 and -1 to 2^64-1 without complaint; a checkpoint that does
   // either would resume at another position, so integers must be integers of the right sign.
-  if constexpr (std::is_integral_v<T>) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     const bool ok = std::is_signed_v<T> ? it->is_number_integer() : it->is_number_unsigned();
     if (!ok) {
       throw InvalidArgument(fmt::format("BatchifierState: field \"{}\" has the wrong type: expected {} integer, found {}",
@@ -37,6 +39,49 @@ T field(const nlohmann::json& j, const char* name) {
   }
 }
 
+// An optional field: `fallback` when absent (states written before the field existed).
+template <class T>
+T field_or(const nlohmann::json& j, const char* name, T fallback) {
+  if (j.find(name) == j.end()) return fallback;
+  return field<T>(j, name);
+}
+
+std::vector<int64_t> int_list(const nlohmann::json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end()) return {};
+  std::vector<int64_t> out;
+  if (it->is_array()) {
+    for (const auto& v : *it) {
+      if (!v.is_number_integer()) {
+        out.clear();
+        break;
+      }
+      out.push_back(v.get<int64_t>());
+    }
+    if (out.size() == it->size()) return out;
+  }
+  throw InvalidArgument(fmt::format(
+      "BatchifierState: field \"{}\" must be a list of integers, found {:.80}", name, it->dump()));
+}
+
+std::vector<double> number_list(const nlohmann::json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end()) return {};
+  std::vector<double> out;
+  if (it->is_array()) {
+    for (const auto& v : *it) {
+      if (!v.is_number()) {
+        out.clear();
+        break;
+      }
+      out.push_back(v.get<double>());
+    }
+    if (out.size() == it->size()) return out;
+  }
+  throw InvalidArgument(fmt::format(
+      "BatchifierState: field \"{}\" must be a list of numbers, found {:.80}", name, it->dump()));
+}
+
 }  // namespace
 
 std::string BatchifierState::to_json() const {
@@ -46,6 +91,10 @@ std::string BatchifierState::to_json() const {
       {"batch_size", batch_size},         {"seed", seed},
       {"batches", batches},               {"epoch", epoch},
       {"next_window", next_window},       {"epoch_windows", epoch_windows},
+      {"epoch_store_windows", epoch_store_windows},
+      {"rank", rank},                     {"world_size", world_size},
+      {"drop_last", drop_last},           {"stores", stores},
+      {"weights", weights},               {"weight_mode", weight_mode},
   };
   return j.dump();
 }
@@ -70,6 +119,13 @@ BatchifierState BatchifierState::from_json(std::string_view json) {
   s.epoch = field<int64_t>(j, "epoch");
   s.next_window = field<int64_t>(j, "next_window");
   s.epoch_windows = field<int64_t>(j, "epoch_windows");
+  s.epoch_store_windows = int_list(j, "epoch_store_windows");
+  s.rank = field_or<int64_t>(j, "rank", 0);
+  s.world_size = field_or<int64_t>(j, "world_size", 1);
+  s.drop_last = field_or<bool>(j, "drop_last", false);
+  s.stores = field_or<int64_t>(j, "stores", 1);
+  s.weights = number_list(j, "weights");
+  s.weight_mode = field_or<std::string>(j, "weight_mode", "per_store");
   return s;
 }
 

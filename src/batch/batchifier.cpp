@@ -4,6 +4,7 @@
 // by sequence number, and the consumer takes slot `delivered` only. A worker never lets an
 // exception escape; it ships an exception_ptr in its slot for the consumer to rethrow.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <condition_variable>
 #include <exception>
@@ -30,7 +31,7 @@ struct BatchifierImpl {
     std::exception_ptr error;
   };
 
-  BatchifierImpl(std::shared_ptr<const RowSource> source, int64_t s, int64_t b,
+  BatchifierImpl(std::vector<std::shared_ptr<const RowSource>> sources, int64_t s, int64_t b,
                  BatchifierOptions opts);
   ~BatchifierImpl() { close(); }
 
@@ -51,7 +52,7 @@ struct BatchifierImpl {
   void worker_loop();
   Result produce(int64_t* seq);
 
-  std::shared_ptr<const RowSource> source_;
+  std::vector<std::shared_ptr<const RowSource>> sources_;
   BatchifierOptions options_;
   int64_t s_;
   int64_t b_;
@@ -83,7 +84,8 @@ struct BatchifierImpl {
 
 namespace {
 
-BatchifierState initial_state(int64_t s, int64_t b, const BatchifierOptions& opts) {
+BatchifierState initial_state(int64_t s, int64_t b, const BatchifierOptions& opts,
+                              size_t sources) {
   if (s <= 0) {
     throw InvalidArgument(
         fmt::format("PrefetchBatchifier: sequence_length must be > 0, got {}", s));
@@ -99,15 +101,27 @@ BatchifierState initial_state(int64_t s, int64_t b, const BatchifierOptions& opt
     throw InvalidArgument(
         fmt::format("PrefetchBatchifier: num_workers must be >= 0, got {}", opts.num_workers));
   }
-  parse_sampling(opts.sampling);
+  const Sampling sampling = parse_sampling(opts.sampling);
   parse_boundaries(opts.boundaries);
   BatchifierState st;
   st.sampling = opts.sampling;
   st.boundaries = opts.boundaries;
   st.sequence_length = s;
   st.batch_size = b;
+  st.rank = opts.rank;
+  st.world_size = opts.world_size;
+  st.drop_last = opts.drop_last;
+  st.stores = static_cast<int64_t>(sources);
+  st.weights = opts.weights;
+  st.weight_mode = opts.weight_mode;
+  check_distribution(st, sources);
   if (opts.seed) {
     st.seed = *opts.seed;
+  } else if (sampling == Sampling::kBatch && opts.world_size > 1) {
+    throw InvalidArgument(fmt::format(
+        "PrefetchBatchifier: sampling \"batch\" with world_size {} needs a seed: every rank must "
+        "draw the same permutation of the epoch",
+        opts.world_size));
   } else {
     std::random_device rd;
     st.seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
@@ -117,14 +131,28 @@ BatchifierState initial_state(int64_t s, int64_t b, const BatchifierOptions& opt
 
 }  // namespace
 
-BatchifierImpl::BatchifierImpl(std::shared_ptr<const RowSource> source, int64_t s, int64_t b,
-                               BatchifierOptions opts)
-    : source_(std::move(source)),
+namespace {
+
+std::vector<std::shared_ptr<const RowSource>> checked(
+    std::vector<std::shared_ptr<const RowSource>> sources) {
+  if (sources.empty()) throw InvalidArgument("PrefetchBatchifier: no stores");
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (!sources[i]) {
+      throw InvalidArgument(fmt::format("PrefetchBatchifier: store {} is null", i));
+    }
+  }
+  return sources;
+}
+
+}  // namespace
+
+BatchifierImpl::BatchifierImpl(std::vector<std::shared_ptr<const RowSource>> sources, int64_t s,
+                               int64_t b, BatchifierOptions opts)
+    : sources_(checked(std::move(sources))),
       options_(std::move(opts)),
       s_(s),
       b_(b),
-      sampler_(source_, initial_state(s, b, options_)) {
-  if (!source_) throw InvalidArgument("PrefetchBatchifier: no row source");
+      sampler_(sources_, initial_state(s, b, options_, sources_.size())) {
   sampler_.check_plannable();
   options_.seed = sampler_.state().seed;
   delivered_state_ = sampler_.state();
@@ -146,7 +174,7 @@ BatchifierImpl::Result BatchifierImpl::produce(int64_t* seq) {
       plan = sampler_.plan();
     }
     r.after = plan.after;
-    r.batch = assemble_batch(*source_, plan, s_, sampler_.padded(), *allocator_);
+    r.batch = assemble_batch(sources_, plan, s_, sampler_.padded(), *allocator_);
     if (options_.transform) {
       r.batch->data = options_.transform(std::move(r.batch->data), plan.number, *allocator_);
     }
@@ -267,9 +295,37 @@ void BatchifierImpl::restore(const BatchifierState& state) {
         state.sampling, state.boundaries, state.sequence_length, state.batch_size, mine.sampling,
         mine.boundaries, mine.sequence_length, mine.batch_size));
   }
+  if (state.world_size != mine.world_size || state.rank != mine.rank) {
+    throw InvalidArgument(fmt::format(
+        "PrefetchBatchifier::restore: the state was taken on rank {} of world_size {}; this "
+        "batchifier is rank {} of world_size {} (restore each rank's own state, with the same "
+        "world size)",
+        state.rank, state.world_size, mine.rank, mine.world_size));
+  }
+  if (state.drop_last != mine.drop_last || state.stores != mine.stores ||
+      state.weights != mine.weights || state.weight_mode != mine.weight_mode) {
+    throw InvalidArgument(fmt::format(
+        "PrefetchBatchifier::restore: the state is for drop_last {}, {} store(s), weights [{}], "
+        "weight_mode \"{}\"; this batchifier has {}, {}, [{}], \"{}\"",
+        state.drop_last, state.stores, fmt::join(state.weights, ", "), state.weight_mode,
+        mine.drop_last, mine.stores, fmt::join(mine.weights, ", "), mine.weight_mode));
+  }
+  int64_t store_sum = 0;
+  bool store_counts_ok = state.epoch_store_windows.empty() ||
+                         static_cast<int64_t>(state.epoch_store_windows.size()) == state.stores;
+  for (int64_t c : state.epoch_store_windows) {
+    store_counts_ok = store_counts_ok && c >= 0;
+    store_sum += c;
+  }
+  if (!state.epoch_store_windows.empty()) {
+    store_counts_ok = store_counts_ok && store_sum == state.epoch_windows;
+  } else if (state.stores > 1 && state.epoch_windows != 0) {
+    store_counts_ok = false;
+  }
+  const int64_t per_rank = sampler_.rank_windows(state.epoch_windows);
   if (state.batches < 0 || state.epoch < 0 || state.next_window < 0 || state.epoch_windows < 0 ||
-      (state.epoch_windows == 0 ? state.next_window != 0
-                                : state.next_window >= state.epoch_windows)) {
+      !store_counts_ok ||
+      (state.epoch_windows == 0 ? state.next_window != 0 : state.next_window >= per_rank)) {
     throw InvalidArgument(fmt::format(
         "PrefetchBatchifier::restore: inconsistent position (batches {}, epoch {}, next_window "
         "{}, epoch_windows {})",
@@ -295,7 +351,13 @@ namespace mouse {
 PrefetchBatchifier::PrefetchBatchifier(std::shared_ptr<const detail::RowSource> source,
                                        int64_t sequence_length, int64_t batch_size,
                                        BatchifierOptions options)
-    : impl_(std::make_unique<detail::BatchifierImpl>(std::move(source), sequence_length,
+    : PrefetchBatchifier(std::vector<std::shared_ptr<const detail::RowSource>>{std::move(source)},
+                         sequence_length, batch_size, std::move(options)) {}
+
+PrefetchBatchifier::PrefetchBatchifier(
+    std::vector<std::shared_ptr<const detail::RowSource>> sources, int64_t sequence_length,
+    int64_t batch_size, BatchifierOptions options)
+    : impl_(std::make_unique<detail::BatchifierImpl>(std::move(sources), sequence_length,
                                                      batch_size, std::move(options))) {}
 
 PrefetchBatchifier::~PrefetchBatchifier() = default;

@@ -1,7 +1,7 @@
 // The batchifier's planner: decides, one batch at a time and in batch order, which windows each
 // batch holds. Planning is cheap and sequential; assembling the planned windows into tensors is
 // what the workers do in parallel. Every random draw is a pure function of (seed, batch number)
-// or (seed, epoch), so plans do not depend on threads.
+// or (seed, epoch) — and of the rank when there are several — so plans do not depend on threads.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,10 @@ enum class Sampling : uint8_t { kRandom, kLast, kSequential, kBatch };
 /// accepted ones.
 Sampling parse_sampling(std::string_view name);
 
+/// Checks the multi-process and multi-store settings of `state` (rank, world size, weights,
+/// weight mode) against `sources` stores; InvalidArgument naming the field and its value.
+void check_distribution(const BatchifierState& state, size_t sources);
+
 /// One planned batch.
 struct Plan {
   int64_t number = 0;
@@ -31,19 +35,21 @@ struct Plan {
   BatchifierState after;
 };
 
-/// Plans batches over a RowSource. Not thread-safe: the batchifier calls it under one lock.
+/// Plans batches over one or more RowSources. Not thread-safe: the batchifier calls it under
+/// one lock.
 class Sampler {
  public:
-  /// `state` carries the configuration (sampling, boundaries, S, B, seed) and the position.
-  Sampler(std::shared_ptr<const RowSource> source, BatchifierState state);
+  /// `state` carries the configuration (sampling, boundaries, S, B, seed, rank, world size,
+  /// weights) and the position; check_distribution(state, sources.size()) must have passed.
+  Sampler(std::vector<std::shared_ptr<const RowSource>> sources, BatchifierState state);
 
-  /// Brings the index up to date and checks that a first batch can be planned (InvalidArgument
-  /// naming what is missing: rows, valid starts, windows).
+  /// Brings the indexes up to date and checks that a first batch can be planned
+  /// (InvalidArgument naming what is missing: rows, valid starts, windows).
   void check_plannable();
 
   /// Plans the next batch and advances the position. Throws InvalidArgument when no batch can
-  /// be planned (no valid window; "last" with fewer than B windows; an epoch of a restored state
-  /// needing more windows than the store has); the position is then unchanged.
+  /// be planned (no valid window; "last" with fewer than B windows per rank; an epoch of a
+  /// restored state needing more windows than the stores have); the position is then unchanged.
   Plan plan();
 
   /// Position after the last planned batch.
@@ -54,22 +60,33 @@ class Sampler {
     perm_epoch_ = -1;  // the seed may differ
   }
 
-  /// ceil(W / B) for the current rows.
+  /// Batches in one epoch of this rank for the current rows.
   int64_t total_batches();
+
+  /// Windows of one epoch of `windows` windows dealt to each rank.
+  int64_t rank_windows(int64_t windows) const noexcept;
 
   /// Whether batches carry a mask (boundaries "episode").
   bool padded() const noexcept { return boundaries_ == Boundaries::kEpisode; }
 
-  const WindowIndex& index() const noexcept { return index_; }
+  const WindowIndex& index(size_t source = 0) const noexcept { return indexes_[source]; }
 
  private:
   const std::vector<int64_t>& permutation(int64_t epoch, int64_t windows);
+  void update();
+  int64_t total_windows() const noexcept;
+  int64_t total_starts() const noexcept;
+  /// Window `w` of the concatenation of the sources' windows, with `counts` windows per source.
+  Window concat_window(int64_t w, const std::vector<int64_t>& counts) const noexcept;
+  std::vector<int64_t> window_counts() const;
+  void plan_random(Plan& plan);
 
-  std::shared_ptr<const RowSource> source_;
+  std::vector<std::shared_ptr<const RowSource>> sources_;
   Sampling sampling_;
   Boundaries boundaries_;
   BatchifierState state_;
-  WindowIndex index_;
+  std::vector<WindowIndex> indexes_;
+  bool per_step_ = false;
   std::vector<int64_t> perm_;
   int64_t perm_epoch_ = -1;
   int64_t perm_windows_ = -1;

@@ -117,4 +117,26 @@ PrefetchBatchifier::PrefetchBatchifier(const DatasetStore& store, int64_t sequen
     : PrefetchBatchifier(detail::store_row_source(store), sequence_length, batch_size,
                          std::move(options)) {}
 
+namespace {
+
+std::vector<std::shared_ptr<const detail::RowSource>> store_sources(
+    const std::vector<const DatasetStore*>& stores) {
+  std::vector<std::shared_ptr<const detail::RowSource>> out;
+  out.reserve(stores.size());
+  for (size_t i = 0; i < stores.size(); ++i) {
+    if (stores[i] == nullptr) {
+      throw InvalidArgument(fmt::format("PrefetchBatchifier: store {} is null", i));
+    }
+    out.push_back(detail::store_row_source(*stores[i]));
+  }
+  return out;
+}
+
+}  // namespace
+
+PrefetchBatchifier::PrefetchBatchifier(const std::vector<const DatasetStore*>& stores,
+                                       int64_t sequence_length, int64_t batch_size,
+                                       BatchifierOptions options)
+    : PrefetchBatchifier(store_sources(stores), sequence_length, batch_size, std::move(options)) {}
+
 }  // namespace mouse

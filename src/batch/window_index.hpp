@@ -25,6 +25,8 @@ Boundaries parse_boundaries(std::string_view name);
 struct Window {
   int64_t start = 0;
   int64_t length = 0;
+  /// Which of the batchifier's sources (stores) the rows belong to.
+  int64_t source = 0;
   bool operator==(const Window&) const = default;
 };
 
