@@ -427,11 +427,17 @@ NB_MODULE(_core, m) {
   nb::class_<PrefetchBatchifier>(m, "Batchifier", "The C++ PrefetchBatchifier (SPEC §5).")
       .def(
           "__init__",
-          [](PrefetchBatchifier* self, const DatasetStore& store, int64_t S, int64_t B,
-             const std::string& sampling, int64_t prefetch, int64_t workers, bool pin,
+          [](PrefetchBatchifier* self, const std::vector<const DatasetStore*>& stores, int64_t S,
+             int64_t B, const std::string& sampling, int64_t prefetch, int64_t workers, bool pin,
              std::optional<uint64_t> seed, const std::string& boundaries,
-             const TokenAugmenter* augmenter) {
+             const TokenAugmenter* augmenter, std::vector<double> weights,
+             const std::string& weight_mode, int64_t rank, int64_t world_size, bool drop_last) {
             BatchifierOptions o;
+            o.weights = std::move(weights);
+            o.weight_mode = weight_mode;
+            o.rank = rank;
+            o.world_size = world_size;
+            o.drop_last = drop_last;
             o.sampling = sampling;
             o.prefetch = prefetch;
             o.num_workers = workers;
@@ -444,11 +450,12 @@ NB_MODULE(_core, m) {
               };
             }
             nb::gil_scoped_release release;
-            new (self) PrefetchBatchifier(store, S, B, std::move(o));
+            new (self) PrefetchBatchifier(stores, S, B, std::move(o));
           },
-          "store"_a, "sequence_length"_a, "batch_size"_a, "sampling"_a, "prefetch"_a,
+          "stores"_a, "sequence_length"_a, "batch_size"_a, "sampling"_a, "prefetch"_a,
           "num_workers"_a, "pin_memory"_a, "seed"_a.none(), "boundaries"_a,
-          "augmenter"_a.none(), nb::keep_alive<1, 2>(), nb::keep_alive<1, 11>())
+          "augmenter"_a.none(), "weights"_a, "weight_mode"_a, "rank"_a, "world_size"_a,
+          "drop_last"_a, nb::keep_alive<1, 2>(), nb::keep_alive<1, 11>())
       .def(
           "next_batch",
           [](PrefetchBatchifier& b, const std::string& fmt) {
@@ -470,7 +477,8 @@ NB_MODULE(_core, m) {
               nb::gil_scoped_release release;
               sb = b.next();
             }
-            return nb::make_tuple(export_batch(sb.data, fw), sb.starts, sb.number, sb.epoch);
+            return nb::make_tuple(export_batch(sb.data, fw), sb.starts, sb.number, sb.epoch,
+                                  sb.stores);
           },
           "format"_a)
       .def("close",

@@ -21,6 +21,36 @@ std::string describe(const Tensor& t) {
   return fmt::format("{} [{}]", dtype_name(t.dtype()), fmt::join(step, ", "));
 }
 
+// Throws unless `part` (from source `src`) has the columns `names` with the dtypes and step
+// shapes of `want` (from source `first_source`).
+void check_columns(const TensorDict& part, size_t src, const std::vector<std::string>& names,
+                   const std::vector<Tensor>& want, size_t first_source) {
+  if (part.size() != names.size()) {
+    throw InvalidArgument(fmt::format(
+        "PrefetchBatchifier: store {} encodes to the columns [{}], store {} to [{}]; stores "
+        "mixed in one batchifier need the same columns",
+        first_source, fmt::join(names, ", "), src, fmt::join(part.keys(), ", ")));
+  }
+  for (size_t j = 0; j < names.size(); ++j) {
+    const std::string& name = names[j];
+    if (!part.contains(name)) {
+      throw InvalidArgument(fmt::format(
+          "PrefetchBatchifier: store {} has no column \"{}\" (store {} has); stores mixed in "
+          "one batchifier need the same columns",
+          src, name, first_source));
+    }
+    const Tensor& have = part.at(name);
+    const Tensor& w = want[j];
+    if (have.dtype() != w.dtype() || have.ndim() != w.ndim() ||
+        !std::equal(have.shape().begin() + 1, have.shape().end(), w.shape().begin() + 1)) {
+      throw InvalidArgument(fmt::format(
+          "PrefetchBatchifier: column \"{}\" is {} in store {} but {} in store {}; stores mixed "
+          "in one batchifier must encode to the same dtypes and shapes (the same max dims)",
+          name, describe(have), src, describe(w), first_source));
+    }
+  }
+}
+
 // A batch whose windows come from several sources: one gather per source, then each window's
 // S steps copied to its place. Every source must give the same columns.
 TensorDict gather_mixed(std::span<const std::shared_ptr<const RowSource>> sources,
@@ -52,30 +82,10 @@ TensorDict gather_mixed(std::span<const std::shared_ptr<const RowSource>> source
       first = false;
       first_source = src;
     }
-    if (part.size() != names.size()) {
-      throw InvalidArgument(fmt::format(
-          "PrefetchBatchifier: store {} encodes to the columns [{}], store {} to [{}]; stores "
-          "mixed in one batchifier need the same columns",
-          first_source, fmt::join(names, ", "), src, fmt::join(part.keys(), ", ")));
-    }
+    check_columns(part, src, names, outs, first_source);
     for (size_t j = 0; j < names.size(); ++j) {
-      const std::string& name = names[j];
-      const Tensor* have = part.contains(name) ? &part.at(name) : nullptr;
+      const Tensor* have = &part.at(names[j]);
       Tensor& want = outs[j];
-      if (have == nullptr) {
-        throw InvalidArgument(fmt::format(
-            "PrefetchBatchifier: store {} has no column \"{}\" (store {} has); stores mixed in "
-            "one batchifier need the same columns",
-            src, name, first_source));
-      }
-      if (have->dtype() != want.dtype() || have->ndim() != want.ndim() ||
-          !std::equal(have->shape().begin() + 1, have->shape().end(), want.shape().begin() + 1)) {
-        throw InvalidArgument(fmt::format(
-            "PrefetchBatchifier: column \"{}\" is {} in store {} but {} in store {}; stores "
-            "mixed in one batchifier must encode to the same dtypes and shapes (the same max "
-            "dims)",
-            name, describe(*have), src, describe(want), first_source));
-      }
       const int64_t window_bytes = want.nbytes() / b;
       auto* dst = static_cast<uint8_t*>(want.mutable_data());
       const auto* from = static_cast<const uint8_t*>(have->data());
@@ -91,6 +101,28 @@ TensorDict gather_mixed(std::span<const std::shared_ptr<const RowSource>> source
 }
 
 }  // namespace
+
+void check_same_columns(std::span<const std::shared_ptr<const RowSource>> sources) {
+  std::vector<std::string> names;
+  std::vector<Tensor> first;
+  size_t first_source = 0;
+  bool have_first = false;
+  for (size_t src = 0; src < sources.size(); ++src) {
+    if (sources[src]->size() == 0) continue;
+    const int64_t row = 0;
+    TensorDict part = sources[src]->gather(std::span<const int64_t>(&row, 1), default_allocator());
+    if (!have_first) {
+      for (const auto& [name, t] : part) {
+        names.push_back(name);
+        first.push_back(t);
+      }
+      first_source = src;
+      have_first = true;
+      continue;
+    }
+    check_columns(part, src, names, first, first_source);
+  }
+}
 
 SampledBatch assemble_batch(std::span<const std::shared_ptr<const RowSource>> sources,
                             const Plan& plan, int64_t sequence_length, bool with_mask,

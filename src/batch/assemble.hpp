@@ -12,6 +12,10 @@
 
 namespace mouse::detail {
 
+/// Gathers row 0 of every non-empty source and throws InvalidArgument (as assemble_batch would
+/// for a batch mixing them) when two of them encode to different columns, dtypes or shapes.
+void check_same_columns(std::span<const std::shared_ptr<const RowSource>> sources);
+
 /// Gathers `plan`'s windows of `sequence_length` rows, each from its source
 /// (`sources[window.source]`), into tensors from `allocator`. With `with_mask` the result has a
 /// bool "mask" [b, S] (true = real step) and every tensor is zero at padded positions but q_star
