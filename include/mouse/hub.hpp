@@ -10,6 +10,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mouse/dataset.hpp"
 #include "mouse/parquet.hpp"
@@ -113,6 +115,24 @@ struct HubSaveOptions {
 /// types), IoError.
 void save_to_hub_layout(const DatasetDict& dict, const std::filesystem::path& dir,
                         const HubSaveOptions& options = {});
+
+/// Writes several configs in one Hub layout at `dir`, as the Hub lays out a dataset pushed with
+/// several `config_name`s: config c's splits as `<c>/<split>-NNNNN-of-MMMMM.parquet` shards, and
+/// one README.md whose `dataset_info` is a list with an entry per config (`config_name`,
+/// features, splits, sizes) and whose `configs` give each config its `data_files`
+/// (`<c>/<split>-*`). load_hub_layout(dir, {.config_name = c}) and
+/// `datasets.load_dataset(dir, name=c)` read config c back. Written to a temporary directory
+/// renamed into place, as the single-config form. Throws InvalidArgument (no configs, a config
+/// name given twice or unusable as a directory name, a config without splits, splits of one
+/// config with different features, max_shard_bytes <= 0), IoError.
+void save_to_hub_layout(const std::vector<std::pair<std::string, DatasetDict>>& configs,
+                        const std::filesystem::path& dir, const HubSaveOptions& options = {});
+
+/// The configs of the Hub layout at `dir`, in order: the README's `configs` when it has them,
+/// else "default" when `data/` holds Parquet shards (or only the top level does), then every
+/// first-level subdirectory holding Parquet shards, by name. Throws IoError (not a directory),
+/// FormatError naming the README (malformed front matter or configs).
+std::vector<std::string> hub_config_names(const std::filesystem::path& dir);
 
 /// Whether `dir` looks like a Hub layout: a README.md with front matter, or Parquet files in
 /// `data/` or in a first-level subdirectory. Never throws for a missing directory (false).

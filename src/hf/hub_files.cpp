@@ -15,6 +15,7 @@
 
 #include "hf/hub_readme.hpp"
 #include "mouse/error.hpp"
+#include "mouse/hub.hpp"
 
 namespace mouse::detail {
 
@@ -449,4 +450,58 @@ HubLayout resolve_hub_layout(const fs::path& dir, const std::optional<std::strin
   return layout;
 }
 
+std::vector<std::string> layout_config_names(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw IoError(fmt::format("{}: not a directory (expected a Hub-layout dataset)", dir.string()));
+  }
+  const fs::path readme = dir / "README.md";
+  if (fs::is_regular_file(readme, ec)) {
+    const std::string source = readme.string();
+    if (const auto yaml = readme_front_matter(read_file_text(readme), source)) {
+      YAML::Node root;
+      try {
+        root = YAML::Load(*yaml);
+      } catch (const YAML::Exception& e) {
+        throw FormatError(source, -1, fmt::format("malformed YAML front matter: {}", e.msg));
+      }
+      if (root.IsMap() && root["configs"]) {
+        const YAML::Node configs = root["configs"];
+        if (!configs.IsSequence()) {
+          yaml_fail(source, configs,
+                    fmt::format("configs: expected a list, found {}", kind_name(configs)));
+        }
+        std::vector<std::string> names;
+        for (const auto& c : configs) {
+          if (!c.IsMap() || !c["config_name"] || !c["config_name"].IsScalar()) {
+            yaml_fail(source, c, "configs: expected entries {config_name, data_files}");
+          }
+          names.push_back(c["config_name"].as<std::string>());
+        }
+        return names;
+      }
+    }
+  }
+  std::vector<std::string> names;
+  if (!files_in_config_dir(dir / "data").empty()) names.push_back("default");
+  std::vector<std::string> subdirs;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || name[0] == '.' || name == "data" || !e.is_directory(ec)) continue;
+    if (!files_in_config_dir(e.path()).empty()) subdirs.push_back(name);
+  }
+  std::sort(subdirs.begin(), subdirs.end());
+  names.insert(names.end(), subdirs.begin(), subdirs.end());
+  if (names.empty() && !parquet_files_in(dir).empty()) names.push_back("default");
+  return names;
+}
+
 }  // namespace mouse::detail
+
+namespace mouse {
+
+std::vector<std::string> hub_config_names(const std::filesystem::path& dir) {
+  return detail::layout_config_names(dir);
+}
+
+}  // namespace mouse

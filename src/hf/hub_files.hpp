@@ -50,4 +50,7 @@ HubLayout resolve_hub_layout(const std::filesystem::path& dir,
 HubSplitFiles resolve_hub_files(const std::filesystem::path& dir,
                                 const std::optional<std::string>& config_name);
 
+/// The configs of the Hub layout at `dir` (see mouse::hub_config_names).
+std::vector<std::string> layout_config_names(const std::filesystem::path& dir);
+
 }  // namespace mouse::detail

@@ -299,29 +299,46 @@ ordered_json features_from_yaml_list(const ordered_json& list, const std::string
   return YamlFeatures(source).members(list);
 }
 
-std::string hub_readme(const ordered_json& features, const std::vector<HubSplitInfo>& splits,
-                       int64_t download_size, const std::string& config_name) {
-  ordered_json front = ordered_json::object();
+namespace {
+
+ordered_json config_info(const HubReadmeConfig& c, bool with_name) {
   ordered_json info = ordered_json::object();
-  info["features"] = features_to_yaml_list(features);
+  if (with_name) info["config_name"] = c.name;
+  info["features"] = features_to_yaml_list(c.features);
   ordered_json split_list = ordered_json::array();
   int64_t dataset_size = 0;
-  for (const auto& s : splits) {
+  for (const auto& s : c.splits) {
     split_list.push_back(ordered_json{
         {"name", s.name}, {"num_bytes", s.num_bytes}, {"num_examples", s.num_examples}});
     dataset_size += s.num_bytes;
   }
   info["splits"] = std::move(split_list);
-  info["download_size"] = download_size;
+  info["download_size"] = c.download_size;
   info["dataset_size"] = dataset_size;
-  front["dataset_info"] = std::move(info);
+  return info;
+}
 
-  ordered_json data_files = ordered_json::array();
-  for (const auto& s : splits) {
-    data_files.push_back(ordered_json{{"split", s.name}, {"path", "data/" + s.name + "-*"}});
+}  // namespace
+
+std::string hub_readme(const std::vector<HubReadmeConfig>& configs) {
+  ordered_json front = ordered_json::object();
+  const bool single = configs.size() == 1 && configs[0].dir == "data";
+  if (single) {
+    front["dataset_info"] = config_info(configs[0], false);
+  } else {
+    ordered_json infos = ordered_json::array();
+    for (const auto& c : configs) infos.push_back(config_info(c, true));
+    front["dataset_info"] = std::move(infos);
   }
-  front["configs"] =
-      ordered_json::array({ordered_json{{"config_name", config_name}, {"data_files", data_files}}});
+  ordered_json config_list = ordered_json::array();
+  for (const auto& c : configs) {
+    ordered_json data_files = ordered_json::array();
+    for (const auto& s : c.splits) {
+      data_files.push_back(ordered_json{{"split", s.name}, {"path", c.dir + "/" + s.name + "-*"}});
+    }
+    config_list.push_back(ordered_json{{"config_name", c.name}, {"data_files", data_files}});
+  }
+  front["configs"] = std::move(config_list);
 
   YAML::Emitter out;
   out.SetIndent(2);
@@ -332,6 +349,12 @@ std::string hub_readme(const ordered_json& features, const std::vector<HubSplitI
   text += out.c_str();
   text += "\n---\n";
   return text;
+}
+
+std::string hub_readme(const ordered_json& features, const std::vector<HubSplitInfo>& splits,
+                       int64_t download_size, const std::string& config_name) {
+  return hub_readme(std::vector<HubReadmeConfig>{
+      HubReadmeConfig{config_name, "data", features, splits, download_size}});
 }
 
 }  // namespace mouse::detail

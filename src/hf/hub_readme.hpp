@@ -31,6 +31,24 @@ nlohmann::ordered_json features_to_yaml_list(const nlohmann::ordered_json& featu
 nlohmann::ordered_json features_from_yaml_list(const nlohmann::ordered_json& list,
                                                const std::string& source);
 
+/// One config of a multi-config README.
+struct HubReadmeConfig {
+  /// config_name.
+  std::string name;
+  /// Directory of its shards, relative to the layout root ("data" or the config name).
+  std::string dir;
+  /// Features JSON object shared by its splits.
+  nlohmann::ordered_json features;
+  std::vector<HubSplitInfo> splits;
+  int64_t download_size = 0;
+};
+
+/// The README.md text for several configs: dataset_info a list with one entry per config
+/// (config_name first, as the Hub writes it), configs one entry each whose data_files map
+/// every split to `<dir>/<split>-*`. With a single config whose dir is "data", exactly
+/// hub_readme(...) of that config.
+std::string hub_readme(const std::vector<HubReadmeConfig>& configs);
+
 /// The whole README.md text: front matter with dataset_info (features, splits, download_size,
 /// dataset_size) and configs (`config_name` with data_files `data/<split>-*`), then a short
 /// body. `features` is the features JSON object shared by the splits.

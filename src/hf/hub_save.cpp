@@ -31,16 +31,29 @@ void check_split_name(const std::string& name) {
   }
 }
 
-}  // namespace
-
-void save_to_hub_layout(const DatasetDict& dict, const fs::path& dir,
-                        const HubSaveOptions& options) {
-  if (options.max_shard_bytes <= 0) {
-    throw InvalidArgument(fmt::format("save_to_hub_layout: max_shard_bytes must be > 0, got {}",
-                                      options.max_shard_bytes));
+// A config name is the directory of its shards: one plain path component.
+void check_config_name(const std::string& name) {
+  const bool bad = name.empty() || name == "." || name == ".." || name[0] == '.' ||
+                   name.find_first_of("*?[]/\\:") != std::string::npos ||
+                   std::any_of(name.begin(), name.end(),
+                               [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+  if (bad) {
+    throw InvalidArgument(fmt::format(
+        "save_to_hub_layout: config name \"{:.100}\" cannot be a directory name (expected a "
+        "non-empty name without a leading '.', '/', '\\', ':', wildcards or control "
+        "characters)",
+        name));
   }
-  if (dict.size() == 0)
-    throw InvalidArgument("save_to_hub_layout: expected at least one split, found none");
+}
+
+// Checks one config's splits (names usable in `<dir>/<split>-*`, shared features) and returns
+// the features JSON.
+ordered_json checked_features(const DatasetDict& dict, const std::string& where,
+                              const std::string& dir) {
+  if (dict.size() == 0) {
+    throw InvalidArgument(
+        fmt::format("save_to_hub_layout: expected at least one split{}, found none", where));
+  }
   const auto names = dict.split_names();
   for (const auto& a : names) {
     check_split_name(a);
@@ -48,64 +61,117 @@ void save_to_hub_layout(const DatasetDict& dict, const fs::path& dir,
     for (const auto& b : names) {
       if (a != b && b.rfind(a + "-", 0) == 0) {
         throw InvalidArgument(fmt::format(
-            "save_to_hub_layout: split names \"{}\" and \"{}\" would share the pattern data/{}-*",
-            a, b, a));
+            "save_to_hub_layout: split names \"{}\" and \"{}\"{} would share the pattern "
+            "{}/{}-*",
+            a, b, where, dir, a));
       }
     }
   }
-
-  // One README describes every split, so they must share their features (as on the Hub).
+  // One README entry describes every split of a config, so they must share their features
+  // (as on the Hub).
   const Features& first = dict.at(names.front()).features();
   for (const auto& name : names) {
     if (!(dict.at(name).features() == first)) {
       throw InvalidArgument(fmt::format(
-          "save_to_hub_layout: split \"{}\" has other features than split \"{}\": expected {}, "
-          "found {}",
-          name, names.front(), first.to_json(), dict.at(name).features().to_json()));
+          "save_to_hub_layout: split \"{}\"{} has other features than split \"{}\": expected "
+          "{:.200}, found {:.200}",
+          name, where, names.front(), first.to_json(), dict.at(name).features().to_json()));
     }
   }
-  ordered_json features = ordered_json::parse(first.to_json());
+  return ordered_json::parse(first.to_json());
+}
 
-  detail::replace_directory_atomically(dir, [&](const fs::path& tmp) {
-    fs::create_directories(tmp / "data");
-    std::vector<detail::HubSplitInfo> infos;
-    int64_t download_size = 0;
-    for (const auto& name : names) {
-      const Dataset& ds = dict.at(name);
-      ordered_json hf = ordered_json::object();
-      hf["info"] = ordered_json::object();
-      hf["info"]["features"] = ordered_json::parse(ds.features().to_json());
-      auto schema = std::make_shared<arrow::Schema>();
-      schema->fields = ds.schema()->fields;
-      for (auto& f : schema->fields) f.nullable = true;
-      schema->metadata = {{"huggingface", detail::py_dumps(hf)}};
+// Writes the shards of one config into `tmp / dir`.
+detail::HubReadmeConfig write_config(const fs::path& tmp, const std::string& config_name,
+                                     const std::string& dir, const DatasetDict& dict,
+                                     ordered_json features, const HubSaveOptions& options) {
+  detail::HubReadmeConfig readme{config_name, dir, std::move(features), {}, 0};
+  fs::create_directories(tmp / dir);
+  for (const auto& name : dict.split_names()) {
+    const Dataset& ds = dict.at(name);
+    ordered_json hf = ordered_json::object();
+    hf["info"] = ordered_json::object();
+    hf["info"]["features"] = ordered_json::parse(ds.features().to_json());
+    auto schema = std::make_shared<arrow::Schema>();
+    schema->fields = ds.schema()->fields;
+    for (auto& f : schema->fields) f.nullable = true;
+    schema->metadata = {{"huggingface", detail::py_dumps(hf)}};
 
-      const int64_t nbytes = detail::dataset_nbytes(detail::DatasetAccess::state(ds));
-      const int64_t rows = ds.num_rows();
-      const int64_t num_shards =
-          std::clamp<int64_t>(nbytes / options.max_shard_bytes + 1, 1, std::max<int64_t>(rows, 1));
-      const int64_t div = rows / num_shards;
-      const int64_t mod = rows % num_shards;
-      for (int64_t i = 0; i < num_shards; ++i) {
-        const int64_t lo = div * i + std::min(i, mod);
-        const int64_t len = div + (i < mod ? 1 : 0);
-        const Dataset part = ds.slice(lo, len);
-        std::vector<arrow::RecordBatch> batches;
-        for (const auto& b : part.batches()) {
-          if (b.num_rows == 0) continue;
-          arrow::RecordBatch out = b;
-          out.schema = schema;
-          batches.push_back(std::move(out));
-        }
-        const fs::path file =
-            tmp / "data" / fmt::format("{}-{:05d}-of-{:05d}.parquet", name, i, num_shards);
-        parquet::write_parquet(file, schema, batches, options.parquet);
-        download_size += static_cast<int64_t>(fs::file_size(file));
+    const int64_t nbytes = detail::dataset_nbytes(detail::DatasetAccess::state(ds));
+    const int64_t rows = ds.num_rows();
+    const int64_t num_shards =
+        std::clamp<int64_t>(nbytes / options.max_shard_bytes + 1, 1, std::max<int64_t>(rows, 1));
+    const int64_t div = rows / num_shards;
+    const int64_t mod = rows % num_shards;
+    for (int64_t i = 0; i < num_shards; ++i) {
+      const int64_t lo = div * i + std::min(i, mod);
+      const int64_t len = div + (i < mod ? 1 : 0);
+      const Dataset part = ds.slice(lo, len);
+      std::vector<arrow::RecordBatch> batches;
+      for (const auto& b : part.batches()) {
+        if (b.num_rows == 0) continue;
+        arrow::RecordBatch out = b;
+        out.schema = schema;
+        batches.push_back(std::move(out));
       }
-      infos.push_back({name, nbytes, rows});
+      const fs::path file =
+          tmp / dir / fmt::format("{}-{:05d}-of-{:05d}.parquet", name, i, num_shards);
+      parquet::write_parquet(file, schema, batches, options.parquet);
+      readme.download_size += static_cast<int64_t>(fs::file_size(file));
+    }
+    readme.splits.push_back({name, nbytes, rows});
+  }
+  return readme;
+}
+
+void check_max_shard_bytes(const HubSaveOptions& options) {
+  if (options.max_shard_bytes <= 0) {
+    throw InvalidArgument(fmt::format("save_to_hub_layout: max_shard_bytes must be > 0, got {}",
+                                      options.max_shard_bytes));
+  }
+}
+
+}  // namespace
+
+void save_to_hub_layout(const DatasetDict& dict, const fs::path& dir,
+                        const HubSaveOptions& options) {
+  check_max_shard_bytes(options);
+  ordered_json features = checked_features(dict, "", "data");
+  detail::replace_directory_atomically(dir, [&](const fs::path& tmp) {
+    const detail::HubReadmeConfig config =
+        write_config(tmp, options.config_name, "data", dict, std::move(features), options);
+    detail::FileWriter readme(tmp / "README.md");
+    readme.write(detail::hub_readme({config}));
+    readme.close();
+  });
+}
+
+void save_to_hub_layout(const std::vector<std::pair<std::string, DatasetDict>>& configs,
+                        const fs::path& dir, const HubSaveOptions& options) {
+  check_max_shard_bytes(options);
+  if (configs.empty()) {
+    throw InvalidArgument("save_to_hub_layout: expected at least one config, found none");
+  }
+  std::vector<ordered_json> features;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const std::string& name = configs[i].first;
+    check_config_name(name);
+    for (size_t j = 0; j < i; ++j) {
+      if (configs[j].first == name) {
+        throw InvalidArgument(
+            fmt::format("save_to_hub_layout: config \"{}\" is given twice", name));
+      }
+    }
+    features.push_back(checked_features(configs[i].second, fmt::format(" of config \"{}\"", name), name));
+  }
+  detail::replace_directory_atomically(dir, [&](const fs::path& tmp) {
+    std::vector<detail::HubReadmeConfig> written;
+    for (size_t i = 0; i < configs.size(); ++i) {
+      written.push_back(write_config(tmp, configs[i].first, configs[i].first, configs[i].second,
+                                     std::move(features[i]), options));
     }
     detail::FileWriter readme(tmp / "README.md");
-    readme.write(detail::hub_readme(features, infos, download_size, options.config_name));
+    readme.write(detail::hub_readme(written));
     readme.close();
   });
 }

@@ -224,6 +224,79 @@ TEST(HubSave, RejectsBadArguments) {
   EXPECT_FALSE(fs::exists(tmp / "hub"));
 }
 
+TEST(HubSave, SeveralConfigsEachInTheirOwnDirectoryAndReadmeEntry) {
+  TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
+  DatasetDict cart;
+  cart.insert("train", all_kinds_without_null(120, 64));
+  cart.insert("test", all_kinds_without_null(20, 20));
+  DatasetDict lake;
+  {
+    std::vector<arrow::RecordBatch> batches{arrow::make_batch(
+        {"x"}, {arrow::make_primitive<int64_t>(std::vector<int64_t>{4, 5, 6})})};
+    auto schema = batches[0].schema;
+    lake.insert("train", Dataset::from_batches(schema, batches));
+  }
+  save_to_hub_layout({{"cartpole", cart}, {"frozen_lake", lake}}, tmp / "hub");
+  EXPECT_TRUE(fs::exists(tmp / "hub/cartpole/train-00000-of-00001.parquet"));
+  EXPECT_TRUE(fs::exists(tmp / "hub/cartpole/test-00000-of-00001.parquet"));
+  EXPECT_TRUE(fs::exists(tmp / "hub/frozen_lake/train-00000-of-00001.parquet"));
+  EXPECT_FALSE(fs::exists(tmp / "hub/data"));
+  EXPECT_EQ(hub_config_names(tmp / "hub"),
+            (std::vector<std::string>{"cartpole", "frozen_lake"}));
+
+  const YAML::Node front = front_matter(tmp / "hub/README.md");
+  ASSERT_TRUE(front["dataset_info"].IsSequence());
+  EXPECT_EQ(front["dataset_info"][1]["config_name"].as<std::string>(), "frozen_lake");
+  EXPECT_EQ(front["dataset_info"][1]["splits"][0]["num_examples"].as<int64_t>(), 3);
+  EXPECT_EQ(front["configs"][0]["data_files"][1]["path"].as<std::string>(), "cartpole/test-*");
+
+  HubLoadOptions pick;
+  pick.config_name = "frozen_lake";
+  const DatasetDict back = load_hub_layout(tmp / "hub", pick);
+  ASSERT_EQ(back.split_names(), (std::vector<std::string>{"train"}));
+  EXPECT_EQ(back.at("train").num_rows(), 3);
+  pick.config_name = "cartpole";
+  const DatasetDict first = load_hub_layout(tmp / "hub", pick);
+  EXPECT_EQ(first.split_names(), (std::vector<std::string>{"train", "test"}));
+  EXPECT_TRUE(first.at("train").features() == cart.at("train").features());
+  EXPECT_EQ(first.at("test").num_rows(), 20);
+}
+
+TEST(HubSave, ConfigNamesOfLayoutsWithoutReadmeConfigs) {
+  TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
+  DatasetDict dict;
+  dict.insert("train", all_kinds_without_null(5, 5));
+  save_to_hub_layout(dict, tmp / "one");
+  EXPECT_EQ(hub_config_names(tmp / "one"), (std::vector<std::string>{"default"}));
+  fs::remove(tmp / "one/README.md");
+  fs::create_directories(tmp / "one/beta");
+  fs::copy_file(tmp / "one/data/train-00000-of-00001.parquet",
+                tmp / "one/beta/train-00000-of-00001.parquet");
+  EXPECT_EQ(hub_config_names(tmp / "one"), (std::vector<std::string>{"default", "beta"}));
+  EXPECT_THROW_MSG(hub_config_names(tmp / "missing"), IoError, "not a directory");
+}
+
+TEST(HubSave, SeveralConfigsRejectBadArguments) {
+  TempDir tmp;
+  test::ScopedEnv cache_env("MOUSE_DATA_CACHE", (tmp / "user-cache").c_str());
+  DatasetDict dict;
+  dict.insert("train", all_kinds_without_null(5, 5));
+  using Configs = std::vector<std::pair<std::string, DatasetDict>>;
+  EXPECT_THROW_MSG(save_to_hub_layout(Configs{}, tmp / "hub"), InvalidArgument,
+                   "at least one config");
+  EXPECT_THROW_MSG(save_to_hub_layout(Configs{{"a", dict}, {"a", dict}}, tmp / "hub"),
+                   InvalidArgument, "config \"a\" is given twice");
+  for (const char* bad : {"", ".hidden", "a/b", "..", "x*"}) {
+    EXPECT_THROW_MSG(save_to_hub_layout(Configs{{bad, dict}}, tmp / "hub"), InvalidArgument,
+                     "cannot be a directory name");
+  }
+  EXPECT_THROW_MSG(save_to_hub_layout(Configs{{"a", dict}, {"b", DatasetDict{}}}, tmp / "hub"),
+                   InvalidArgument, "at least one split of config \"b\"");
+  EXPECT_FALSE(fs::exists(tmp / "hub"));
+}
+
 TEST(HubSave, DuckDbReadsTheShards) {
   MOUSE_REQUIRE_DUCKDB();
   TempDir tmp;
