@@ -16,7 +16,15 @@ from .augment import (
 )
 from .batch import PrefetchBatchifier, SampledBatch
 from .dataset_store import DatasetStore
-from .hub import push_stores_to_hub, push_to_hub, save_to_hub_layout
+from .hub import (
+    hub_config_names,
+    load_stores,
+    push_stores_to_hub,
+    push_to_hub,
+    save_configs_to_hub_layout,
+    save_stores_to_hub_layout,
+    save_to_hub_layout,
+)
 
 __version__ = "0.1.0"
 
@@ -30,7 +38,11 @@ __all__ = [
     "PrefetchBatchifier",
     "SampledBatch",
     "TokenAugmenter",
+    "hub_config_names",
+    "load_stores",
     "push_stores_to_hub",
     "push_to_hub",
+    "save_configs_to_hub_layout",
+    "save_stores_to_hub_layout",
     "save_to_hub_layout",
 ]

@@ -27,6 +27,9 @@ class DatasetStore:
     obs_image_dtype : ``"int64"`` (default, as the original) or ``"uint8"`` (8x smaller batches).
     format : ``"auto"`` (TensorDict of torch tensors when torch and tensordict are installed,
         else a dict of NumPy arrays), ``"torch"`` or ``"numpy"``.
+    name : Optional name (e.g. the environment or task): ``push_stores_to_hub`` writes each
+        named store as its own Hub config, and ``load_stores`` names the stores it returns
+        after their configs.
 
     Source datasets are referenced, never copied: their Arrow buffers are shared through the
     Arrow C data interface and stay alive as long as the store (or a dataset it returned) does.
@@ -42,7 +45,12 @@ class DatasetStore:
         *,
         obs_image_dtype: str = "int64",
         format: str = "auto",
+        name: str | None = None,
     ) -> None:
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str or None, got {type(name).__name__}")
+        self.name = name
+        """The store's name: its Hub config in ``push_stores_to_hub`` (None: unnamed)."""
         self._core = _core.Store(
             int(max_action_dim),
             int(max_obs_continuous_dim),
@@ -122,7 +130,8 @@ class DatasetStore:
 
     def __repr__(self) -> str:
         src = self._core.source_size()
-        return f"DatasetStore(source={src}, buffer={len(self) - src})"
+        named = f"name={self.name!r}, " if self.name is not None else ""
+        return f"DatasetStore({named}source={src}, buffer={len(self) - src})"
 
     def __getitem__(self, indices: Any) -> Any:
         """Encoded steps at ``indices`` (an int, a slice, a sequence or an integer array /

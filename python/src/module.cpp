@@ -526,6 +526,39 @@ NB_MODULE(_core, m) {
       "Writes each split's stores, merged, as a Hub layout (Parquet shards + README) at dir,\n"
       "atomically; empty splits are left out. False (nothing written) when every split is empty.");
   m.def(
+      "save_hub_configs",
+      [](const std::vector<std::pair<
+             std::string, std::vector<std::pair<std::string, std::vector<const DatasetStore*>>>>>&
+             configs,
+         const std::string& dir, int64_t max_shard_bytes) {
+        nb::gil_scoped_release release;
+        std::vector<std::pair<std::string, DatasetDict>> dicts;
+        for (const auto& [config, splits] : configs) {
+          DatasetDict dict;
+          for (const auto& [name, stores] : splits) {
+            Dataset merged = DatasetStore::merge_stores_to_dataset(stores);
+            if (merged.num_rows() > 0) dict.insert(name, std::move(merged));
+          }
+          if (dict.size() > 0) dicts.emplace_back(config, std::move(dict));
+        }
+        if (dicts.empty()) return false;
+        HubSaveOptions o;
+        o.max_shard_bytes = max_shard_bytes;
+        save_to_hub_layout(dicts, dir, o);
+        return true;
+      },
+      "configs"_a, "dir"_a, "max_shard_bytes"_a,
+      "Writes several configs (name -> splits -> stores, merged) as one Hub layout with\n"
+      "<config>/<split>-* shards, atomically; empty splits and configs are left out. False\n"
+      "(nothing written) when all are empty.");
+  m.def(
+      "hub_config_names",
+      [](const std::string& dir) {
+        nb::gil_scoped_release release;
+        return hub_config_names(dir);
+      },
+      "dir"_a, "The configs of a Hub layout, in README order (or by directory).");
+  m.def(
       "default_hub_cache_dir", [] { return default_hub_cache_dir().string(); },
       "Where Hub-layout Parquet shards are cached as Arrow.");
 }
