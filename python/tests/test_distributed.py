@@ -240,3 +240,23 @@ def test_a_store_without_rows_joins_once_it_has_some():
     assert set(b.next().stores) == {0}
     agent.append_columns(steps(40, OFFSET))
     assert set(b.next().stores) == {0, 1}
+
+
+def test_the_torchrun_example_trains_and_checkpoints_each_rank(tmp_path):
+    example = Path(__file__).resolve().parents[2] / "examples" / "python" / "torchrun_train.py"
+    data = tmp_path / "cartpole"
+    subprocess.run(["mouse-data", "generate", "cartpole", str(data), "--steps", "3000"],
+                   check=True, capture_output=True)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    ckpt = tmp_path / "ckpt"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(example), str(data), "--checkpoint", str(ckpt), "--max-steps", "3",
+           "--sequence-length", "16", "--batch-size", "8"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 ranks x 3 steps of [8, 16] windows" in proc.stdout
+    states = [json.loads((ckpt / f"batchifier-rank{r}.json").read_text()) for r in (0, 1)]
+    assert [(s["rank"], s["world_size"], s["batches"]) for s in states] == [(0, 2, 3), (1, 2, 3)]
+    assert (ckpt / "model.pt").is_file()
