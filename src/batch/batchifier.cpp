@@ -323,7 +323,7 @@ void BatchifierImpl::restore(const BatchifierState& state) {
   } else if (state.stores > 1 && state.epoch_windows != 0) {
     store_counts_ok = false;
   }
-  const int64_t per_rank = sampler_.rank_windows(state.epoch_windows);
+  const int64_t per_rank = rank_share(state.epoch_windows, state.world_size, state.drop_last);
   if (state.batches < 0 || state.epoch < 0 || state.next_window < 0 || state.epoch_windows < 0 ||
       !store_counts_ok ||
       (state.epoch_windows == 0 ? state.next_window != 0 : state.next_window >= per_rank)) {

@@ -100,11 +100,6 @@ std::vector<int64_t> Sampler::window_counts() const {
   return counts;
 }
 
-int64_t Sampler::rank_windows(int64_t windows) const noexcept {
-  const int64_t n = state_.world_size;
-  return state_.drop_last ? windows / n : (windows + n - 1) / n;
-}
-
 Window Sampler::concat_window(int64_t w, const std::vector<int64_t>& counts) const noexcept {
   size_t s = 0;
   while (s + 1 < counts.size() && w >= counts[s]) w -= counts[s++];

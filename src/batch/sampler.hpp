@@ -26,6 +26,12 @@ Sampling parse_sampling(std::string_view name);
 /// weight mode) against `sources` stores; InvalidArgument naming the field and its value.
 void check_distribution(const BatchifierState& state, size_t sources);
 
+/// Windows each rank gets from an epoch of `windows` windows: ceil(windows / world_size), or
+/// floor with drop_last.
+inline int64_t rank_share(int64_t windows, int64_t world_size, bool drop_last) noexcept {
+  return drop_last ? windows / world_size : (windows + world_size - 1) / world_size;
+}
+
 /// One planned batch.
 struct Plan {
   int64_t number = 0;
@@ -64,7 +70,9 @@ class Sampler {
   int64_t total_batches();
 
   /// Windows of one epoch of `windows` windows dealt to each rank.
-  int64_t rank_windows(int64_t windows) const noexcept;
+  int64_t rank_windows(int64_t windows) const noexcept {
+    return rank_share(windows, state_.world_size, state_.drop_last);
+  }
 
   /// Whether batches carry a mask (boundaries "episode").
   bool padded() const noexcept { return boundaries_ == Boundaries::kEpisode; }
