@@ -46,40 +46,24 @@ T field_or(const nlohmann::json& j, const char* name, T fallback) {
   return field<T>(j, name);
 }
 
-std::vector<int64_t> int_list(const nlohmann::json& j, const char* name) {
+// An optional list field of integers (T = int64_t) or numbers (T = double); empty when absent.
+template <class T>
+std::vector<T> list_field(const nlohmann::json& j, const char* name) {
   auto it = j.find(name);
   if (it == j.end()) return {};
-  std::vector<int64_t> out;
-  if (it->is_array()) {
-    for (const auto& v : *it) {
-      if (!v.is_number_integer()) {
-        out.clear();
-        break;
-      }
-      out.push_back(v.get<int64_t>());
-    }
-    if (out.size() == it->size()) return out;
+  constexpr bool integers = std::is_integral_v<T>;
+  std::vector<T> out;
+  bool ok = it->is_array();
+  for (size_t i = 0; ok && i < it->size(); ++i) {
+    const auto& v = (*it)[i];
+    ok = integers ? v.is_number_integer() : v.is_number();
+    if (ok) out.push_back(v.get<T>());
   }
-  throw InvalidArgument(fmt::format(
-      "BatchifierState: field \"{}\" must be a list of integers, found {:.80}", name, it->dump()));
-}
-
-std::vector<double> number_list(const nlohmann::json& j, const char* name) {
-  auto it = j.find(name);
-  if (it == j.end()) return {};
-  std::vector<double> out;
-  if (it->is_array()) {
-    for (const auto& v : *it) {
-      if (!v.is_number()) {
-        out.clear();
-        break;
-      }
-      out.push_back(v.get<double>());
-    }
-    if (out.size() == it->size()) return out;
+  if (!ok) {
+    throw InvalidArgument(fmt::format("BatchifierState: field \"{}\" must be a list of {}, found {:.80}",
+                                      name, integers ? "integers" : "numbers", it->dump()));
   }
-  throw InvalidArgument(fmt::format(
-      "BatchifierState: field \"{}\" must be a list of numbers, found {:.80}", name, it->dump()));
+  return out;
 }
 
 }  // namespace
@@ -119,12 +103,12 @@ BatchifierState BatchifierState::from_json(std::string_view json) {
   s.epoch = field<int64_t>(j, "epoch");
   s.next_window = field<int64_t>(j, "next_window");
   s.epoch_windows = field<int64_t>(j, "epoch_windows");
-  s.epoch_store_windows = int_list(j, "epoch_store_windows");
+  s.epoch_store_windows = list_field<int64_t>(j, "epoch_store_windows");
   s.rank = field_or<int64_t>(j, "rank", 0);
   s.world_size = field_or<int64_t>(j, "world_size", 1);
   s.drop_last = field_or<bool>(j, "drop_last", false);
   s.stores = field_or<int64_t>(j, "stores", 1);
-  s.weights = number_list(j, "weights");
+  s.weights = list_field<double>(j, "weights");
   s.weight_mode = field_or<std::string>(j, "weight_mode", "per_store");
   return s;
 }

@@ -105,12 +105,8 @@ std::vector<fs::path> files_of_patterns(const fs::path& dir,
 }
 
 // The `configs` entry to load: by name, else "default", else `default: true`, else the first.
-YAML::Node pick_config(const YAML::Node& configs, const std::optional<std::string>& name,
-                       const std::string& source) {
-  if (!configs.IsSequence() || configs.size() == 0) {
-    yaml_fail(source, configs,
-              fmt::format("configs: expected a non-empty list, found {}", kind_name(configs)));
-  }
+// The config_name of every entry of a README's `configs` list.
+std::vector<std::string> config_names(const YAML::Node& configs, const std::string& source) {
   std::vector<std::string> names;
   for (const auto& c : configs) {
     if (!c.IsMap() || !c["config_name"] || !c["config_name"].IsScalar()) {
@@ -118,6 +114,16 @@ YAML::Node pick_config(const YAML::Node& configs, const std::optional<std::strin
     }
     names.push_back(c["config_name"].as<std::string>());
   }
+  return names;
+}
+
+YAML::Node pick_config(const YAML::Node& configs, const std::optional<std::string>& name,
+                       const std::string& source) {
+  if (!configs.IsSequence() || configs.size() == 0) {
+    yaml_fail(source, configs,
+              fmt::format("configs: expected a non-empty list, found {}", kind_name(configs)));
+  }
+  const std::vector<std::string> names = config_names(configs, source);
   auto find = [&](const std::string& n) -> std::optional<size_t> {
     for (size_t i = 0; i < names.size(); ++i) {
       if (names[i] == n) return i;
@@ -471,14 +477,7 @@ std::vector<std::string> layout_config_names(const fs::path& dir) {
           yaml_fail(source, configs,
                     fmt::format("configs: expected a list, found {}", kind_name(configs)));
         }
-        std::vector<std::string> names;
-        for (const auto& c : configs) {
-          if (!c.IsMap() || !c["config_name"] || !c["config_name"].IsScalar()) {
-            yaml_fail(source, c, "configs: expected entries {config_name, data_files}");
-          }
-          names.push_back(c["config_name"].as<std::string>());
-        }
-        return names;
+        return config_names(configs, source);
       }
     }
   }

@@ -220,41 +220,35 @@ TEST(RankState, JsonKeepsTheNewFieldsAndReadsOldStates) {
 
 // --- several stores -----------------------------------------------------------------------------
 
-TEST(Mixing, PerStoreWeightsSetTheStoreFrequencies) {
-  auto small = std::make_shared<FakeSource>(std::vector<int64_t>{1000});
-  auto large = std::make_shared<FakeSource>(std::vector<int64_t>{9000});
-  BatchifierOptions o = ranked("random", 0, 1, 2);
-  o.weights = {1.0, 3.0};
-  PrefetchBatchifier b(Sources{small, large}, 8, 1000, o);
+// Draws 100 batches of 1000 windows from two stores of `rows` rows and checks that store 1
+// comes up with probability `p` (within 4 sigma).
+void expect_store_frequency(std::vector<int64_t> rows, BatchifierOptions o, double p) {
+  auto first = std::make_shared<FakeSource>(std::vector<int64_t>{rows[0]});
+  auto second = std::make_shared<FakeSource>(std::vector<int64_t>{rows[1]});
+  PrefetchBatchifier b(Sources{first, second}, 8, 1000, std::move(o));
   int64_t draws = 0;
-  int64_t from_large = 0;
+  int64_t from_second = 0;
   for (int i = 0; i < 100; ++i) {
     SampledBatch sb = b.next();
-    for (int64_t s : sb.stores) from_large += s;
+    for (int64_t s : sb.stores) from_second += s;
     draws += static_cast<int64_t>(sb.stores.size());
   }
-  const double p = 0.75;
-  const double sigma = std::sqrt(draws * p * (1 - p));
-  EXPECT_NEAR(static_cast<double>(from_large), p * static_cast<double>(draws), 4 * sigma);
+  const double sigma = std::sqrt(static_cast<double>(draws) * p * (1 - p));
+  EXPECT_NEAR(static_cast<double>(from_second), p * static_cast<double>(draws), 4 * sigma);
+}
+
+TEST(Mixing, PerStoreWeightsSetTheStoreFrequencies) {
+  BatchifierOptions o = ranked("random", 0, 1, 2);
+  o.weights = {1.0, 3.0};
+  expect_store_frequency({1000, 9000}, o, 0.75);
+  expect_store_frequency({9000, 1000}, o, 0.75);  // whatever the sizes
 }
 
 TEST(Mixing, PerStepWeightsScaleByRows) {
-  auto small = std::make_shared<FakeSource>(std::vector<int64_t>{1000});
-  auto large = std::make_shared<FakeSource>(std::vector<int64_t>{3000});
   BatchifierOptions o = ranked("random", 0, 1, 0);
   o.weight_mode = "per_step";
   o.weights = {2.0, 1.0};  // 2·1000 : 1·3000 → store 1 with p = 0.6
-  PrefetchBatchifier b(Sources{small, large}, 8, 1000, o);
-  int64_t draws = 0;
-  int64_t from_large = 0;
-  for (int i = 0; i < 100; ++i) {
-    SampledBatch sb = b.next();
-    for (int64_t s : sb.stores) from_large += s;
-    draws += static_cast<int64_t>(sb.stores.size());
-  }
-  const double p = 0.6;
-  const double sigma = std::sqrt(draws * p * (1 - p));
-  EXPECT_NEAR(static_cast<double>(from_large), p * static_cast<double>(draws), 4 * sigma);
+  expect_store_frequency({1000, 3000}, o, 0.6);
 }
 
 TEST(Mixing, WindowsStayInsideTheirStore) {
