@@ -169,8 +169,10 @@ class Dataset {
   /// dataset, as Python `datasets.Dataset.select`. Indices must be in [0, num_rows())
   /// (IndexError naming the index and the row count).
   Dataset select(std::span<const int64_t> indices) const;
-  /// The rows of all `datasets` in order, zero-copy. They must have the same features
-  /// (InvalidArgument naming the first differing column); at least one dataset is required.
+  /// The rows of all `datasets` in order, zero-copy, in the columns of the first. They must
+  /// have the same columns (the same set, in any order: matched by name, as
+  /// `datasets.concatenate_datasets` does) with the same features (InvalidArgument naming the
+  /// first differing column); at least one dataset is required.
   static Dataset concatenate(std::span<const Dataset> datasets);
 
   /// Writes a `save_to_disk` directory at `path` that Python `datasets.load_from_disk` reads:

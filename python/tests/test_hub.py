@@ -177,8 +177,6 @@ def test_single_store_split_and_to_dataset_of_what_was_loaded(tmp_path):
     assert_split_equals(load(out, tmp_path)["train"], range(30))
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (python/DIFFERENCES.md 34): merging stores "
-                   "needs the same column order")
 def test_source_and_buffer_stores_in_one_split_in_their_natural_column_order(tmp_path):
     """A store loaded from a dataset and a store of appended steps, with the same columns given in
     the usual order (action, reward, done, ...), concatenate as `concatenate_datasets` would."""
@@ -197,8 +195,6 @@ def test_source_and_buffer_stores_in_one_split_in_their_natural_column_order(tmp
     assert ds["action"] == [k % 4 for k in range(2 * n)]
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (python/DIFFERENCES.md 34): merging stores "
-                   "needs the same column order")
 def test_stores_with_the_same_columns_in_different_orders_merge(tmp_path):
     a = DatasetStore(max_action_dim=4)
     a.from_dataset(datasets.Dataset.from_dict({"action": [1], "reward": [0.5], "done": [0]}))

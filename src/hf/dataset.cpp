@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "format/arrow/take.hpp"
 #include "hf/dataset_state.hpp"
@@ -264,22 +265,43 @@ Dataset Dataset::concatenate(std::span<const Dataset> datasets) {
   auto st = derived_state(first);
   for (size_t k = 0; k < datasets.size(); ++k) {
     const DatasetState& other = *datasets[k].state_;
+    // Column c of the result is column order[c] of `other`: the same columns in another order
+    // are aligned by name (as datasets.concatenate_datasets does), zero-copy.
+    std::vector<size_t> order(fields.size());
+    bool reordered = false;
     if (k > 0) {
       const auto& ofields = other.schema->fields;
       const auto& ofeatures = other.features.impl().columns;
+      auto position = [&](const std::string& name) -> std::optional<size_t> {
+        for (size_t j = 0; j < ofields.size(); ++j) {
+          if (ofields[j].name == name) return j;
+        }
+        return std::nullopt;
+      };
+      bool same_set = fields.size() == ofields.size();
+      for (size_t c = 0; same_set && c < fields.size(); ++c) {
+        const auto j = position(fields[c].name);
+        same_set = j.has_value();
+        if (j) order[c] = *j;
+      }
       for (size_t c = 0; c < std::max(fields.size(), ofields.size()); ++c) {
-        if (c >= fields.size() || c >= ofields.size() || fields[c].name != ofields[c].name) {
+        if (!same_set &&
+            (c >= fields.size() || c >= ofields.size() || fields[c].name != ofields[c].name)) {
           throw InvalidArgument(fmt::format(
               "concatenate: dataset {} has column \"{}\" at position {}, dataset 0 has \"{}\"", k,
               c < ofields.size() ? ofields[c].name : "(none)", c,
               c < fields.size() ? fields[c].name : "(none)"));
         }
+      }
+      for (size_t c = 0; c < fields.size(); ++c) {
+        const size_t j = order[c];
+        reordered = reordered || j != c;
         const detail::Feature& a = *features[c].second;
-        const detail::Feature& b = *ofeatures[c].second;
-        if (!detail::same_feature(a, b) || !fields[c].type->equals(*ofields[c].type)) {
+        const detail::Feature& b = *ofeatures[j].second;
+        if (!detail::same_feature(a, b) || !fields[c].type->equals(*ofields[j].type)) {
           throw InvalidArgument(fmt::format(
               "concatenate: column \"{}\" is {} ({}) in dataset {} but {} ({}) in dataset 0",
-              fields[c].name, detail::describe(b), ofields[c].type->to_string(), k,
+              fields[c].name, detail::describe(b), ofields[j].type->to_string(), k,
               detail::describe(a), fields[c].type->to_string()));
         }
       }
@@ -287,6 +309,9 @@ Dataset Dataset::concatenate(std::span<const Dataset> datasets) {
     }
     for (const auto& batch : other.batches) {
       arrow::RecordBatch b = batch;
+      if (reordered) {
+        for (size_t c = 0; c < fields.size(); ++c) b.columns[c] = batch.columns[order[c]];
+      }
       b.schema = first.schema;
       st->batches.push_back(std::move(b));
     }

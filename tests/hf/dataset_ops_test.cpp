@@ -180,6 +180,25 @@ TEST(DatasetConcatenate, AppendsRowsZeroCopy) {
   EXPECT_EQ(c.batches()[0].columns[0].get(), a.batches()[0].columns[0].get());
 }
 
+TEST(DatasetConcatenate, TheSameColumnsInAnotherOrderAlignByName) {
+  auto kx = arrow::make_batch({"k", "x"}, {arrow::make_primitive<int8_t>(std::vector<int8_t>{1, 2}),
+                                           arrow::make_primitive<int32_t>(std::vector<int32_t>{10, 20})});
+  auto xk = arrow::make_batch({"x", "k"}, {arrow::make_primitive<int32_t>(std::vector<int32_t>{30}),
+                                           arrow::make_primitive<int8_t>(std::vector<int8_t>{3})});
+  std::vector<Dataset> parts = {Dataset::from_batches(kx.schema, {kx}),
+                                Dataset::from_batches(xk.schema, {xk})};
+  const Dataset c = Dataset::concatenate(parts);
+  EXPECT_EQ(c.column_names(), (std::vector<std::string>{"k", "x"}));
+  ASSERT_EQ(c.num_rows(), 3);
+  EXPECT_EQ(c.batches()[1].columns[0].get(), xk.columns[1].get());  // zero-copy, moved by name
+  EXPECT_EQ(c.batches()[1].columns[1].get(), xk.columns[0].get());
+  // A reordered column of another type is still an error naming it.
+  auto xk64 = arrow::make_batch({"x", "k"}, {arrow::make_primitive<int64_t>(std::vector<int64_t>{30}),
+                                             arrow::make_primitive<int8_t>(std::vector<int8_t>{3})});
+  std::vector<Dataset> bad = {parts[0], Dataset::from_batches(xk64.schema, {xk64})};
+  EXPECT_THROW_MSG(Dataset::concatenate(bad), InvalidArgument, "column \"x\" is Value(int64)");
+}
+
 TEST(DatasetConcatenate, DifferentFeaturesAreInvalidArgumentNamingTheColumn) {
   auto x32 = arrow::make_batch({"k", "x"}, {arrow::make_primitive<int8_t>(std::vector<int8_t>{1}),
                                             arrow::make_primitive<int32_t>(std::vector<int32_t>{1})});
