@@ -7,7 +7,7 @@ mouse_data from Python, the C++ batch_bench and a memcpy of the same bytes.
 
     python bench/peers/run.py [--quick] [--build build/release] [--out DIR]
 
-Builds the datasets once (CartPole-like 1M and 10M steps and FrozenLake 8x8 with 64x64x3 PNG
+Builds the datasets once (CartPole-like 1M, 10M and 100M steps and FrozenLake 8x8 with 64x64x3 PNG
 frames, 200k steps, with `mouse-data generate`; an 84x84x3 PNG set with `datasets`), then runs
 each peer on each dataset in a process of its own (its open time and peak RSS are its own) and
 checks that every peer's batches are [B, S] and that its first window holds the dataset's rows
