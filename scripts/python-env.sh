@@ -3,13 +3,26 @@
 # (python/requirements-test.txt, plus mouse-core 0.3.0 without its dependencies as the reference
 # implementation), creating it on first use. The environment is cached outside the checkout,
 # keyed by the requirements' hash, so the large PyPI torch build is downloaded once per machine:
-# $MOUSE_DATA_VENV if set, else ~/.cache/mouse-data/venv-<hash>.
+# $MOUSE_DATA_VENV if set, else ~/.cache/mouse-data/venv-<hash>. The packages of the peer
+# benchmark (bench/peers/requirements.txt: torchrl, matplotlib) are added to it without their
+# dependencies, once per version of that file, so changing them does not download torch again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+add_peers() {
+  local peers_hash
+  peers_hash=$(sha256sum bench/peers/requirements.txt | cut -c1-12)
+  if [[ ! -f "$1/.peers-$peers_hash" ]]; then
+    "$1/bin/pip" install -q --disable-pip-version-check --no-deps -r bench/peers/requirements.txt >&2
+    rm -f "$1"/.peers-*
+    touch "$1/.peers-$peers_hash"
+  fi
+}
 
 hash=$(cat python/requirements-test.txt python/requirements-oracle.txt | sha256sum | cut -c1-12)
 venv=${MOUSE_DATA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mouse-data/venv-$hash}
 if [[ -x "$venv/bin/python" && -f "$venv/.complete" ]]; then
+  add_peers "$venv"
   echo "$venv"
   exit 0
 fi
@@ -34,4 +47,5 @@ rm -rf "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r python/requirements-test.txt >&2
 "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r python/requirements-oracle.txt >&2
 touch "$venv/.complete"
+add_peers "$venv"
 echo "$venv"
