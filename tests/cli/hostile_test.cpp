@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -322,6 +323,29 @@ TEST_F(HostileInputs, StateJsonNamesStayInside) {
     fs::create_symlink(disk() / shard, d / shard);
   });
   expect_every_command_fails(link, "outside the dataset directory");
+}
+
+TEST_F(HostileInputs, ZeroedListOffsetsAreErrorsNamingTheDataset) {
+  mouse::test::TempDir tmp;
+  const fs::path lake = tmp / "lake";
+  ASSERT_EQ(mouse::test::run_command(std::string(MOUSE_CLI_PATH) + " generate frozenlake-4x4 " +
+                                     quote(lake) + " --steps 20 >/dev/null")
+                .status,
+            0);
+  // metadata_q_star is list<float> of 4 per row: its offsets are the int32s 0, 4, 8, ..., 80.
+  const fs::path shard = lake / "data-00000-of-00001.arrow";
+  std::string bytes = read(shard);
+  std::string pattern;
+  for (int32_t v = 0; v <= 80; v += 4) pattern.append(reinterpret_cast<const char*>(&v), 4);
+  const size_t at = bytes.find(pattern);
+  ASSERT_NE(at, std::string::npos);
+  // Offsets after row 2 zeroed: first (0) <= last (0) passes the open-time check.
+  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(at + 12),
+            bytes.begin() + static_cast<std::ptrdiff_t>(at + pattern.size()), '\0');
+  write(shard, bytes);
+  expect_clean_error("head " + quote(lake) + " -n 20", lake.string());
+  expect_clean_error("encode " + quote(lake) + " --indices 5", "metadata_q_star");
+  expect_clean_error("sample " + quote(lake) + " -S 4 -B 2 --workers 0", "less than the previous offset");
 }
 
 TEST_F(HostileInputs, UnknownFeatureTypesOnEncodedColumnsAreErrors) {
