@@ -5,6 +5,7 @@
 #
 #   scripts/fuzz.sh [RUNS]          RUNS executions per target (default 1000000)
 #   FUZZ_JOBS=N scripts/fuzz.sh     build parallelism (default 2)
+#   FUZZ_PARALLEL=N scripts/fuzz.sh targets run at once (default 2)
 #
 # Needs clang-14 (apt-get install clang-14); uses the `fuzz` CMake preset.
 set -euo pipefail
@@ -29,28 +30,37 @@ seed() {  # seed TARGET FIND-ARGS...
   local dir="$work/seed-$1"
   mkdir -p "$dir"
   shift
-  find "$data" -type f "$@" -size -1M -print0 2>/dev/null |
+  find "$data" -type f "$@" -size -1024k -print0 2>/dev/null |
     xargs -0 -r -I{} sh -c 'cp "$1" "$2/$(echo "$1" | md5sum | cut -c1-16)"' _ {} "$dir"
 }
-seed arrow_ipc_fuzz \( -name '*.arrow' -o -name '*.arrow_file' -o -name '*.stream' \)
+seed arrow_ipc_fuzz \( -name '*.arrow' -o -name '*.arrow_file' -o -name '*.stream' -o -name '*.fuzz' \)
 seed parquet_fuzz -name '*.parquet'
 seed features_json_fuzz -name '*.json'
 seed readme_yaml_fuzz -name 'README.md'
 
-printf '%-20s %12s %9s %8s\n' target executions seconds crashes
-for t in "${targets[@]}"; do
-  crashes="build/fuzz/crashes/$t"
+# One target per core (FUZZ_PARALLEL, default 2) at a time; a line per target when all are done.
+run_target() {
+  local t=$1 crashes="build/fuzz/crashes/$1" log="$work/$1.log" start secs execs found
   mkdir -p "$crashes" "$work/corpus-$t"
-  log="$work/$t.log"
   start=$(date +%s)
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-    "build/fuzz/fuzz/$t" -runs="$runs" -print_final_stats=1 -max_len=65536 -rss_limit_mb=4096 -timeout=10 \
-    -artifact_prefix="$crashes/" "$work/corpus-$t" "$work/seed-$t" >"$log" 2>&1 || true
+    "build/fuzz/fuzz/$t" -runs="$runs" -print_final_stats=1 -max_len=65536 -rss_limit_mb=4096 \
+    -timeout=10 -artifact_prefix="$crashes/" "$work/corpus-$t" "$work/seed-$t" >"$log" 2>&1 || true
   secs=$(( $(date +%s) - start ))
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-  if [ -z "$execs" ]; then
-    execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-  fi
   found=$(find "$crashes" -type f | wc -l)
-  printf '%-20s %12s %9s %8s\n' "$t" "${execs:-?}" "$secs" "$found"
+  printf '%-20s %12s %9s %8s\n' "$t" "${execs:-?}" "$secs" "$found" >"$work/$t.line"
+}
+parallel=${FUZZ_PARALLEL:-2}
+running=0
+for t in "${targets[@]}"; do
+  run_target "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$parallel" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
 done
+wait
+printf '%-20s %12s %9s %8s\n' target executions seconds crashes
+for t in "${targets[@]}"; do cat "$work/$t.line"; done
