@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iterator>
+#include <limits>
 #include <variant>
 
 #include "mouse/arrow_json.hpp"
@@ -79,7 +80,79 @@ void StoreArgs::add_to(CLI::App* cmd) {
       ->capture_default_str();
 }
 
+int64_t saturating_product(std::initializer_list<int64_t> factors) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  int64_t out = 1;
+  for (int64_t f : factors) {
+    if (f <= 0) return 0;
+    if (out > kMax / f) return kMax;
+    out *= f;
+  }
+  return out;
+}
+
+namespace {
+
+int64_t saturating_sum(std::initializer_list<int64_t> terms) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  int64_t out = 0;
+  for (int64_t t : terms) {
+    if (t < 0) continue;
+    if (out > kMax - t) return kMax;
+    out += t;
+  }
+  return out;
+}
+
+std::string bytes_text(int64_t bytes) {
+  if (bytes == std::numeric_limits<int64_t>::max()) return "more than 9.2 EB";
+  const double b = static_cast<double>(bytes);
+  if (b >= 1e12) return fmt::format("{:.1f} TB", b / 1e12);
+  if (b >= 1e9) return fmt::format("{:.1f} GB", b / 1e9);
+  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
+  return fmt::format("{} bytes", bytes);
+}
+
+}  // namespace
+
+void check_memory(const std::string& what, int64_t bytes) {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return;
+  const int64_t limit = saturating_product({pages, page});
+  if (bytes > limit) {
+    throw InvalidArgument(fmt::format("{} needs {} ({} bytes), more than this machine's memory ({})",
+                                      what, bytes_text(bytes), bytes, bytes_text(limit)));
+  }
+}
+
+// The keys besides the widths: action, reward, done, time and a spare for the mask.
+constexpr int64_t kScalarKeys = 5;
+
+int64_t StoreArgs::row_values() const {
+  return saturating_sum({max_action_dim, max_obs_continuous_dim, max_obs_discrete_dim,
+                         max_obs_image_pixels, kScalarKeys});
+}
+
+int64_t StoreArgs::row_bytes() const {
+  const int64_t image = obs_image_dtype == "uint8" ? 1 : 8;
+  return saturating_sum({saturating_product({max_action_dim, 4}),
+                         saturating_product({max_obs_continuous_dim, 8}),
+                         saturating_product({max_obs_discrete_dim, 8}),
+                         saturating_product({max_obs_image_pixels, image}), kScalarKeys * 8});
+}
+
+std::string StoreArgs::width_options() const {
+  std::string out = fmt::format("--max-action-dim {}", max_action_dim);
+  if (max_obs_continuous_dim > 0) out += fmt::format(" --max-obs-continuous-dim {}", max_obs_continuous_dim);
+  if (max_obs_discrete_dim > 0) out += fmt::format(" --max-obs-discrete-dim {}", max_obs_discrete_dim);
+  if (max_obs_image_pixels > 0) out += fmt::format(" --max-obs-image-pixels {}", max_obs_image_pixels);
+  return out;
+}
+
 std::unique_ptr<DatasetStore> open_store(const StoreArgs& args) {
+  // One encoded row must fit before anything is loaded (the store checks the rest).
+  check_memory(fmt::format("one encoded row with {}", args.width_options()), args.row_bytes());
   StoreConfig config;
   config.max_action_dim = args.max_action_dim;
   config.max_obs_continuous_dim = args.max_obs_continuous_dim;
@@ -162,14 +235,56 @@ decltype(BatchifierOptions::transform) augment_transform(
 void check_output_dir(const std::string& command, const std::filesystem::path& out,
                       bool overwrite) {
   std::error_code ec;
-  if (!std::filesystem::exists(out, ec)) return;
-  if (!std::filesystem::is_directory(out, ec)) {
+  const auto st = std::filesystem::symlink_status(out, ec);
+  if (!std::filesystem::exists(st)) return;
+  if (std::filesystem::is_symlink(st)) {
+    throw InvalidArgument(fmt::format(
+        "{}: {} is a symbolic link; give the directory it points to instead", command,
+        out.string()));
+  }
+  if (!std::filesystem::is_directory(st)) {
     throw InvalidArgument(
         fmt::format("{}: {} exists and is not a directory", command, out.string()));
   }
-  if (!overwrite && !std::filesystem::is_empty(out, ec)) {
+  if (std::filesystem::is_empty(out, ec) && !ec) return;
+  if (!overwrite) {
     throw InvalidArgument(fmt::format(
         "{}: {} exists and is not empty (pass --overwrite to replace it)", command, out.string()));
+  }
+  // --overwrite replaces the whole directory: only ever one that holds a dataset.
+  if (!is_disk_layout(out) && !is_hub_layout(out)) {
+    throw InvalidArgument(fmt::format(
+        "{}: {} is not empty and holds no dataset (no dataset_dict.json, state.json, "
+        "dataset_info.json or Hub layout); refusing to replace it",
+        command, out.string()));
+  }
+}
+
+void check_not_nested(const std::string& command, const std::filesystem::path& in,
+                      const std::filesystem::path& out) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path a = fs::weakly_canonical(fs::absolute(in, ec), ec);
+  const fs::path b = fs::weakly_canonical(fs::absolute(out, ec), ec);
+  auto within = [](const fs::path& inner, const fs::path& outer) {
+    auto ii = inner.begin();
+    for (auto oi = outer.begin(); oi != outer.end(); ++oi, ++ii) {
+      if (oi->empty()) continue;
+      if (ii == inner.end() || *ii != *oi) return false;
+    }
+    return true;
+  };
+  if (within(a, b) && within(b, a)) {
+    throw InvalidArgument(
+        fmt::format("{}: IN and OUT are the same directory ({})", command, out.string()));
+  }
+  if (within(a, b)) {
+    throw InvalidArgument(fmt::format("{}: OUT {} contains IN {}; writing it would replace IN",
+                                      command, out.string(), in.string()));
+  }
+  if (within(b, a)) {
+    throw InvalidArgument(fmt::format("{}: OUT {} is inside IN {}; writing it would change IN",
+                                      command, out.string(), in.string()));
   }
 }
 

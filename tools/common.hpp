@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <variant>
@@ -56,7 +57,20 @@ struct StoreArgs : SourceArgs {
 
   /// Registers PATH, --split and the --max-* options on `cmd`.
   void add_to(CLI::App* cmd);
+  /// Values in one encoded row (the widths plus the scalar keys), saturating.
+  int64_t row_values() const;
+  /// Bytes of one encoded row, saturating.
+  int64_t row_bytes() const;
+  /// "--max-action-dim 1000 ..." naming the width options that were given, for messages.
+  std::string width_options() const;
 };
+
+/// The product of non-negative factors, saturating at INT64_MAX.
+int64_t saturating_product(std::initializer_list<int64_t> factors);
+
+/// Throws InvalidArgument "`what` needs <bytes>, more than this machine's memory (<bytes>)"
+/// when `bytes` exceeds the physical memory.
+void check_memory(const std::string& what, int64_t bytes);
 
 /// A store with `args.path` loaded (either layout, see load_source). A DatasetDict loads every split in order, or with --split
 /// the splits matching those names or globs (as from_dataset's split_pattern, so an unmatched
@@ -81,9 +95,16 @@ decltype(BatchifierOptions::transform) augment_transform(
     std::shared_ptr<const TokenAugmenter> augmenter);
 
 /// Checks that `out` can be written by `command`: absent, or an empty directory, or (with
-/// `overwrite`) any directory. InvalidArgument naming the command and the path otherwise.
+/// `overwrite`) a directory holding a dataset (a save_to_disk or Hub layout), never another
+/// non-empty directory nor a symbolic link. InvalidArgument naming the command and the path
+/// otherwise.
 void check_output_dir(const std::string& command, const std::filesystem::path& out,
                       bool overwrite);
+
+/// Refuses (InvalidArgument) an `out` that is `in`, an ancestor of `in` or inside `in`, compared
+/// after resolving symbolic links, so that writing `out` cannot replace or alter the input.
+void check_not_nested(const std::string& command, const std::filesystem::path& in,
+                      const std::filesystem::path& out);
 
 /// A one-line progress bar on stderr ("<label> [####....]  42% (done/total <unit>)"), redrawn
 /// when the percentage changes and ended with a newline at 100%. Silent unless stderr is a

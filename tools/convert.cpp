@@ -46,6 +46,7 @@ void run(const Options& opt) {
     throw InvalidArgument(
         fmt::format("convert: IN and OUT are the same directory ({})", out.string()));
   }
+  check_not_nested("convert", in, out);
   check_output_dir("convert", out, opt.overwrite);
 
   auto [loaded, from] = load_source(opt.in);

@@ -84,6 +84,8 @@ void run(const DemoOptions& opt) {
     dir = tmp.path;
   } else {
     dir = opt.keep;
+    // Like `generate`: an existing dataset is replaced, any other non-empty directory is kept.
+    check_output_dir("demo --keep", dir, /*overwrite=*/true);
   }
 
   // 1. Generate: FrozenLake 4x4, slippery, epsilon-greedy on Q*, frames as PNG Image features.

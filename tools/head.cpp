@@ -21,31 +21,46 @@ struct Options {
   bool json = false;
 };
 
+// Formats row `row` into `line`.
+void print_row(const std::vector<ChunkedColumn>& columns, const std::string& split, int64_t row,
+               bool json, std::string& line) {
+  line.clear();
+  if (json) {
+    line += '{';
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (c) line += ',';
+      arrow::append_json_string(line, columns[c].field.name);
+      line += ':';
+      auto [chunk, index] = columns[c].locate(row);
+      arrow::append_json_value(line, *columns[c].chunks[chunk], index);
+    }
+    line += "}\n";
+  } else {
+    line += fmt::format("row {} ({})\n", row, split);
+    for (const auto& col : columns) {
+      auto [chunk, index] = col.locate(row);
+      line += fmt::format("  {} = ", col.field.name);
+      arrow::append_json_value(line, *col.chunks[chunk], index);
+      line += '\n';
+    }
+  }
+}
+
 // Prints rows [begin, end) of `ds` as JSON lines (or an indented text form).
 void print_rows(const Dataset& ds, const std::string& split, int64_t begin, int64_t end, bool json) {
   std::vector<ChunkedColumn> columns;
   for (const auto& name : ds.column_names()) columns.push_back(ds.column(name));
   std::string line;
   for (int64_t row = begin; row < end; ++row) {
-    line.clear();
-    if (json) {
-      line += '{';
-      for (size_t c = 0; c < columns.size(); ++c) {
-        if (c) line += ',';
-        arrow::append_json_string(line, columns[c].field.name);
-        line += ':';
-        auto [chunk, index] = columns[c].locate(row);
-        arrow::append_json_value(line, *columns[c].chunks[chunk], index);
-      }
-      line += "}\n";
-    } else {
-      line += fmt::format("row {} ({})\n", row, split);
-      for (const auto& col : columns) {
-        auto [chunk, index] = col.locate(row);
-        line += fmt::format("  {} = ", col.field.name);
-        arrow::append_json_value(line, *col.chunks[chunk], index);
-        line += '\n';
-      }
+    try {
+      print_row(columns, split, row, json, line);
+    } catch (const FormatError& e) {
+      if (!e.source().empty()) throw;
+      // Value readers know the array, not the file: name the dataset, split and row.
+      const std::string where = ds.data_files().empty()
+                                    ? std::string("dataset")
+                                    : ds.data_files().front().path.parent_path().string();
+      throw FormatError(where, -1, fmt::format("split \"{}\", row {}: {}", split, row, e.what()));
     }
     std::cout << line;
   }

@@ -53,6 +53,35 @@ struct SamplerArgs {
         ->capture_default_str();
   }
 
+  // Refuses sizes the machine cannot hold before the store is loaded, naming the options.
+  void check_sizes() const {
+    if (options.num_workers > kMaxWorkers) {
+      throw InvalidArgument(fmt::format("--workers {}: more than {} threads", options.num_workers,
+                                        kMaxWorkers));
+    }
+    if (sequence_length <= 0 || batch_size <= 0 || options.prefetch <= 0) return;  // the batchifier says why
+    const int64_t windows = saturating_product({batch_size, sequence_length});
+    const int64_t batch = saturating_product({windows, store.row_bytes()});
+    // The batches queued (--prefetch), being built (--workers) and handed out; the text of one.
+    const int64_t held = saturating_product(
+        {batch, std::max<int64_t>(options.prefetch, 1) + std::max<int64_t>(options.num_workers, 0) + 2});
+    const int64_t text = saturating_product({windows, store.row_values(), 24});
+    const int64_t perms = saturating_product(
+        {batch_size, std::max<int64_t>(store.max_action_dim, 0) +
+                         std::max<int64_t>(max_num_obs_discrete, 0) + 1, 8 * 4});
+    const std::string what =
+        fmt::format("sample with -B {} -S {} --prefetch {} --workers {} {}", batch_size,
+                    sequence_length, options.prefetch, options.num_workers, store.width_options());
+    check_memory(what, std::max(held, text));
+    if (!augment_config.empty()) {
+      check_memory(fmt::format("--augment with -B {} --max-action-dim {} --max-num-obs-discrete {}",
+                               batch_size, store.max_action_dim, max_num_obs_discrete),
+                   perms);
+    }
+  }
+
+  static constexpr int kMaxWorkers = 1024;
+
   // The batchifier, with the augmenter (if any) running in its workers.
   std::unique_ptr<PrefetchBatchifier> make(const DatasetStore& st) {
     BatchifierOptions opt = options;
@@ -75,6 +104,7 @@ struct SampleOptions {
 
 void run_sample(SampleOptions& opt) {
   if (opt.batches < 0) throw InvalidArgument(fmt::format("--batches must be >= 0, got {}", opt.batches));
+  opt.sampler.check_sizes();
   auto store = open_store(opt.sampler.store);
   auto batchifier = opt.sampler.make(*store);
   for (int64_t k = 0; k < opt.batches; ++k) {
@@ -111,6 +141,7 @@ double percentile(std::vector<double>& sorted_ms, double p) {
 void run_bench(BenchOptions& opt) {
   if (!(opt.seconds > 0)) throw InvalidArgument(fmt::format("--seconds must be > 0, got {}", opt.seconds));
   using clock = std::chrono::steady_clock;
+  opt.sampler.check_sizes();
   auto store = open_store(opt.sampler.store);
   auto batchifier = opt.sampler.make(*store);
   (void)batchifier->next_batch();  // warm-up: first batch includes thread start-up

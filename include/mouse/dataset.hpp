@@ -226,4 +226,11 @@ std::variant<Dataset, DatasetDict> load_from_disk(const std::filesystem::path& p
 /// dataset_info.json), i.e. what load_from_disk reads. Never throws (false when missing).
 bool is_disk_layout(const std::filesystem::path& dir);
 
+/// Removes the temporary directories of the saves this process has in progress (save_to_disk,
+/// save_to_hub_layout, Hub cache fills), for a thread that handles SIGINT / SIGTERM just before
+/// the process ends; the saves themselves then fail. Thread-safe; never throws. Temporary
+/// directories of processes that died without this are removed by the next save to the same
+/// target.
+void remove_unfinished_saves() noexcept;
+
 }  // namespace mouse

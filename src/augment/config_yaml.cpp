@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/checked_file.hpp"
 #include "mouse/augment.hpp"
 #include "mouse/error.hpp"
 
@@ -238,35 +239,27 @@ class Parser {
 
 AugmentTokensConfig AugmentTokensConfig::from_yaml_string(std::string_view yaml,
                                                           std::string_view source) {
+  if (const int64_t line = detail::yaml_too_deep_at(yaml); line >= 0) {
+    throw InvalidArgument(fmt::format("{}:{}: YAML nested deeper than {} levels", source, line,
+                                      detail::kMaxNestingDepth));
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) {
-      throw InvalidArgument(fmt::format("{}: invalid YAML: {}", source, e.msg));
+      throw InvalidArgument(fmt::format("{}: invalid YAML: {}", source, detail::excerpt(e.msg)));
     }
     throw InvalidArgument(fmt::format("{}:{}:{}: invalid YAML: {}", source, e.mark.line + 1,
-                                      e.mark.column + 1, e.msg));
+                                      e.mark.column + 1, detail::excerpt(e.msg)));
   }
   return Parser(source).parse(root);
 }
 
 AugmentTokensConfig AugmentTokensConfig::from_yaml_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw IoError(fmt::format("cannot read augment config {}: is a directory", path.string()));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw IoError(fmt::format("cannot open augment config {}: {}", path.string(),
-                              std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    throw IoError(fmt::format("cannot read augment config {}", path.string()));
-  }
-  return from_yaml_string(text.str(), path.string());
+  return from_yaml_string(detail::read_small_file(path, detail::kMaxMetadataFileBytes,
+                                                  "augment config"),
+                          path.string());
 }
 
 }  // namespace mouse

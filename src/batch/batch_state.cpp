@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/checked_file.hpp"
 #include "mouse/batch.hpp"
 #include "mouse/error.hpp"
 
@@ -14,6 +15,11 @@ namespace mouse {
 namespace {
 
 constexpr int kStateVersion = 1;
+
+// A value as an error message quotes it: short, invalid UTF-8 replaced.
+std::string quoted(const nlohmann::json& v) {
+  return detail::excerpt(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
 
 template <class T>
 T field(const nlohmann::json& j, const char* name) {
@@ -28,14 +34,14 @@ T field(const nlohmann::json& j, const char* name) {
     if (!ok) {
       throw InvalidArgument(fmt::format("BatchifierState: field \"{}\" has the wrong type: expected {} integer, found {}",
                                         name, std::is_signed_v<T> ? "an" : "a non-negative",
-                                        it->dump()));
+                                        quoted(*it)));
     }
   }
   try {
     return it->get<T>();
   } catch (const nlohmann::json::exception&) {
     throw InvalidArgument(
-        fmt::format("BatchifierState: field \"{}\" has the wrong type: {}", name, it->dump()));
+        fmt::format("BatchifierState: field \"{}\" has the wrong type: {}", name, quoted(*it)));
   }
 }
 
@@ -84,9 +90,13 @@ std::string BatchifierState::to_json() const {
 }
 
 BatchifierState BatchifierState::from_json(std::string_view json) {
+  if (detail::json_too_deep_at(json) >= 0) {
+    throw InvalidArgument(fmt::format("BatchifierState: JSON nested deeper than {} levels",
+                                      detail::kMaxNestingDepth));
+  }
   nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
-    throw InvalidArgument(fmt::format("BatchifierState: not a JSON object: {:.80}", json));
+    throw InvalidArgument(fmt::format("BatchifierState: not a JSON object: {}", detail::excerpt(json, 80)));
   }
   const int version = field<int>(j, "version");
   if (version != kStateVersion) {

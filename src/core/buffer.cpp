@@ -10,6 +10,8 @@
 #include <cstring>
 #include <fmt/format.h>
 
+#include "core/checked_file.hpp"
+#include "core/memory_limit.hpp"
 #include "mouse/error.hpp"
 
 namespace mouse {
@@ -27,6 +29,8 @@ struct AlignedFree {
 
 Buffer Buffer::allocate(int64_t size) {
   if (size < 0) throw InvalidArgument(fmt::format("Buffer::allocate: negative size {}", size));
+  // A size past physical memory is a bad size upstream, not a reason to try.
+  detail::check_fits_in_memory(size, "Buffer::allocate");
   size_t rounded = (static_cast<size_t>(size) + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   void* p = std::aligned_alloc(64, rounded);
@@ -48,18 +52,8 @@ Buffer Buffer::slice(int64_t offset, int64_t length) const {
 }
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_errno("cannot open", path, errno);
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    throw_errno("cannot stat", path, err);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError(fmt::format("cannot map {}: not a regular file", path.string()));
-  }
+  const int fd = detail::open_regular_file(path, &st);
   const uint8_t* data = nullptr;
   if (st.st_size > 0) {
     void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);

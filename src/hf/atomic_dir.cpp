@@ -1,12 +1,17 @@
 #include "hf/atomic_dir.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string_view>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -34,8 +39,10 @@ void fsync_directory(const fs::path& dir) {
   ::close(fd);
 }
 
+// Temporary names embed the writer's pid, `.<name>.<tag>-<pid>-XXXXXX`, so a later writer can
+// tell the litter of a dead process from the work of a live one.
 fs::path make_temp_dir(const fs::path& parent, const std::string& name, const char* tag) {
-  std::string tmpl = (parent / fmt::format(".{}.{}-XXXXXX", name, tag)).string();
+  std::string tmpl = (parent / fmt::format(".{}.{}-{}-XXXXXX", name, tag, ::getpid())).string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
     throw_errno("cannot create a temporary directory in", parent, errno);
   }
@@ -45,6 +52,96 @@ fs::path make_temp_dir(const fs::path& parent, const std::string& name, const ch
 void remove_quietly(const fs::path& p) noexcept {
   std::error_code ec;
   fs::remove_all(p, ec);
+}
+
+// Temporary directories of this process's saves in progress, for remove_unfinished_saves().
+std::mutex& pending_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::set<fs::path>& pending() {
+  static std::set<fs::path> paths;
+  return paths;
+}
+
+// Creates a temporary directory (as make_temp_dir) and registers it while the object lives.
+// Creation and registration happen under one lock, so remove_unfinished_saves() never sees a
+// directory that exists but is not yet registered.
+class PendingTemp {
+ public:
+  PendingTemp(const fs::path& parent, const std::string& name, const char* tag) {
+    std::lock_guard lock(pending_mutex());
+    path_ = make_temp_dir(parent, name, tag);
+    pending().insert(path_);
+  }
+  const fs::path& path() const noexcept { return path_; }
+  ~PendingTemp() {
+    std::lock_guard lock(pending_mutex());
+    pending().erase(path_);
+  }
+  PendingTemp(const PendingTemp&) = delete;
+  PendingTemp& operator=(const PendingTemp&) = delete;
+
+ private:
+  fs::path path_;
+};
+
+// Appended to a temporary directory's name by remove_unfinished_saves() before removing it.
+constexpr std::string_view kGoneSuffix = ".gone";
+
+// The pid in a temporary name's "<pid>-XXXXXX" tail (optionally followed by kGoneSuffix), or -1
+// for the pid-less names of older versions ("XXXXXX"), or -2 when the tail is neither form.
+long temp_owner(std::string_view tail) {
+  if (tail.ends_with(kGoneSuffix)) tail.remove_suffix(kGoneSuffix.size());
+  const size_t dash = tail.find('-');
+  if (dash == std::string_view::npos) return tail.size() == 6 ? -1 : -2;
+  if (dash == 0 || tail.size() - dash - 1 != 6) return -2;
+  long pid = 0;
+  for (size_t i = 0; i < dash; ++i) {
+    if (tail[i] < '0' || tail[i] > '9' || pid > 100'000'000) return -2;
+    pid = pid * 10 + (tail[i] - '0');
+  }
+  return pid;
+}
+
+bool process_is_gone(long pid) {
+  return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+// Cleans what killed saves of `name` left in `parent`: `.<name>.tmp-*` of dead processes are
+// removed; a dead process's `.<name>.old-*` is the previous dataset moved aside, which goes back
+// into place when the target is missing (killed between the two renames) and is removed
+// otherwise. Names of live processes are left alone: they may be saving right now. Pid-less
+// names from older versions are removed once an hour old. Errors are ignored.
+void clean_stale_temps(const fs::path& parent, const std::string& name, const fs::path& target) {
+  std::error_code ec;
+  fs::directory_iterator it(parent, ec);
+  if (ec) return;
+  const std::string tmp_prefix = fmt::format(".{}.tmp-", name);
+  const std::string old_prefix = fmt::format(".{}.old-", name);
+  const auto hour_ago = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  for (const auto& entry : it) {
+    const std::string fname = entry.path().filename().string();
+    const bool is_tmp = fname.starts_with(tmp_prefix);
+    const bool is_old = fname.starts_with(old_prefix);
+    if (!is_tmp && !is_old) continue;
+    std::error_code e;
+    if (entry.is_symlink(e) || !entry.is_directory(e)) continue;
+    const long owner = temp_owner(std::string_view(fname).substr(tmp_prefix.size()));
+    bool stale = false;
+    if (owner == -1) {
+      const auto t = fs::last_write_time(entry.path(), e);
+      stale = !e && t < hour_ago;
+    } else if (owner > 0) {
+      stale = process_is_gone(owner);
+    }
+    if (!stale) continue;
+    if (is_old && !fs::exists(fs::symlink_status(target, e)) &&
+        ::rename(entry.path().c_str(), target.c_str()) == 0) {
+      continue;
+    }
+    remove_quietly(entry.path());
+  }
 }
 
 }  // namespace
@@ -63,13 +160,15 @@ void replace_directory_atomically(const fs::path& target,
   const std::string name = abs.filename().string();
   fs::create_directories(parent, ec);
   if (ec) throw IoError(fmt::format("cannot create directory {}: {}", parent.string(), ec.message()));
+  clean_stale_temps(parent, name, abs);
   const auto status = fs::symlink_status(abs, ec);
   const bool exists = fs::exists(status);
   if (exists && !fs::is_directory(status)) {
     throw IoError(fmt::format("cannot save to {}: it exists and is not a directory", abs.string()));
   }
 
-  const fs::path tmp = make_temp_dir(parent, name, "tmp");
+  const PendingTemp registered(parent, name, "tmp");
+  const fs::path& tmp = registered.path();
   try {
     fill(tmp);
     fsync_directory(tmp);
@@ -208,3 +307,23 @@ std::string ContentHash::hex() const {
 }
 
 }  // namespace mouse::detail
+
+namespace mouse {
+
+void remove_unfinished_saves() noexcept {
+  try {
+    std::lock_guard lock(detail::pending_mutex());
+    for (const auto& p : detail::pending()) {
+      // The save goes on writing while this runs: renamed first, the directory can take no new
+      // files by its old path (creating one fails), so removing it does not race with them.
+      std::filesystem::path gone = p;
+      gone += detail::kGoneSuffix;
+      if (::rename(p.c_str(), gone.c_str()) == 0) detail::remove_quietly(gone);
+      detail::remove_quietly(p);
+    }
+  } catch (...) {
+    // Best effort: the next save to the same target cleans up what is left.
+  }
+}
+
+}  // namespace mouse

@@ -7,6 +7,7 @@
 #include "hf/dataset_state.hpp"
 #include "hf/py_json.hpp"
 #include "mouse/dataset.hpp"
+#include "core/checked_file.hpp"
 #include "mouse/error.hpp"
 
 namespace mouse {
@@ -46,7 +47,7 @@ DatasetDict DatasetDict::load_from_disk(const fs::path& path) {
   for (const auto& s : *splits) {
     if (!s.is_string() || !valid_split_name(s.get<std::string>())) {
       throw FormatError(index.string(), -1,
-                        fmt::format("invalid split name {} in \"splits\"", s.dump()));
+                        fmt::format("invalid split name {} in \"splits\"", detail::json_excerpt(s)));
     }
     const std::string name = s.get<std::string>();
     if (out.contains(name)) {

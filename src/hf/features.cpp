@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/checked_file.hpp"
 #include "mouse/error.hpp"
 
 namespace mouse::detail {
@@ -50,7 +51,7 @@ const char* json_kind(const ordered_json& j) { return j.type_name(); }
 
 [[noreturn]] void fail(const std::string& source, const std::string& path,
                        const std::string& what) {
-  throw FormatError(source, -1, fmt::format("features: {}: {}", path, what));
+  throw FormatError(source, -1, fmt::format("features: {}: {}", excerpt(path), what));
 }
 
 arrow::Field item_field(arrow::TypePtr t) { return arrow::Field{"item", std::move(t), true, {}}; }
@@ -182,6 +183,12 @@ FeaturePtr parse_feature(const ordered_json& j, const std::string& path,
       auto num = j.find("num_classes");
       if (num == j.end() || !num->is_number_integer() || num->get<int64_t>() < 0) {
         fail(source, path, "a ClassLabel needs \"names\" or a non-negative \"num_classes\"");
+      }
+      // Names are made for every class: a hostile count must not fill the memory first.
+      constexpr int64_t kMaxClasses = int64_t{1} << 20;
+      if (num->get<int64_t>() > kMaxClasses) {
+        fail(source, path, fmt::format("ClassLabel \"num_classes\" {} is more than {}",
+                                       num->get<int64_t>(), kMaxClasses));
       }
       for (int64_t i = 0; i < num->get<int64_t>(); ++i) f->class_names.push_back(std::to_string(i));
     }

@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "hf/hub_readme.hpp"
+#include "core/checked_file.hpp"
 #include "mouse/error.hpp"
 #include "mouse/hub.hpp"
 
@@ -28,11 +29,7 @@ bool is_parquet(const fs::path& p) {
 }
 
 std::string read_file_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(fmt::format("{}: cannot open for reading", path.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_small_file(path, kMaxMetadataFileBytes, "README");
 }
 
 // The front matter's line numbers are off by one against the README (the opening `---`).
@@ -44,6 +41,9 @@ std::string read_file_text(const fs::path& path) {
   }
   throw FormatError(source, -1, what);
 }
+
+// Most nodes the README's features may expand to.
+constexpr int64_t kMaxYamlFeatureNodes = 100'000;
 
 const char* kind_name(const YAML::Node& node) {
   switch (node.Type()) {
@@ -61,11 +61,31 @@ const char* kind_name(const YAML::Node& node) {
 }
 
 // Patterns of a `path:` / `data_files:` value: a string or a list of strings.
+// A path from the README must name something under the dataset directory: relative, without
+// `..` and without NUL (which the file system would silently cut the name at).
+void check_relative_path(const std::string& pattern, const std::string& source,
+                         const YAML::Node& node, const std::string& where) {
+  if (pattern.find('\0') != std::string::npos) {
+    yaml_fail(source, node, fmt::format("{}: path \"{}\" contains a NUL character", where,
+                                        excerpt(pattern)));
+  }
+  const fs::path p(pattern);
+  bool ok = p.is_relative() && !p.has_root_name() && !p.has_root_directory();
+  for (const auto& part : p) ok = ok && part != "..";
+  if (!ok) {
+    yaml_fail(source, node,
+              fmt::format("{}: path \"{}\" leaves the dataset directory (only relative paths "
+                          "without \"..\" are allowed)",
+                          where, excerpt(pattern)));
+  }
+}
+
 std::vector<std::string> patterns_of(const YAML::Node& node, const std::string& source,
                                      const std::string& where) {
   std::vector<std::string> out;
   if (node.IsScalar()) {
     out.push_back(node.as<std::string>());
+    check_relative_path(out.back(), source, node, where);
   } else if (node.IsSequence()) {
     for (const auto& item : node) {
       if (!item.IsScalar()) {
@@ -73,6 +93,7 @@ std::vector<std::string> patterns_of(const YAML::Node& node, const std::string& 
                   fmt::format("{}: expected a path pattern, found {}", where, kind_name(item)));
       }
       out.push_back(item.as<std::string>());
+      check_relative_path(out.back(), source, item, where);
     }
   } else {
     yaml_fail(source, node,
@@ -152,7 +173,10 @@ HubSplitFiles files_from_config(const fs::path& dir, const YAML::Node& config,
   if (!data_files) {
     // The Hub allows a config with only `data_dir`.
     if (config["data_dir"] && config["data_dir"].IsScalar()) {
-      return resolve_hub_files(dir / config["data_dir"].as<std::string>(), std::nullopt);
+      const std::string data_dir = config["data_dir"].as<std::string>();
+      check_relative_path(data_dir, source, config["data_dir"],
+                          fmt::format("config \"{}\": data_dir", cname));
+      return resolve_hub_files(dir / data_dir, std::nullopt);
     }
     yaml_fail(source, config, fmt::format("config \"{}\": expected data_files", cname));
   }
@@ -306,19 +330,26 @@ void glob_rec(const fs::path& base, const std::vector<std::string>& parts, size_
 }
 
 // A YAML node as JSON: scalars as strings (the readers convert what they need), maps with
-// their keys in order.
-nlohmann::ordered_json yaml_to_json(const YAML::Node& node) {
+// their keys in order. Aliases share nodes in yaml-cpp but are copied here, so a few nested
+// aliases could stand for billions of nodes: `budget` bounds how many are made.
+nlohmann::ordered_json yaml_to_json(const YAML::Node& node, int64_t& budget,
+                                    const std::string& source) {
+  if (--budget < 0) {
+    yaml_fail(source, node,
+              fmt::format("dataset_info features expand to more than {} nodes (aliases?)",
+                          kMaxYamlFeatureNodes));
+  }
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
       return node.Scalar();
     case YAML::NodeType::Sequence: {
       auto out = nlohmann::ordered_json::array();
-      for (const auto& item : node) out.push_back(yaml_to_json(item));
+      for (const auto& item : node) out.push_back(yaml_to_json(item, budget, source));
       return out;
     }
     case YAML::NodeType::Map: {
       auto out = nlohmann::ordered_json::object();
-      for (const auto& kv : node) out[kv.first.Scalar()] = yaml_to_json(kv.second);
+      for (const auto& kv : node) out[kv.first.Scalar()] = yaml_to_json(kv.second, budget, source);
       return out;
     }
     default:
@@ -355,7 +386,57 @@ std::optional<YAML::Node> info_features(const YAML::Node& info,
             fmt::format("dataset_info: expected a mapping or a list, found {}", kind_name(info)));
 }
 
+// The front matter as YAML: nesting checked before yaml-cpp's recursive descent starts, syntax
+// errors with their README line, a mapping (or nothing) at the top.
+YAML::Node parse_front_matter(const std::string& yaml, const std::string& source) {
+  if (const int64_t line = yaml_too_deep_at(yaml); line >= 0) {
+    throw FormatError(source, -1,
+                      fmt::format("line {}: YAML front matter nested deeper than {} levels",
+                                  line + 1, kMaxNestingDepth));
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    // Front matter line n is README line n + 2 (0-based mark, opening `---`).
+    const std::string where = e.mark.line >= 0 ? fmt::format("line {}: ", e.mark.line + 2) : "";
+    throw FormatError(source, -1,
+                      fmt::format("{}malformed YAML front matter: {}", where, excerpt(e.msg)));
+  }
+  if (!root.IsNull() && !root.IsMap()) {
+    yaml_fail(source, root, fmt::format("front matter: expected a mapping, found {}", kind_name(root)));
+  }
+  return root;
+}
+
 }  // namespace
+
+std::optional<nlohmann::ordered_json> readme_features_from_text(std::string_view text,
+                                                                const std::string& source) {
+  const auto yaml = readme_front_matter(text, source);
+  if (!yaml) return std::nullopt;
+  const YAML::Node root = parse_front_matter(*yaml, source);
+  std::optional<std::string> chosen;
+  if (root.IsMap() && root["configs"]) {
+    const YAML::Node config = pick_config(root["configs"], std::nullopt, source);
+    chosen = config["config_name"].as<std::string>();
+    if (config["data_files"]) {
+      const YAML::Node df = config["data_files"];
+      if (df.IsSequence()) {
+        for (const auto& entry : df) {
+          if (entry.IsMap() && entry["path"]) patterns_of(entry["path"], source, "path");
+        }
+      } else {
+        patterns_of(df, source, "data_files");
+      }
+    }
+  }
+  if (!root.IsMap() || !root["dataset_info"]) return std::nullopt;
+  auto features = info_features(root["dataset_info"], chosen, source);
+  if (!features) return std::nullopt;
+  int64_t budget = kMaxYamlFeatureNodes;
+  return features_from_yaml_list(yaml_to_json(*features, budget, source), source);
+}
 
 std::optional<std::string> readme_front_matter(std::string_view text, const std::string& source) {
   auto line_end = [&](size_t pos) {
@@ -410,29 +491,20 @@ HubSplitFiles resolve_hub_files(const fs::path& dir,
   return resolve_hub_layout(dir, config_name).splits;
 }
 
-HubLayout resolve_hub_layout(const fs::path& dir, const std::optional<std::string>& config_name) {
+namespace {
+
+HubLayout resolve_unconfined(const fs::path& dir, const std::optional<std::string>& config_name) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     throw IoError(fmt::format("{}: not a directory (expected a Hub-layout dataset)", dir.string()));
   }
   const fs::path readme = dir / "README.md";
-  if (fs::is_regular_file(readme, ec)) {
+  // Anything at README.md is read (a FIFO or directory there is an error, not "no README").
+  if (fs::exists(fs::status(readme, ec))) {
     const std::string source = readme.string();
     const auto yaml = readme_front_matter(read_file_text(readme), source);
     if (yaml) {
-      YAML::Node root;
-      try {
-        root = YAML::Load(*yaml);
-      } catch (const YAML::Exception& e) {
-        // Front matter line n is README line n + 2 (0-based mark, opening `---`).
-        const std::string where = e.mark.line >= 0 ? fmt::format("line {}: ", e.mark.line + 2) : "";
-        throw FormatError(source, -1,
-                          fmt::format("{}malformed YAML front matter: {}", where, e.msg));
-      }
-      if (!root.IsNull() && !root.IsMap()) {
-        yaml_fail(source, root,
-                  fmt::format("front matter: expected a mapping, found {}", kind_name(root)));
-      }
+      const YAML::Node root = parse_front_matter(*yaml, source);
       HubLayout layout;
       layout.readme = readme;
       std::optional<std::string> chosen = config_name;
@@ -445,7 +517,8 @@ HubLayout resolve_hub_layout(const fs::path& dir, const std::optional<std::strin
       }
       if (root.IsMap() && root["dataset_info"]) {
         if (auto features = info_features(root["dataset_info"], chosen, source)) {
-          layout.readme_features = features_from_yaml_list(yaml_to_json(*features), source);
+          int64_t budget = kMaxYamlFeatureNodes;
+          layout.readme_features = features_from_yaml_list(yaml_to_json(*features, budget, source), source);
         }
       }
       return layout;
@@ -456,21 +529,54 @@ HubLayout resolve_hub_layout(const fs::path& dir, const std::optional<std::strin
   return layout;
 }
 
+// The directories a shard may resolve into: the dataset directory and, when it is (inside) a
+// Hub cache snapshot `<repo>/snapshots/<revision>`, whose files link to `<repo>/blobs/`, that
+// blobs directory.
+std::vector<fs::path> allowed_roots(const fs::path& dir) {
+  std::error_code ec;
+  fs::path root = fs::canonical(dir, ec);
+  if (ec) root = fs::absolute(dir, ec).lexically_normal();
+  std::vector<fs::path> roots{root};
+  for (fs::path p = root; p.has_relative_path(); p = p.parent_path()) {
+    if (p.parent_path().filename() == "snapshots") {
+      roots.push_back(p.parent_path().parent_path() / "blobs");
+      break;
+    }
+  }
+  return roots;
+}
+
+}  // namespace
+
+HubLayout resolve_hub_layout(const fs::path& dir, const std::optional<std::string>& config_name) {
+  HubLayout layout = resolve_unconfined(dir, config_name);
+  const std::vector<fs::path> roots = allowed_roots(dir);
+  const std::string source = layout.readme.empty() ? dir.string() : layout.readme.string();
+  for (const auto& [split, files] : layout.splits) {
+    for (const auto& f : files) {
+      const bool inside = std::any_of(roots.begin(), roots.end(),
+                                      [&](const fs::path& r) { return resolves_inside(f, r); });
+      if (!inside) {
+        throw FormatError(source, -1,
+                          fmt::format("split \"{}\": {} resolves to a file outside the dataset "
+                                      "directory {}",
+                                      split, f.string(), roots.front().string()));
+      }
+    }
+  }
+  return layout;
+}
+
 std::vector<std::string> layout_config_names(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     throw IoError(fmt::format("{}: not a directory (expected a Hub-layout dataset)", dir.string()));
   }
   const fs::path readme = dir / "README.md";
-  if (fs::is_regular_file(readme, ec)) {
+  if (fs::exists(fs::status(readme, ec))) {
     const std::string source = readme.string();
     if (const auto yaml = readme_front_matter(read_file_text(readme), source)) {
-      YAML::Node root;
-      try {
-        root = YAML::Load(*yaml);
-      } catch (const YAML::Exception& e) {
-        throw FormatError(source, -1, fmt::format("malformed YAML front matter: {}", e.msg));
-      }
+      const YAML::Node root = parse_front_matter(*yaml, source);
       if (root.IsMap() && root["configs"]) {
         const YAML::Node configs = root["configs"];
         if (!configs.IsSequence()) {

@@ -46,6 +46,12 @@ struct HubLayout {
 HubLayout resolve_hub_layout(const std::filesystem::path& dir,
                              const std::optional<std::string>& config_name);
 
+/// The features a README's text gives its default config, parsed as resolve_hub_layout parses
+/// them (front matter, YAML, `configs` choice and path checks, `dataset_info`), without touching
+/// the file system. For the fuzz body; throws what resolve_hub_layout throws.
+std::optional<nlohmann::ordered_json> readme_features_from_text(std::string_view text,
+                                                                const std::string& source);
+
 /// resolve_hub_layout(dir, config_name).splits.
 HubSplitFiles resolve_hub_files(const std::filesystem::path& dir,
                                 const std::optional<std::string>& config_name);

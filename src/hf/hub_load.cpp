@@ -24,6 +24,7 @@
 #include <system_error>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "hf/atomic_dir.hpp"
 #include "hf/dataset_state.hpp"
@@ -110,12 +111,20 @@ class EntryLock {
   // Waits for the lock, creating the entry directory and lock file as needed.
   static EntryLock acquire(const fs::path& entry) {
     std::error_code ec;
+    // An entry replaced by a file (or a link) is not ours any more: make it a directory again.
+    if (const auto st = fs::symlink_status(entry, ec); fs::exists(st) && !fs::is_directory(st)) {
+      fs::remove(entry, ec);
+    }
     fs::create_directories(entry, ec);
     if (ec) {
       throw IoError(
           fmt::format("{}: cannot create cache directory: {}", entry.string(), ec.message()));
     }
     EntryLock lock(open_lock_file(entry));
+    if (lock.fd_ < 0 && errno == EISDIR) {
+      fs::remove_all(entry / "lock", ec);
+      lock.fd_ = open_lock_file(entry);
+    }
     if (lock.fd_ < 0) {
       throw IoError(fmt::format("{}: cannot open: {}", (entry / "lock").string(),
                                 std::strerror(errno)));
@@ -152,6 +161,24 @@ class EntryLock {
   int fd_;
 };
 
+// Removes the temporaries killed fills of an entry left behind: `.data.tmp-*` / `.data.old-*`
+// directories of save_to_disk and `fingerprint.json.<pid>.tmp` files. Only under the entry's
+// lock, whose holder is the only one filling it, so anything of that form is stale.
+void remove_entry_litter(const fs::path& entry) {
+  std::error_code ec;
+  fs::directory_iterator it(entry, ec);
+  if (ec) return;
+  std::vector<fs::path> litter;
+  for (const auto& e : it) {
+    const std::string name = e.path().filename().string();
+    if (name.starts_with(".data.tmp-") || name.starts_with(".data.old-") ||
+        (name.starts_with("fingerprint.json.") && name.ends_with(".tmp"))) {
+      litter.push_back(e.path());
+    }
+  }
+  for (const auto& p : litter) fs::remove_all(p, ec);
+}
+
 // Features the README gives for shards without `huggingface` metadata of their own.
 struct ReadmeFeatures {
   std::string metadata;  // {"info": {"features": ...}}, the value of the `huggingface` key
@@ -179,6 +206,7 @@ Dataset load_shard(const fs::path& shard, const fs::path& cache_root,
   const EntryLock lock = EntryLock::acquire(entry);
 
   if (auto cached = read_fingerprint(fp_file); cached && *cached == current) {
+    remove_entry_litter(entry);
     try {
       Dataset ds = Dataset::load_from_disk(data_dir);
       ++stats.shards_cached;
@@ -188,7 +216,13 @@ Dataset load_shard(const fs::path& shard, const fs::path& cache_root,
     }
   }
 
-  fs::remove(fp_file, ec);
+  // Rebuild from scratch: whatever sits at the data and fingerprint paths (a damaged entry,
+  // a file or directory put there by hand, a half-written temporary of a killed fill) goes.
+  remove_entry_litter(entry);
+  fs::remove_all(fp_file, ec);
+  if (const auto st = fs::symlink_status(data_dir, ec); fs::exists(st) && !fs::is_directory(st)) {
+    fs::remove(data_dir, ec);
+  }
 
   parquet::Table table = parquet::read_parquet(shard);
   ++stats.shards_decoded;
@@ -293,7 +327,9 @@ DatasetDict load_hub_layout(const fs::path& dir, const HubLoadOptions& options,
   std::optional<ReadmeFeatures> readme;
   if (layout.readme_features) {
     ReadmeFeatures r;
-    r.metadata = ordered_json{{"info", {{"features", *layout.readme_features}}}}.dump();
+    // Feature names from YAML may hold invalid UTF-8: replaced, as py_dumps would.
+    r.metadata = ordered_json{{"info", {{"features", *layout.readme_features}}}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
     detail::ContentHash hash;
     hash.update(r.metadata);
     r.hash = hash.hex();

@@ -11,6 +11,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "core/checked_file.hpp"
+#include "hf/py_json.hpp"
 #include "mouse/error.hpp"
 
 namespace mouse::detail {
@@ -202,11 +204,11 @@ class YamlFeatures {
 
   // A list of {name, ...} entries -> {name: feature, ...}.
   ordered_json members(const ordered_json& list) const {
-    if (!list.is_array()) fail(fmt::format("expected a list of {{name, ...}}, found {}", list.dump()));
+    if (!list.is_array()) fail(fmt::format("expected a list of {{name, ...}}, found {}", json_excerpt(list)));
     ordered_json out = ordered_json::object();
     for (const auto& entry : list) {
       if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string()) {
-        fail(fmt::format("expected an entry with a name, found {}", entry.dump()));
+        fail(fmt::format("expected an entry with a name, found {}", json_excerpt(entry)));
       }
       ordered_json rest = entry;
       const std::string name = rest["name"].get<std::string>();
@@ -218,7 +220,7 @@ class YamlFeatures {
 
   ordered_json inner(const ordered_json& obj) const {
     if (obj.is_array()) return members(obj);
-    if (!obj.is_object()) fail(fmt::format("expected a mapping or a list, found {}", obj.dump()));
+    if (!obj.is_object()) fail(fmt::format("expected a mapping or a list, found {}", json_excerpt(obj)));
     if (obj.empty()) return ordered_json::object();
     const std::string type = obj.begin().key();
     const ordered_json& value = obj.begin().value();
@@ -241,7 +243,7 @@ class YamlFeatures {
       out["_type"] = "Value";
       return out;
     }
-    if (!value.is_object()) fail(fmt::format("{}: expected a mapping, found {}", type, value.dump()));
+    if (!value.is_object()) fail(fmt::format("{}: expected a mapping, found {}", type, json_excerpt(value)));
     ordered_json out = ordered_json{{"_type", camel_case(type)}};
     for (const auto& [k, v] : value.items()) out[k] = v;
     if (type == "class_label" && value.contains("names") && value["names"].is_object()) {
@@ -260,7 +262,10 @@ class YamlFeatures {
       if (k.empty() || end == nullptr || *end != '\0' || id < 0) {
         fail(fmt::format("class_label names: key '{}' is not a label id", k));
       }
-      by_id.emplace_back(id, v.is_string() ? v : ordered_json(v.dump()));
+      by_id.emplace_back(
+          id, v.is_string() ? v
+                            : ordered_json(v.dump(-1, ' ', false,
+                                                  nlohmann::json::error_handler_t::replace)));
     }
     std::sort(by_id.begin(), by_id.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -282,7 +287,7 @@ class YamlFeatures {
       const long long n = std::strtoll(s.c_str(), &end, 10);
       if (!s.empty() && end && *end == '\0') return ordered_json(n);
     }
-    fail(fmt::format("length: expected an integer, found {}", v.dump()));
+    fail(fmt::format("length: expected an integer, found {}", json_excerpt(v)));
   }
 
   const std::string& source_;

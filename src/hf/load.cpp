@@ -3,6 +3,7 @@
 
 #include <system_error>
 
+#include "core/checked_file.hpp"
 #include "hf/dataset_state.hpp"
 #include "hf/features.hpp"
 #include "hf/py_json.hpp"
@@ -41,14 +42,21 @@ fs::path checked_shard_name(const ordered_json& entry, size_t i, const fs::path&
     throw FormatError(state_path.string(), -1,
                       fmt::format("\"_data_files\"[{}]: expected a string \"filename\"", i));
   }
-  const fs::path rel(name->get<std::string>());
+  const std::string& text = name->get_ref<const std::string&>();
+  if (text.find('\0') != std::string::npos) {
+    // The file system would cut the name at the NUL and open another file.
+    throw FormatError(state_path.string(), -1,
+                      fmt::format("\"_data_files\"[{}]: \"{}\" contains a NUL character", i,
+                                  detail::excerpt(text)));
+  }
+  const fs::path rel(text);
   bool ok = !rel.empty() && rel.is_relative();
   for (const auto& part : rel) ok = ok && part != "..";
   if (!ok) {
     throw FormatError(state_path.string(), -1,
                       fmt::format("\"_data_files\"[{}]: \"{}\" is not a file name inside the "
                                   "dataset directory",
-                                  i, rel.string()));
+                                  i, detail::excerpt(rel.string())));
   }
   return rel;
 }
@@ -109,6 +117,12 @@ Dataset Dataset::load_from_disk(const fs::path& path) {
   fs::path first_shard;
   for (size_t i = 0; i < files->size(); ++i) {
     const fs::path shard = path / checked_shard_name((*files)[i], i, state_path);
+    if (!detail::resolves_inside(shard, path)) {
+      throw FormatError(state_path.string(), -1,
+                        fmt::format("\"_data_files\"[{}]: {} resolves to a file outside the "
+                                    "dataset directory",
+                                    i, shard.string()));
+    }
     arrow::IpcTable table = arrow::read_ipc(shard);
     if (i == 0) {
       st->schema = table.schema;

@@ -1,15 +1,12 @@
 #include "hf/py_json.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fmt/format.h>
 
+#include "core/checked_file.hpp"
 #include "mouse/error.hpp"
 
 namespace mouse::detail {
@@ -213,6 +210,13 @@ std::string py_dumps(const nlohmann::ordered_json& value, int indent) {
 }
 
 nlohmann::ordered_json parse_json(std::string_view text, const std::string& source) {
+  // nlohmann's parser is iterative, but everything that walks a value (features, dumps, our
+  // checks) recurses: refuse deep nesting before parsing.
+  if (const int64_t at = json_too_deep_at(text); at >= 0) {
+    throw FormatError(source, at,
+                      fmt::format("invalid JSON: nested deeper than {} arrays/objects",
+                                  kMaxNestingDepth));
+  }
   try {
     return nlohmann::ordered_json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
@@ -221,35 +225,21 @@ nlohmann::ordered_json parse_json(std::string_view text, const std::string& sour
     std::string what = e.what();
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix.
     if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-    throw FormatError(source, at, fmt::format("invalid JSON: {}", what));
+    throw FormatError(source, at, fmt::format("invalid JSON: {}", excerpt(what)));
+  } catch (const nlohmann::json::exception& e) {
+    // A number out of range (1e999) and the like.
+    std::string what = e.what();
+    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    throw FormatError(source, -1, fmt::format("invalid JSON: {}", excerpt(what)));
   }
 }
 
+std::string json_excerpt(const nlohmann::ordered_json& value) {
+  return excerpt(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 nlohmann::ordered_json read_json_file(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw IoError(fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError(fmt::format("cannot read {}: not a regular file", path.string()));
-  }
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      throw IoError(fmt::format("cannot read {}: {}", path.string(), std::strerror(err)));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return parse_json(text, path.string());
+  return parse_json(read_small_file(path, kMaxMetadataFileBytes, "metadata file"), path.string());
 }
 
 }  // namespace mouse::detail

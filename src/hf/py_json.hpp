@@ -18,6 +18,9 @@ std::string py_dumps(const nlohmann::ordered_json& value, int indent = -1);
 /// the byte offset if it is not valid JSON.
 nlohmann::ordered_json read_json_file(const std::filesystem::path& path);
 
+/// A short one-line excerpt of `value` as JSON for error messages (invalid UTF-8 replaced).
+std::string json_excerpt(const nlohmann::ordered_json& value);
+
 /// Parses JSON text; FormatError naming `source` on a syntax error.
 nlohmann::ordered_json parse_json(std::string_view text, const std::string& source);
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/memory_limit.hpp"
 #include "mouse/error.hpp"
 #include "store/conform.hpp"
 #include "store/encoder.hpp"
@@ -52,6 +53,34 @@ std::string dataset_label(const Dataset& ds, const std::string& split) {
 SourceSegment plan_segment(const Dataset& ds, const std::string& split, const StoreConfig& config) {
   std::string label = dataset_label(ds, split);
   SchemaPlan plan = plan_schema(*ds.schema(), config, label, true);
+  // Readers only check the first and last offset of a record batch when they open a file; the
+  // columns the store encodes get every offset checked (monotonic, inside the child) once here,
+  // so a damaged offsets buffer is an error naming the batch, never rows read as empty lists.
+  // A feature type mouse-data does not know (SPEC §2.4) on a column the store encodes.
+  for (const int field : plan.field) {
+    if (field < 0) continue;
+    const std::string& name = ds.schema()->fields[static_cast<size_t>(field)].name;
+    if (ds.features().contains(name) && !ds.features().is_supported(name)) {
+      throw InvalidArgument(fmt::format("{}: column \"{}\" has feature type {}, which mouse-data "
+                                        "does not support",
+                                        label, name, ds.features().type_of(name)));
+    }
+  }
+  int64_t batch_index = 0;
+  for (const auto& batch : ds.batches()) {
+    for (const int field : plan.field) {
+      if (field < 0 || static_cast<size_t>(field) >= batch.columns.size()) continue;
+      const auto& column = batch.columns[static_cast<size_t>(field)];
+      if (!column->type->is_list_like() && column->children.empty() && column->buffers.size() < 3) {
+        continue;  // fixed-width values: nothing to check beyond what the reader did
+      }
+      arrow::validate(*column,
+                      fmt::format("{}: record batch {}, column \"{}\"", label, batch_index,
+                                  ds.schema()->fields[static_cast<size_t>(field)].name),
+                      true);
+    }
+    ++batch_index;
+  }
   return {ds, std::move(label), std::move(plan)};
 }
 
@@ -114,6 +143,16 @@ StoreConfig checked(StoreConfig c) {
   if (c.obs_image_dtype != DType::kInt64 && c.obs_image_dtype != DType::kUInt8) {
     throw InvalidArgument(fmt::format("DatasetStore: obs_image_dtype must be int64 or uint8, got {}",
                                       dtype_name(c.obs_image_dtype)));
+  }
+  // Each width alone must leave room for one encoded row.
+  const int64_t image_bytes = c.obs_image_dtype == DType::kUInt8 ? 1 : 8;
+  const std::pair<const char*, int64_t> widths[] = {
+      {"max_action_dim", detail::saturating_product({c.max_action_dim, 4})},
+      {"max_obs_continuous_dim", detail::saturating_product({c.max_obs_continuous_dim, 8})},
+      {"max_obs_discrete_dim", detail::saturating_product({c.max_obs_discrete_dim, 8})},
+      {"max_obs_image_pixels", detail::saturating_product({c.max_obs_image_pixels, image_bytes})}};
+  for (const auto& [name, bytes] : widths) {
+    detail::check_fits_in_memory(bytes, fmt::format("DatasetStore: one row at this {}", name));
   }
   return c;
 }

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "core/checked_file.hpp"
 #include "mouse/error.hpp"
 #include "store/image_codec.hpp"
 #include "store/numeric.hpp"
@@ -192,15 +193,20 @@ void check_whole_numbers(const ArrayData& column, Key key, std::string_view data
 
 namespace {
 
+// Largest image file read through an Image's `path`.
+constexpr int64_t kMaxImageFileBytes = int64_t{256} << 20;
+
 std::string read_image_file(const std::string& path, const std::string& where) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw IoError(fmt::format("{}: image has no bytes and its path \"{}\" cannot be opened", where,
-                              path));
+  if (path.find('\0') != std::string::npos) {
+    throw IoError(fmt::format("{}: image has no bytes and its path \"{}\" contains a NUL", where,
+                              detail::excerpt(path)));
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  try {
+    return detail::read_small_file(path, kMaxImageFileBytes, "image");
+  } catch (const IoError& e) {
+    throw IoError(fmt::format("{}: image has no bytes and its path \"{}\" cannot be read ({})",
+                              where, detail::excerpt(path), e.what()));
+  }
 }
 
 // Image column (HF Image struct or binary) -> decoded pixels, flattened, padded with zeros.

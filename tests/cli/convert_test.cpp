@@ -129,7 +129,13 @@ TEST(CliConvertErrors, BadInputsAreOneLineErrors) {
   std::ofstream(tmp / "full" / "x") << "x";
   expect_error("convert " + quote(tmp / "ds") + " " + quote(tmp / "full") + " --to hub",
                "--overwrite");
-  EXPECT_EQ(run_command(cli("convert " + quote(tmp / "ds") + " " + quote(tmp / "full") +
+  expect_error("convert " + quote(tmp / "ds") + " " + quote(tmp / "full") + " --to hub --overwrite",
+               "holds no dataset");
+  EXPECT_TRUE(fs::exists(tmp / "full" / "x"));
+  ASSERT_EQ(run_command(cli("convert " + quote(tmp / "ds") + " " + quote(tmp / "hub") + " --to hub"))
+                .status,
+            0);
+  EXPECT_EQ(run_command(cli("convert " + quote(tmp / "ds") + " " + quote(tmp / "hub") +
                             " --to hub --overwrite"))
                 .status,
             0);

@@ -112,10 +112,13 @@ TEST(CliGenerate, RefusesToReplaceANonEmptyDirectoryUnlessAsked) {
   std::ofstream(tmp / "busy" / "keep.txt") << "x";
   expect_error("cartpole " + quote(tmp / "busy") + " --steps 10", "--overwrite");
   EXPECT_TRUE(fs::exists(tmp / "busy" / "keep.txt"));
-  auto r = run_command(generate_cmd("cartpole " + quote(tmp / "busy") + " --steps 10 --overwrite"));
+  // --overwrite replaces datasets only, never a directory of other files.
+  expect_error("cartpole " + quote(tmp / "busy") + " --steps 10 --overwrite", "holds no dataset");
+  EXPECT_TRUE(fs::exists(tmp / "busy" / "keep.txt"));
+  ASSERT_EQ(run_command(generate_cmd("cartpole " + quote(tmp / "ds") + " --steps 5")).status, 0);
+  auto r = run_command(generate_cmd("cartpole " + quote(tmp / "ds") + " --steps 10 --overwrite"));
   EXPECT_EQ(r.status, 0);
-  EXPECT_FALSE(fs::exists(tmp / "busy" / "keep.txt"));
-  EXPECT_EQ(mouse::Dataset::load_from_disk(tmp / "busy").num_rows(), 10);
+  EXPECT_EQ(mouse::Dataset::load_from_disk(tmp / "ds").num_rows(), 10);
   // An existing empty directory is fine.
   fs::create_directories(tmp / "empty");
   EXPECT_EQ(run_command(generate_cmd("cartpole " + quote(tmp / "empty") + " --steps 3")).status, 0);

@@ -1,0 +1,145 @@
+// What killed writes leave behind and how the next write or load cleans it: temporaries of dead
+// processes beside a save_to_disk target (a live writer's are kept), the old directory of a save
+// killed between its two renames put back, Hub cache litter and broken cache entries rebuilt.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "hf/atomic_dir.hpp"
+#include "hf/hf_test_util.hpp"
+#include "mouse/hub.hpp"
+#include "mouse/parquet.hpp"
+
+namespace mouse {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+// A pid that was just in use and is not any more.
+pid_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return pid;
+}
+
+Dataset small_dataset(int64_t rows) { return test::all_kinds_dataset(rows, rows); }
+
+std::vector<std::string> entries(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(WriteCleanup, NextSaveRemovesTemporariesOfDeadWritersOnly) {
+  TempDir tmp;
+  const fs::path target = tmp / "ds";
+  const std::string dead = fmt::format(".ds.tmp-{}-abcdef", dead_pid());
+  const std::string live = fmt::format(".ds.tmp-{}-ghijkl", ::getpid());
+  const std::string other = fmt::format(".other.tmp-{}-abcdef", dead_pid());
+  for (const auto& name : {dead, live, other}) {
+    fs::create_directories(tmp / name / "sub");
+    test::write_text(tmp / name / "sub" / "data.arrow", "partial");
+  }
+  small_dataset(5).save_to_disk(target);
+  EXPECT_FALSE(fs::exists(tmp / dead));
+  EXPECT_TRUE(fs::exists(tmp / live)) << "a live process may be writing it";
+  EXPECT_TRUE(fs::exists(tmp / other)) << "temporaries of another target are not ours";
+  EXPECT_EQ(Dataset::load_from_disk(target).num_rows(), 5);
+}
+
+TEST(WriteCleanup, OldDirectoryOfASaveKilledBetweenRenamesIsPutBack) {
+  TempDir tmp;
+  const fs::path target = tmp / "ds";
+  small_dataset(7).save_to_disk(target);
+  // As a save on a file system without RENAME_EXCHANGE leaves it when killed between moving
+  // the old directory aside and renaming the new one in.
+  const fs::path aside = tmp / fmt::format(".ds.old-{}-abcdef", dead_pid());
+  fs::rename(target, aside);
+  const fs::path half = tmp / fmt::format(".ds.tmp-{}-abcdef", dead_pid());
+  fs::create_directories(half);
+  // The next save to the same target first restores, then replaces as usual.
+  small_dataset(3).save_to_disk(target);
+  EXPECT_EQ(Dataset::load_from_disk(target).num_rows(), 3);
+  EXPECT_EQ(entries(tmp.path()), std::vector<std::string>{"ds"});
+}
+
+TEST(WriteCleanup, RemoveUnfinishedSavesRemovesTheTemporaryOfASaveInProgress) {
+  TempDir tmp;
+  const fs::path target = tmp / "ds";
+  small_dataset(2).save_to_disk(target);
+  // What the CLI's signal thread does while a save is filling its temporary directory: the
+  // temporary goes, the save fails, the previous dataset stays.
+  fs::path seen;
+  EXPECT_THROW(detail::replace_directory_atomically(
+                   target,
+                   [&](const fs::path& dir) {
+                     seen = dir;
+                     test::write_text(dir / "partial", "x");
+                     remove_unfinished_saves();
+                     EXPECT_FALSE(fs::exists(dir));
+                     detail::FileWriter w(dir / "more");  // the directory is gone
+                   }),
+               IoError);
+  EXPECT_FALSE(seen.empty());
+  EXPECT_EQ(entries(tmp.path()), std::vector<std::string>{"ds"});
+  EXPECT_EQ(Dataset::load_from_disk(target).num_rows(), 2);
+  remove_unfinished_saves();  // nothing in progress: a no-op
+  EXPECT_EQ(entries(tmp.path()), std::vector<std::string>{"ds"});
+}
+
+void write_shard(const fs::path& path, int64_t rows) {
+  using namespace arrow;
+  std::vector<int64_t> action;
+  for (int64_t r = 0; r < rows; ++r) action.push_back(r);
+  RecordBatch batch = make_batch({"action"}, {make_primitive<int64_t>(action)});
+  fs::create_directories(path.parent_path());
+  std::vector<RecordBatch> batches{batch};
+  parquet::write_parquet(path, batch.schema, batches);
+}
+
+fs::path only_entry(const fs::path& cache) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(cache)) out.push_back(e.path());
+  EXPECT_EQ(out.size(), 1u);
+  return out.empty() ? fs::path() : out.front();
+}
+
+TEST(WriteCleanup, HubCacheLitterIsRemovedAndBrokenEntriesRebuilt) {
+  TempDir tmp;
+  write_shard(tmp / "hub/data/train-00000-of-00001.parquet", 6);
+  HubLoadOptions opt;
+  opt.cache_dir = tmp / "cache";
+  ASSERT_EQ(load_hub_layout(tmp / "hub", opt).at("train").num_rows(), 6);
+  const fs::path entry = only_entry(tmp / "cache");
+  // A killed decode's temporaries: removed by the next load, cached or not.
+  fs::create_directories(entry / ".data.tmp-12345-abcdef/x");
+  test::write_text(entry / "fingerprint.json.12345.tmp", "{");
+  HubLoadStats stats;
+  ASSERT_EQ(load_hub_layout(tmp / "hub", opt, &stats).at("train").num_rows(), 6);
+  EXPECT_EQ(stats.shards_cached, 1);
+  EXPECT_EQ(entries(entry), (std::vector<std::string>{"data", "fingerprint.json", "lock"}));
+  // The data directory replaced by a file, the fingerprint by a directory: rebuilt.
+  fs::remove_all(entry / "data");
+  test::write_text(entry / "data", "not a directory");
+  fs::remove_all(entry / "fingerprint.json");
+  fs::create_directories(entry / "fingerprint.json" / "x");
+  HubLoadStats again;
+  ASSERT_EQ(load_hub_layout(tmp / "hub", opt, &again).at("train").num_rows(), 6);
+  EXPECT_EQ(again.shards_decoded, 1);
+  ASSERT_EQ(load_hub_layout(tmp / "hub", opt, &again).at("train").num_rows(), 6);
+  // The whole entry replaced by a file.
+  fs::remove_all(entry);
+  test::write_text(entry, "junk");
+  ASSERT_EQ(load_hub_layout(tmp / "hub", opt).at("train").num_rows(), 6);
+  EXPECT_TRUE(fs::is_directory(entry));
+}
+
+}  // namespace
+}  // namespace mouse
