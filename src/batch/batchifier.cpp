@@ -19,6 +19,7 @@
 #include "batch/pinned_allocator.hpp"
 #include "batch/row_source.hpp"
 #include "batch/sampler.hpp"
+#include "core/memory_limit.hpp"
 #include "mouse/batch.hpp"
 #include "mouse/error.hpp"
 
@@ -101,6 +102,14 @@ BatchifierState initial_state(int64_t s, int64_t b, const BatchifierOptions& opt
     throw InvalidArgument(
         fmt::format("PrefetchBatchifier: num_workers must be >= 0, got {}", opts.num_workers));
   }
+  // Every batch holds at least 8 bytes per step (its int64 actions and row ids): refuse sizes
+  // no machine of this size can hold before anything is reserved.
+  check_fits_in_memory(saturating_product({b, s, 8}),
+                       fmt::format("PrefetchBatchifier: batch_size {} x sequence_length {}", b, s));
+  check_fits_in_memory(
+      saturating_product({opts.prefetch, b, s, 8}),
+      fmt::format("PrefetchBatchifier: prefetch {} batches of batch_size {} x sequence_length {}",
+                  opts.prefetch, b, s));
   const Sampling sampling = parse_sampling(opts.sampling);
   parse_boundaries(opts.boundaries);
   BatchifierState st;

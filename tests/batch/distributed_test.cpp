@@ -189,6 +189,27 @@ TEST(RankOptions, BadValuesAreRefusedByName) {
   expect(weights, "weight_mode must be \"per_store\" or \"per_step\", got \"per_row\"");
 }
 
+TEST(BatchifierSizes, AbsurdSizesAreRefusedByNameBeforeAllocating) {
+  auto src = std::make_shared<FakeSource>(std::vector<int64_t>{100});
+  try {
+    PrefetchBatchifier b(src, 10, int64_t{1} << 50, ranked("random", 0, 1));
+    ADD_FAILURE() << "a batch of 2^50 windows was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("batch_size 1125899906842624 x sequence_length 10 needs"),
+              std::string::npos)
+        << e.what();
+  }
+  BatchifierOptions o = ranked("random", 0, 1);
+  o.prefetch = int64_t{1} << 40;
+  try {
+    PrefetchBatchifier b(src, 10, 64, o);
+    ADD_FAILURE() << "prefetch 2^40 was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("prefetch 1099511627776 batches"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(RankState, JsonKeepsTheNewFieldsAndReadsOldStates) {
   BatchifierState s;
   s.sampling = "batch";
