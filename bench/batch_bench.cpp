@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -368,9 +369,79 @@ void BM_EpisodeStartDraws(benchmark::State& state) {
 }
 BENCHMARK(BM_EpisodeStartDraws)->Arg(10'000)->Arg(1'000'000)->Arg(10'000'000);
 
+// The same batches at 1M and 100M rows. The stores are shards of 10M CartPole-like steps (one
+// shard of 1M for the small case) written once with save_to_disk into $MOUSE_BENCH_CACHE
+// (default ~/.cache/mouse-data/bench, 5.2 GB for 100M) and reused by later runs. Registered only
+// with MOUSE_BENCH_LARGE=1, so an ordinary run writes nothing big.
+std::filesystem::path large_cache_dir() {
+  if (const char* dir = std::getenv("MOUSE_BENCH_CACHE"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home != nullptr ? home : "/tmp") / ".cache/mouse-data/bench";
+}
+
+// A store over `shards` shards of `shard_rows` rows, each built on first use.
+std::unique_ptr<mouse::DatasetStore> sharded_store(int64_t shards, int64_t shard_rows) {
+  mouse::StoreConfig config;
+  config.max_action_dim = 2;
+  config.max_obs_continuous_dim = 4;
+  auto out = std::make_unique<mouse::DatasetStore>(config);
+  for (int64_t k = 0; k < shards; ++k) {
+    const auto dir = large_cache_dir() /
+                     ("cartpole-" + std::to_string(shard_rows) + "-" + std::to_string(k));
+    if (!std::filesystem::exists(dir / "state.json")) {
+      std::filesystem::create_directories(dir.parent_path());
+      mouse::Dataset::from_batches(
+          mouse::bench::cartpole_schema(),
+          mouse::bench::cartpole_batches(shard_rows, 1000, static_cast<uint64_t>(k)))
+          .save_to_disk(dir);
+    }
+    out->from_dataset(mouse::Dataset::load_from_disk(dir));
+  }
+  return out;
+}
+
+const mouse::DatasetStore& scale_store(int64_t millions) {
+  static const std::unique_ptr<mouse::DatasetStore> small = sharded_store(1, 1'000'000);
+  static std::unique_ptr<mouse::DatasetStore> large;
+  if (millions == 1) return *small;
+  if (!large) large = sharded_store(millions / 10, 10'000'000);
+  return *large;
+}
+
+// Args: millions of rows (1 or 100), mode index, workers, boundaries (0 none, 1 episode).
+void BM_BatchifierAtScale(benchmark::State& state) {
+  mouse::BatchifierOptions o;
+  o.sampling = kModes[state.range(1)];
+  o.num_workers = state.range(2);
+  o.boundaries = state.range(3) ? "episode" : "none";
+  o.seed = 1;
+  o.prefetch = 8;
+  mouse::PrefetchBatchifier b(scale_store(state.range(0)), kS, kB, o);
+  int64_t batches = 0, bytes = 0;
+  for (auto _ : state) {
+    mouse::TensorDict batch = b.next_batch();
+    bytes += batch.nbytes();
+    ++batches;
+    benchmark::DoNotOptimize(batch);
+  }
+  state.SetLabel(std::to_string(state.range(0)) + "M rows " + o.sampling +
+                 (state.range(3) ? "/episode" : ""));
+  report(state, batches, bytes);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const char* large = std::getenv("MOUSE_BENCH_LARGE"); large != nullptr && large[0] == '1') {
+    benchmark::RegisterBenchmark("BM_BatchifierAtScale", BM_BatchifierAtScale)
+        ->ArgsProduct({{1, 100}, {0}, {0, 2}, {0, 1}})
+        ->ArgsProduct({{1, 100}, {1, 2}, {0, 2}, {0}})
+        ->ArgNames({"Mrows", "mode", "workers", "episode"})
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  }
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

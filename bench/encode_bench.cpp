@@ -88,6 +88,25 @@ void BM_Encode2048ConsecutiveRows(benchmark::State& state) {
 }
 BENCHMARK(BM_Encode2048ConsecutiveRows)->Unit(benchmark::kMicrosecond);
 
+// The window path: the same 2048 consecutive rows as one window of gather_windows (what the
+// batchifier calls), into fresh tensors.
+void BM_GatherWindow2048ConsecutiveRows(benchmark::State& state) {
+  const auto& store = cartpole_store();
+  const mouse::WindowSlot window{5000, kBatchRows, 0};
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    mouse::TensorDict td({kBatchRows});
+    store.gather_windows(std::span<const mouse::WindowSlot>(&window, 1), kBatchRows, td);
+    bytes = td.nbytes();
+    benchmark::DoNotOptimize(td.at("action").data());
+  }
+  state.SetItemsProcessed(state.iterations() * kBatchRows);
+  state.SetBytesProcessed(state.iterations() * bytes);
+  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(state.iterations() * kBatchRows),
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_GatherWindow2048ConsecutiveRows)->Unit(benchmark::kMicrosecond);
+
 // A trainer's loop on a small-step environment: append one CartPole step to a store holding the
 // 200k-row source plus a growing buffer, then encode the last 64 rows (all in the buffer once 64
 // steps are in). The cost is the append, the snapshot readers take after it and the encode.

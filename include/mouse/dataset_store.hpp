@@ -84,8 +84,16 @@ struct StoreConfig {
 
 namespace detail {
 struct StoreState;
-struct StoreAccess;
 }
+
+/// One window for DatasetStore::gather_windows: the store's rows [start, start + length) go to
+/// output rows [slot * S, slot * S + length), and the output rows [slot * S + length, slot * S + S)
+/// are padding.
+struct WindowSlot {
+  int64_t start = 0;
+  int64_t length = 0;
+  int64_t slot = 0;
+};
 
 /// The step store. Global row order: every source dataset in load order, then the buffer.
 ///
@@ -184,6 +192,31 @@ class DatasetStore {
   /// Same as get(indices).
   TensorDict operator[](std::span<const int64_t> indices) const { return get(indices); }
 
+  /// A TensorDict [rows] with the keys, dtypes and per-step shapes get() gives now, its contents
+  /// uninitialised: the output gather_windows fills.
+  TensorDict empty_rows(int64_t rows, const Allocator& allocator = default_allocator()) const;
+
+  /// Encodes windows of consecutive rows into `out`, a TensorDict [slots * S]: each window
+  /// becomes one or two runs of chunk rows; fixed-width columns of the stored type are copied
+  /// with memcpy per run, other conversions run per run. Padding positions (past a window's
+  /// length) are written with what a missing value encodes to (0, q_star -inf, time -1) and
+  /// never read. When `out` has no members they are allocated from `allocator` with the keys of
+  /// get(), from the same snapshot the rows are read from; otherwise `out` must hold every key
+  /// of the store with the dtype and step shape get() gives (keys the store lacks are written as
+  /// missing values), and output rows of slots no window names are left as they were.
+  /// Errors: IndexError for a window outside [0, size()); InvalidArgument for sequence_length
+  /// <= 0, a length outside [0, sequence_length], a slot outside `out`, `out` rows not a
+  /// multiple of sequence_length, or a key of `out` of another dtype or shape; and what get()
+  /// throws for the rows.
+  void gather_windows(std::span<const WindowSlot> windows, int64_t sequence_length,
+                      TensorDict& out, const Allocator& allocator = default_allocator()) const;
+
+  /// Writes the done value (0 running, 1 terminal, 2 truncated) of rows [begin, end) into `out`
+  /// (out.size() == end - begin), converted as get() converts it, reading only the done column
+  /// (no image is decoded). IndexError when the range is out of bounds; InvalidArgument for a
+  /// null done.
+  void read_done(int64_t begin, int64_t end, std::span<int64_t> out) const;
+
   /// Encodes every row of `rows` (a batch of steps) by SPEC §3 into a TensorDict [rows.num_rows()],
   /// with the keys of its own schema. Errors as from_dataset, plus FormatError for image bytes
   /// that do not decode (naming the row).
@@ -203,9 +236,6 @@ class DatasetStore {
   void clear();
 
  private:
-  /// Library-internal read access to the snapshots (src/store/store_state.hpp), so that other
-  /// layers can read single columns without encoding whole rows.
-  friend struct detail::StoreAccess;
   std::unique_ptr<detail::StoreState> state_;
 };
 

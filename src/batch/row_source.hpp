@@ -1,6 +1,6 @@
 // What the batchifier needs from a store: its row layout, the done flags of row ranges, and a
-// gather of rows into tensors. DatasetStore is adapted to it (store_row_source.cpp); tests plug
-// in fakes.
+// gather of windows into tensors. DatasetStore is adapted to it (store_row_source.cpp) through
+// its public window methods; tests plug in fakes that implement only the row gather.
 #pragma once
 
 #include <cstdint>
@@ -8,12 +8,9 @@
 #include <span>
 #include <vector>
 
+#include "mouse/dataset_store.hpp"
 #include "mouse/tensor.hpp"
 #include "mouse/tensor_dict.hpp"
-
-namespace mouse {
-class DatasetStore;
-}
 
 namespace mouse::detail {
 
@@ -39,6 +36,19 @@ class RowSource {
   /// The rows at `rows`, in that order, as a TensorDict [rows.size()] allocated from
   /// `allocator` (writable tensors).
   virtual TensorDict gather(std::span<const int64_t> rows, const Allocator& allocator) const = 0;
+
+  /// A TensorDict [rows] with the columns, dtypes and step shapes gather() gives (contents
+  /// unspecified). The default gathers row 0 for the layout, so it needs size() > 0.
+  virtual TensorDict allocate(int64_t rows, const Allocator& allocator) const;
+
+  /// Writes each window's rows into its slot of `out` ([slots * sequence_length]): rows
+  /// [start, start + length) to out rows [slot * S, slot * S + length), and the rest of the
+  /// slot padding (0, q_star -inf, time -1). An `out` without members is first given this
+  /// source's columns from `allocator` (the store does it from the snapshot it reads). The
+  /// default gathers the windows' rows and copies them into place; the store writes straight
+  /// into `out`.
+  virtual void gather_windows(std::span<const WindowSlot> windows, int64_t sequence_length,
+                              TensorDict& out, const Allocator& allocator) const;
 };
 
 /// A RowSource over `store`, which must outlive it.

@@ -24,6 +24,19 @@ using arrow::TypePtr;
 
 constexpr std::string_view kBufferLabel = "append buffer";
 
+}  // namespace
+
+const std::string& buffer_label() {
+  static const std::string label(kBufferLabel);
+  return label;
+}
+
+Chunk buffer_chunk_view(const BufferChunk& chunk, int64_t first_row) {
+  return {chunk.columns, &chunk.plan, &buffer_label(), first_row};
+}
+
+namespace {
+
 // The PNG bytes of a row's ImagePixels values in the order Node::append meets them: depth-first
 // through lists.
 struct EncodedPixels {
@@ -471,9 +484,9 @@ ChunkPtr AppendBuffer::open_chunk(bool compact) {
 // Publishes `chunk` after the closed ones, as a new SealedChunks.
 void AppendBuffer::add_chunk(ChunkPtr chunk) {
   auto next = std::make_shared<SealedChunks>(*sealed_);
-  next->starts.push_back(next->starts.back() + chunk->num_rows);
+  // The copied views point into chunks both lists share, so they stay valid.
+  next->list.add(buffer_chunk_view(*chunk, next->list.rows()), chunk->num_rows);
   next->layout.add(chunk->plan);
-  next->ptrs.push_back(chunk.get());
   next->chunks.push_back(std::move(chunk));
   sealed_ = std::move(next);
 }

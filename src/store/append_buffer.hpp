@@ -26,6 +26,7 @@
 
 #include "mouse/arrow.hpp"
 #include "mouse/dataset_store.hpp"
+#include "store/chunks.hpp"
 #include "store/contract.hpp"
 #include "store/encoder.hpp"
 
@@ -57,11 +58,16 @@ using BufferColumns = std::shared_ptr<const std::vector<BufferColumn>>;
 /// The closed chunks of a buffer: immutable once published, replaced (not changed) when a
 /// chunk is added, so a snapshot shares it by pointer.
 struct SealedChunks {
-  std::vector<ChunkPtr> chunks;
-  std::vector<const BufferChunk*> ptrs;  ///< chunks[i].get()
-  std::vector<int64_t> starts{0};        ///< row within the buffer of each chunk, plus the total
-  OutputLayout layout;                   ///< keys of every chunk
+  std::vector<ChunkPtr> chunks;  ///< owns what `list` views
+  ChunkList list;                ///< views of `chunks`, rows counted within the buffer
+  OutputLayout layout;           ///< keys of every chunk
 };
+
+/// The label buffer chunks carry in error messages.
+const std::string& buffer_label();
+
+/// A view of `chunk`, whose element 0 is row `first_row` of the buffer.
+Chunk buffer_chunk_view(const BufferChunk& chunk, int64_t first_row);
 
 /// What a reader sees of the buffer: the closed chunks and a view of the open block's rows.
 struct BufferView {

@@ -28,14 +28,12 @@ void add_segment(SourceIndex& index, SourceSegment segment) {
 
 // Rebuilds the chunk views (they point into `index.segments`, so after every change of it).
 void reindex(SourceIndex& index) {
-  index.chunks.clear();
-  index.starts.assign(1, 0);
+  index.chunks = ChunkList();
   for (const SourceSegment& seg : index.segments) {
     int64_t first = 0;
     for (const auto& batch : seg.dataset.batches()) {
       if (batch.num_rows == 0) continue;
-      index.chunks.push_back({&batch.columns, &seg.plan, &seg.label, first});
-      index.starts.push_back(index.starts.back() + batch.num_rows);
+      index.chunks.add({batch.columns, &seg.plan, &seg.label, first}, batch.num_rows);
       first += batch.num_rows;
     }
   }
@@ -98,24 +96,41 @@ void publish_segments(StoreState& state, std::vector<SourceSegment> segs) {
 
 }  // namespace
 
+namespace {
+
+// The open block as a chunk list of its own, owning the block.
+struct OpenList {
+  ChunkPtr chunk;
+  ChunkList list;
+};
+
+const std::shared_ptr<const ChunkList>& empty_list() {
+  static const auto empty = std::make_shared<const ChunkList>();
+  return empty;
+}
+
+}  // namespace
+
 std::shared_ptr<const Snapshot> StoreState::snap() const {
   std::lock_guard<std::mutex> lock(mutex);
   if (snapshot && snapshot->version == version) return snapshot;
   auto s = std::make_shared<Snapshot>();
   s->source = source;
   BufferView view = buffer->view();
-  const SealedChunks& sealed = *view.sealed;
-  s->buffer.reserve(sealed.ptrs.size() + 1);
-  s->buffer.assign(sealed.ptrs.begin(), sealed.ptrs.end());
-  s->buffer_starts.reserve(sealed.starts.size() + 1);
-  s->buffer_starts.assign(sealed.starts.begin(), sealed.starts.end());
+  ChunkSequence& rows = s->rows;
+  rows.parts[0] = std::shared_ptr<const ChunkList>(source, &source->chunks);
+  rows.parts[1] = std::shared_ptr<const ChunkList>(view.sealed, &view.sealed->list);
+  rows.parts[2] = empty_list();
   s->layout = source->layout;
-  s->layout.add(sealed.layout);
+  s->layout.add(view.sealed->layout);
   if (view.open) {
-    s->buffer.push_back(view.open.get());
-    s->buffer_starts.push_back(s->buffer_starts.back() + view.open->num_rows);
+    auto open = std::make_shared<OpenList>();
+    open->chunk = view.open;
+    open->list.add(buffer_chunk_view(*view.open, view.sealed->list.rows()), view.open->num_rows);
+    rows.parts[2] = std::shared_ptr<const ChunkList>(open, &open->list);
     s->layout.add(view.open->plan);
   }
+  rows.count();
   s->sealed = std::move(view.sealed);
   s->open = std::move(view.open);
   s->buffer_columns = std::move(view.columns);
@@ -126,8 +141,9 @@ std::shared_ptr<const Snapshot> StoreState::snap() const {
 
 }  // namespace detail
 
-using detail::ChunkView;
-using detail::RowRef;
+using detail::Chunk;
+using detail::ChunkRun;
+using detail::RowRun;
 using detail::Snapshot;
 
 namespace {
@@ -170,7 +186,10 @@ StoreConfig make_config(int64_t a, int64_t c, int64_t d, int64_t i) {
 Dataset buffer_dataset(const Snapshot& snap, std::shared_ptr<const arrow::Schema> schema,
                        std::optional<Features> features) {
   std::vector<arrow::RecordBatch> batches;
-  for (const detail::BufferChunk* chunk : snap.buffer) {
+  std::vector<const detail::BufferChunk*> chunks;
+  for (const auto& chunk : snap.sealed->chunks) chunks.push_back(chunk.get());
+  if (snap.open) chunks.push_back(snap.open.get());
+  for (const detail::BufferChunk* chunk : chunks) {
     arrow::RecordBatch batch;
     batch.schema = schema;
     batch.num_rows = chunk->num_rows;
@@ -296,58 +315,139 @@ std::vector<int64_t> DatasetStore::segment_starts() const {
 TensorDict DatasetStore::get(std::span<const int64_t> indices, const Allocator& allocator) const {
   const auto snap = state_->snap();
   const int64_t n = snap->size();
-  const int64_t source_rows = snap->source_rows();
-  const auto& src = *snap->source;
-  // Chunk ids: source chunks first, then buffer chunks.
-  const auto num_source_chunks = static_cast<int64_t>(src.chunks.size());
-  std::vector<std::pair<int64_t, RowRef>> refs;
-  refs.reserve(indices.size());
-  for (size_t i = 0; i < indices.size(); ++i) {
+  // Runs of consecutive rows within one chunk, in output order: a window asked for row by row
+  // costs one chunk lookup per run, not per row.
+  struct Piece {
+    size_t chunk;
+    RowRun run;
+  };
+  std::vector<Piece> pieces;
+  std::vector<const Chunk*> chunk_of;  // by the pieces' chunk numbers
+  const size_t count = indices.size();
+  for (size_t i = 0; i < count;) {
     int64_t g = indices[i];
     if (g < -n || g >= n) {
       throw IndexError(fmt::format("index {} is out of range for a store of {} rows", g, n));
     }
     if (g < 0) g += n;
-    int64_t chunk, local;
-    if (g < source_rows) {
-      auto it = std::upper_bound(src.starts.begin(), src.starts.end(), g);
-      chunk = (it - src.starts.begin()) - 1;
-      local = g - src.starts[static_cast<size_t>(chunk)];
-    } else {
-      const int64_t b = g - source_rows;
-      auto it = std::upper_bound(snap->buffer_starts.begin(), snap->buffer_starts.end(), b);
-      const int64_t c = (it - snap->buffer_starts.begin()) - 1;
-      local = b - snap->buffer_starts[static_cast<size_t>(c)];
-      chunk = num_source_chunks + c;
-    }
-    refs.push_back({chunk, RowRef{static_cast<int64_t>(i), local}});
+    const ChunkRun at = snap->rows.locate(g);
+    if (chunk_of.empty()) chunk_of.resize(snap->rows.num_chunks());
+    chunk_of[at.index] = at.chunk;
+    // The indices that go on consecutively inside the chunk join the run (in range, as g is).
+    const auto limit = static_cast<size_t>(std::min<int64_t>(at.n, static_cast<int64_t>(count - i)));
+    size_t len = 1;
+    while (len < limit && indices[i + len] == g + static_cast<int64_t>(len)) ++len;
+    pieces.push_back({at.index, RowRun{static_cast<int64_t>(i), at.local, static_cast<int64_t>(len)}});
+    i += len;
   }
-  // Group by chunk with a counting sort (stable: rows of one chunk keep their order).
-  const auto num_chunks = static_cast<size_t>(num_source_chunks) + snap->buffer.size();
-  std::vector<int64_t> bucket(num_chunks + 1, 0);
-  for (const auto& ref : refs) ++bucket[static_cast<size_t>(ref.first) + 1];
-  for (size_t c = 1; c <= num_chunks; ++c) bucket[c] += bucket[c - 1];
-  std::vector<std::pair<int64_t, RowRef>> sorted(refs.size());
-  for (const auto& ref : refs) sorted[static_cast<size_t>(bucket[static_cast<size_t>(ref.first)]++)] = ref;
-  refs.swap(sorted);
   detail::BatchEncoder encoder(state_->config, snap->layout, static_cast<int64_t>(indices.size()),
                                allocator);
-  static const std::string kBufferLabel = "append buffer";
-  std::vector<RowRef> rows;
-  for (size_t k = 0; k < refs.size();) {
-    const int64_t chunk = refs[k].first;
-    rows.clear();
-    for (; k < refs.size() && refs[k].first == chunk; ++k) rows.push_back(refs[k].second);
-    if (chunk < num_source_chunks) {
-      const ChunkView& view = src.chunks[static_cast<size_t>(chunk)];
-      encoder.encode(*view.columns, *view.plan, rows, *view.label, view.first_row);
-    } else {
-      const auto c = static_cast<size_t>(chunk - num_source_chunks);
-      const detail::BufferChunk& bc = *snap->buffer[c];
-      encoder.encode(bc.columns, bc.plan, rows, kBufferLabel, snap->buffer_starts[c]);
-    }
+  // Runs of one chunk are encoded together: a counting sort by chunk (stable, so each chunk's
+  // runs keep the order they were asked in).
+  const size_t num_chunks = chunk_of.size();
+  std::vector<int64_t> bucket(num_chunks + 1, 0);
+  for (const Piece& p : pieces) ++bucket[p.chunk + 1];
+  for (size_t c = 1; c <= num_chunks; ++c) bucket[c] += bucket[c - 1];
+  std::vector<RowRun> runs(pieces.size());
+  for (const Piece& p : pieces) runs[static_cast<size_t>(bucket[p.chunk]++)] = p.run;
+  // bucket[c] is now the end of chunk c's runs.
+  int64_t begin = 0;
+  for (size_t c = 0; c < num_chunks; ++c) {
+    const int64_t end = bucket[c];
+    if (end == begin) continue;
+    const Chunk* chunk = chunk_of[c];
+    encoder.encode(chunk->columns, *chunk->plan,
+                   std::span<const RowRun>(runs.data() + begin, static_cast<size_t>(end - begin)),
+                   *chunk->label, chunk->first_row);
+    begin = end;
   }
   return encoder.finish();
+}
+
+TensorDict DatasetStore::empty_rows(int64_t rows, const Allocator& allocator) const {
+  if (rows < 0) {
+    throw InvalidArgument(fmt::format("empty_rows: rows must be >= 0, got {}", rows));
+  }
+  const auto snap = state_->snap();
+  return detail::BatchEncoder(state_->config, snap->layout, rows, allocator).finish();
+}
+
+void DatasetStore::gather_windows(std::span<const WindowSlot> windows, int64_t sequence_length,
+                                  TensorDict& out, const Allocator& allocator) const {
+  const int64_t s = sequence_length;
+  if (s <= 0) {
+    throw InvalidArgument(fmt::format("gather_windows: sequence_length must be > 0, got {}", s));
+  }
+  const auto snap = state_->snap();
+  const int64_t n = snap->size();
+  const int64_t out_rows = out.batch_size().empty() ? 0 : out.batch_size()[0];
+  if (out_rows % s != 0) {
+    throw InvalidArgument(fmt::format(
+        "gather_windows: the output has {} rows, not a multiple of sequence_length {}", out_rows,
+        s));
+  }
+  const int64_t slots = out_rows / s;
+  for (const WindowSlot& w : windows) {
+    if (w.length < 0 || w.length > s) {
+      throw InvalidArgument(fmt::format(
+          "gather_windows: window length {} is outside [0, sequence_length {}]", w.length, s));
+    }
+    if (w.slot < 0 || w.slot >= slots) {
+      throw InvalidArgument(fmt::format(
+          "gather_windows: slot {} is out of range for an output of {} slots", w.slot, slots));
+    }
+    if (w.start < 0 || w.start > n - w.length || (w.length == 0 && w.start > n)) {
+      throw IndexError(fmt::format(
+          "gather_windows: rows [{}, {}) are out of range for a store of {} rows", w.start,
+          w.start + w.length, n));
+    }
+  }
+  if (out.size() == 0) {
+    out = detail::BatchEncoder(state_->config, snap->layout, out_rows, allocator).finish();
+  }
+  detail::BatchEncoder encoder(state_->config, snap->layout, out);
+  // Each window's bytes are asked for kAhead windows before they are copied: the misses of
+  // several windows overlap with each other and with the copying, instead of each run waiting
+  // for its own.
+  constexpr size_t kAhead = 8;
+  auto prefetch = [&](size_t i) {
+    if (i >= windows.size()) return;
+    const WindowSlot& w = windows[i];
+    snap->rows.for_each_run(w.start, w.start + w.length, [&](const ChunkRun& r) {
+      detail::prefetch_rows(r.chunk->columns, *r.chunk->plan, r.local, r.n);
+    });
+  };
+  for (size_t i = 0; i < kAhead; ++i) prefetch(i);
+  std::vector<RowRun> padding;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    prefetch(i + kAhead);
+    const WindowSlot& w = windows[i];
+    const int64_t first_out = w.slot * s;
+    snap->rows.for_each_run(w.start, w.start + w.length, [&](const ChunkRun& r) {
+      const RowRun run{first_out + r.offset, r.local, r.n};
+      encoder.encode(r.chunk->columns, *r.chunk->plan, std::span<const RowRun>(&run, 1),
+                     *r.chunk->label, r.chunk->first_row);
+    });
+    if (w.length < s) padding.push_back({first_out + w.length, 0, s - w.length});
+  }
+  encoder.pad(padding);
+}
+
+void DatasetStore::read_done(int64_t begin, int64_t end, std::span<int64_t> out) const {
+  const auto snap = state_->snap();
+  const int64_t n = snap->size();
+  if (begin < 0 || begin > end || end > n) {
+    throw IndexError(
+        fmt::format("rows [{}, {}) are out of range for a store of {} rows", begin, end, n));
+  }
+  if (static_cast<int64_t>(out.size()) != end - begin) {
+    throw InvalidArgument(fmt::format("read_done: out holds {} values for {} rows", out.size(),
+                                      end - begin));
+  }
+  snap->rows.for_each_run(begin, end, [&](const ChunkRun& r) {
+    detail::read_done_column(r.chunk->columns, *r.chunk->plan, r.local, r.n,
+                             out.data() + r.offset, *r.chunk->label, r.chunk->first_row);
+  });
 }
 
 TensorDict DatasetStore::encode_hf_rows(const Dataset& rows) const {
@@ -357,7 +457,7 @@ TensorDict DatasetStore::encode_hf_rows(const Dataset& rows) const {
 Dataset DatasetStore::to_dataset() const {
   const auto snap = state_->snap();
   const auto& segments = snap->source->segments;
-  const bool has_buffer = snap->buffer_starts.back() > 0;
+  const bool has_buffer = snap->buffer_rows() > 0;
   if (segments.empty() && !has_buffer) return Dataset();
   std::vector<Dataset> parts;
   for (const auto& seg : segments) parts.push_back(seg.dataset);

@@ -3,6 +3,7 @@
 #include "store/encoder.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -62,21 +63,47 @@ O convert(const ArrayData& leaf, int64_t k, const Where& w, int64_t local) {
   return static_cast<O>(v);
 }
 
-// Scalar column -> one element per row; null rows get `null_value`.
+// Copies n values: a plain loop for the one- and few-row runs of scattered rows, memcpy above.
+template <class T>
+inline void copy_values(T* dst, const T* src, int64_t n) {
+  if (n <= 4) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  } else {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(T));
+  }
+}
+
+// Scalar column -> one element per row; null rows get `null_value`. A run of a null-free column
+// of the output's own type is one memcpy; other conversions are a plain loop over the run.
 template <class O>
-void scalar_rows(const ArrayData& a, std::span<const RowRef> rows, O* out, bool required,
+void scalar_rows(const ArrayData& a, std::span<const RowRun> runs, O* out, bool required,
                  const Where& w, O null_value) {
   const bool nulls = a.null_count > 0;
   if (nulls && required) {
-    for (const RowRef& r : rows) {
-      if (!a.is_valid(r.local)) throw_null(w.dataset, w.key, w.first_row + r.local);
+    for (const RowRun& r : runs) {
+      for (int64_t i = r.local; i < r.local + r.n; ++i) {
+        if (!a.is_valid(i)) throw_null(w.dataset, w.key, w.first_row + i);
+      }
     }
   }
   visit_number(a.type->id, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    for (const RowRef& r : rows) {
-      out[r.out] = (nulls && !a.is_valid(r.local)) ? null_value
-                                                   : convert<O, T>(a, r.local, w, r.local);
+    for (const RowRun& r : runs) {
+      O* dst = out + r.out;
+      if (nulls) {
+        for (int64_t i = 0; i < r.n; ++i) {
+          const int64_t k = r.local + i;
+          dst[i] = a.is_valid(k) ? convert<O, T>(a, k, w, k) : null_value;
+        }
+      } else if constexpr (std::is_same_v<T, O>) {
+        copy_values(dst, arrow::values<T>(a) + r.local, r.n);
+      } else if constexpr (std::is_arithmetic_v<T> &&
+                           !(std::is_integral_v<O> && std::is_floating_point_v<T>)) {
+        const T* src = arrow::values<T>(a) + r.local;
+        for (int64_t i = 0; i < r.n; ++i) dst[i] = static_cast<O>(src[i]);
+      } else {
+        for (int64_t i = 0; i < r.n; ++i) dst[i] = convert<O, T>(a, r.local + i, w, r.local + i);
+      }
     }
   });
 }
@@ -115,16 +142,58 @@ const ArrayData& leaf_array(const ArrayData& a) {
   return *level;
 }
 
+// Rows [first, first + n) of a null-free fixed-size list of k values per row, copied to `width`
+// values per output row: memcpy for the output's own type, a loop per row otherwise; `pad` past
+// k.
+template <class O, class T>
+void fixed_list_run(const ArrayData& leaf, int64_t first, int64_t n, int64_t k, O* out,
+                    int64_t width, O pad, const Where& w, int64_t local) {
+  const int64_t m = std::min(k, width);
+  if constexpr (std::is_same_v<T, O>) {
+    const T* src = arrow::values<T>(leaf) + first * k;
+    if (k == width) {
+      copy_values(out, src, n * k);
+      return;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      copy_values(out + i * width, src + i * k, m);
+      std::fill(out + i * width + m, out + (i + 1) * width, pad);
+    }
+  } else if constexpr (std::is_arithmetic_v<T> &&
+                       !(std::is_integral_v<O> && std::is_floating_point_v<T>)) {
+    const T* src = arrow::values<T>(leaf) + first * k;
+    if (k == width) {  // one flat conversion loop over the run's values (vectorised)
+      const int64_t total = n * k;
+      for (int64_t j = 0; j < total; ++j) out[j] = static_cast<O>(src[j]);
+      return;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      O* row = out + i * width;
+      const T* from = src + i * k;
+      for (int64_t j = 0; j < m; ++j) row[j] = static_cast<O>(from[j]);
+      std::fill(row + m, row + width, pad);
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      O* row = out + i * width;
+      for (int64_t j = 0; j < m; ++j) {
+        row[j] = convert<O, T>(leaf, (first + i) * k + j, w, local + i);
+      }
+      std::fill(row + m, row + width, pad);
+    }
+  }
+}
+
 // List (or scalar) column -> `width` elements per row, truncated or padded with `pad`; null
 // items become `null_item`, null rows `null_row` everywhere.
 template <class O>
-void list_rows(const ArrayData& a, std::span<const RowRef> rows, Tensor& t, int64_t width, O pad,
+void list_rows(const ArrayData& a, std::span<const RowRun> runs, Tensor& t, int64_t width, O pad,
                O null_item, O null_row, const Where& w) {
   O* base = t.data_as<O>();
   const ArrayData& leaf = leaf_array(a);
   const bool scalar = !a.type->is_list_like();
   // One fixed-size list level over a null-free numeric child (observations, q_star vectors):
-  // each row is a contiguous run of the child's values.
+  // each run of rows is a contiguous run of the child's values.
   const bool fixed_flat = a.type->id == TypeId::kFixedSizeList && &leaf == a.children[0].get() &&
                           leaf.null_count == 0 && a.null_count == 0;
   auto run = [&](auto tag) {
@@ -132,35 +201,35 @@ void list_rows(const ArrayData& a, std::span<const RowRef> rows, Tensor& t, int6
     if constexpr (!std::is_same_v<T, void>) {
       if (fixed_flat) {
         const int64_t k = a.type->list_size;
-        const int64_t n = std::min(k, width);
-        for (const RowRef& r : rows) {
-          O* out = base + r.out * width;
-          const int64_t first = (a.offset + r.local) * k;
-          for (int64_t j = 0; j < n; ++j) out[j] = convert<O, T>(leaf, first + j, w, r.local);
-          std::fill(out + n, out + width, pad);
+        for (const RowRun& r : runs) {
+          fixed_list_run<O, T>(leaf, a.offset + r.local, r.n, k, base + r.out * width, width, pad,
+                               w, r.local);
         }
         return;
       }
     }
     const bool leaf_nulls = leaf.null_count > 0;
-    for (const RowRef& r : rows) {
-      O* out = base + r.out * width;
-      if (!a.is_valid(r.local)) {
-        std::fill(out, out + width, null_row);
-        continue;
-      }
-      const ArrayData* lf = &a;
-      LeafRange range = scalar ? LeafRange{r.local, r.local + 1} : leaf_range(a, r.local, &lf);
-      const int64_t n = std::min(range.end - range.begin, width);
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t k = range.begin + j;
-        if constexpr (std::is_same_v<T, void>) {
-          out[j] = null_item;
-        } else {
-          out[j] = (leaf_nulls && !leaf.is_valid(k)) ? null_item : convert<O, T>(leaf, k, w, r.local);
+    for (const RowRun& r : runs) {
+      for (int64_t i = 0; i < r.n; ++i) {
+        const int64_t local = r.local + i;
+        O* out = base + (r.out + i) * width;
+        if (!a.is_valid(local)) {
+          std::fill(out, out + width, null_row);
+          continue;
         }
+        const ArrayData* lf = &a;
+        LeafRange range = scalar ? LeafRange{local, local + 1} : leaf_range(a, local, &lf);
+        const int64_t n = std::min(range.end - range.begin, width);
+        for (int64_t j = 0; j < n; ++j) {
+          const int64_t k = range.begin + j;
+          if constexpr (std::is_same_v<T, void>) {
+            out[j] = null_item;
+          } else {
+            out[j] = (leaf_nulls && !leaf.is_valid(k)) ? null_item : convert<O, T>(leaf, k, w, local);
+          }
+        }
+        std::fill(out + n, out + width, pad);
       }
-      std::fill(out + n, out + width, pad);
     }
   };
   if (leaf.type->id == TypeId::kNull) {
@@ -211,7 +280,7 @@ std::string read_image_file(const std::string& path, const std::string& where) {
 
 // Image column (HF Image struct or binary) -> decoded pixels, flattened, padded with zeros.
 template <class O>
-void image_rows(const ArrayData& a, std::span<const RowRef> rows, Tensor& t, int64_t width,
+void image_rows(const ArrayData& a, std::span<const RowRun> runs, Tensor& t, int64_t width,
                 std::string_view dataset, int64_t first_row) {
   O* base = t.data_as<O>();
   const ArrayData* bytes = &a;
@@ -228,7 +297,9 @@ void image_rows(const ArrayData& a, std::span<const RowRef> rows, Tensor& t, int
       }
     }
   }
-  for (const RowRef& r : rows) {
+  for (const RowRun& run : runs) {
+   for (int64_t i = 0; i < run.n; ++i) {
+    const struct { int64_t out, local; } r{run.out + i, run.local + i};
     O* out = base + r.out * width;
     if (!a.is_valid(r.local)) {
       std::fill(out, out + width, O{0});
@@ -250,6 +321,7 @@ void image_rows(const ArrayData& a, std::span<const RowRef> rows, Tensor& t, int
     const uint8_t* px = img.pixels.data();
     for (int64_t j = 0; j < n; ++j) out[j] = static_cast<O>(px[j]);
     std::fill(out + n, out + width, O{0});
+   }
   }
 }
 
@@ -267,6 +339,27 @@ void OutputLayout::add(const OutputLayout& other) noexcept {
   discrete_list = discrete_list || other.discrete_list;
 }
 
+namespace {
+
+// Values per row of `key`'s tensor (1 for scalars).
+int64_t step_width(Key key, const StoreConfig& config, const OutputLayout& layout) {
+  switch (key) {
+    case Key::kQStar: return config.max_action_dim;
+    case Key::kObsContinuous: return config.max_obs_continuous_dim;
+    case Key::kObsImage: return config.max_obs_image_pixels;
+    case Key::kObsDiscrete: return layout.discrete_list ? config.max_obs_discrete_dim : 1;
+    default: return 1;
+  }
+}
+
+// Whether `key`'s tensor has a step dimension.
+bool has_step_dim(Key key, const OutputLayout& layout) {
+  return key == Key::kQStar || key == Key::kObsContinuous || key == Key::kObsImage ||
+         (key == Key::kObsDiscrete && layout.discrete_list);
+}
+
+}  // namespace
+
 BatchEncoder::BatchEncoder(const StoreConfig& config, const OutputLayout& layout, int64_t rows,
                            const Allocator& allocator)
     : config_(config), layout_(layout), rows_(rows) {
@@ -275,50 +368,86 @@ BatchEncoder::BatchEncoder(const StoreConfig& config, const OutputLayout& layout
     if (spec.required) layout_.present[k] = true;
     if (!layout_.present[k]) continue;
     std::vector<int64_t> shape{rows};
-    switch (spec.key) {
-      case Key::kQStar: shape.push_back(config.max_action_dim); break;
-      case Key::kObsContinuous: shape.push_back(config.max_obs_continuous_dim); break;
-      case Key::kObsImage: shape.push_back(config.max_obs_image_pixels); break;
-      case Key::kObsDiscrete:
-        if (layout_.discrete_list) shape.push_back(config.max_obs_discrete_dim);
-        break;
-      default: break;
-    }
-    width_[k] = shape.size() > 1 ? shape[1] : 1;
+    width_[k] = step_width(spec.key, config, layout_);
+    if (has_step_dim(spec.key, layout_)) shape.push_back(width_[k]);
     tensors_[k] = Tensor::empty(std::move(shape), key_dtype(spec.key, config), allocator);
   }
 }
 
-void BatchEncoder::fill(Key key, std::span<const RowRef> rows) {
+BatchEncoder::BatchEncoder(const StoreConfig& config, const OutputLayout& layout, TensorDict& out)
+    : config_(config), layout_(layout), rows_(out.batch_size().empty() ? 0 : out.batch_size()[0]) {
+  if (out.batch_size().size() != 1) {
+    throw InvalidArgument(fmt::format("gather_windows: the output must have one batch dimension, "
+                                      "it has {}",
+                                      out.batch_size().size()));
+  }
+  for (const KeySpec& spec : key_specs()) {
+    const int k = static_cast<int>(spec.key);
+    if (spec.required) layout_.present[k] = true;
+    const std::string name(spec.name);
+    if (!out.contains(name)) {
+      if (layout_.present[k]) {
+        throw InvalidArgument(fmt::format(
+            "gather_windows: the output has no \"{}\", which this store's rows have", name));
+      }
+      continue;
+    }
+    // A key of the output this store lacks: written as a missing value.
+    layout_.present[k] = true;
+    if (spec.key == Key::kObsDiscrete && out.at(name).ndim() == 2) layout_.discrete_list = true;
+  }
+  for (const KeySpec& spec : key_specs()) {
+    const int k = static_cast<int>(spec.key);
+    if (!layout_.present[k]) continue;
+    const std::string name(spec.name);
+    const Tensor& t = out.at(name);
+    width_[k] = step_width(spec.key, config, layout_);
+    const bool step = has_step_dim(spec.key, layout_);
+    const DType dtype = key_dtype(spec.key, config);
+    if (t.dtype() != dtype || t.ndim() != (step ? 2 : 1) || (step && t.shape()[1] != width_[k]) ||
+        !t.is_writable()) {
+      throw InvalidArgument(fmt::format(
+          "gather_windows: output \"{}\" is {} of shape [{}]{}; this store writes it as {} {}",
+          name, dtype_name(t.dtype()), fmt::join(t.shape(), ", "),
+          t.is_writable() ? "" : " (read-only)", dtype_name(dtype),
+          step ? fmt::format("[rows, {}]", width_[k]) : std::string("[rows]")));
+    }
+    tensors_[k] = t;
+  }
+}
+
+void BatchEncoder::fill(Key key, std::span<const RowRun> runs) {
   const int k = static_cast<int>(key);
   Tensor& t = tensors_[k];
   const int64_t w = width_[k];
   // Rows without the column are null rows of it (to_dataset stores them as nulls): time -1.
+  auto fill_runs = [&](auto value) {
+    using V = decltype(value);
+    for (const RowRun& r : runs) std::fill_n(t.data_as<V>() + r.out * w, r.n * w, value);
+  };
   if (key == Key::kTime) {
-    for (const RowRef& r : rows) t.data_as<int64_t>()[r.out] = kNullTime;
+    fill_runs(int64_t{kNullTime});
     return;
   }
   switch (t.dtype()) {
-    case DType::kFloat32: {
-      const float v = key == Key::kQStar ? -std::numeric_limits<float>::infinity() : 0.0f;
-      for (const RowRef& r : rows) std::ranges::fill(row_span<float>(t, w, r.out), v);
+    case DType::kFloat32:
+      fill_runs(key == Key::kQStar ? -std::numeric_limits<float>::infinity() : 0.0f);
       break;
-    }
-    case DType::kFloat64:
-      for (const RowRef& r : rows) std::ranges::fill(row_span<double>(t, w, r.out), 0.0);
-      break;
-    case DType::kInt64:
-      for (const RowRef& r : rows) std::ranges::fill(row_span<int64_t>(t, w, r.out), 0);
-      break;
-    case DType::kUInt8:
-      for (const RowRef& r : rows) std::ranges::fill(row_span<uint8_t>(t, w, r.out), 0);
-      break;
+    case DType::kFloat64: fill_runs(0.0); break;
+    case DType::kInt64: fill_runs(int64_t{0}); break;
+    case DType::kUInt8: fill_runs(uint8_t{0}); break;
     default: MOUSE_DCHECK(false);
   }
 }
 
+void BatchEncoder::pad(std::span<const RowRun> runs) {
+  for (const KeySpec& spec : key_specs()) {
+    if (layout_.present[static_cast<int>(spec.key)]) fill(spec.key, runs);
+  }
+}
+
 void BatchEncoder::encode(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& plan,
-                          std::span<const RowRef> rows, std::string_view dataset,
+                          std::span<const RowRun> rows, std::string_view dataset,
                           int64_t first_row) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   for (const KeySpec& spec : key_specs()) {
@@ -390,15 +519,57 @@ TensorDict encode_dataset(const Dataset& ds, const StoreConfig& config, std::str
   OutputLayout layout;
   layout.add(plan);
   BatchEncoder encoder(config, layout, ds.num_rows(), allocator);
-  std::vector<RowRef> rows;
   int64_t first = 0;
   for (const auto& batch : ds.batches()) {
-    rows.resize(static_cast<size_t>(batch.num_rows));
-    for (int64_t i = 0; i < batch.num_rows; ++i) rows[static_cast<size_t>(i)] = {first + i, i};
-    encoder.encode(batch.columns, plan, rows, label, first);
+    const RowRun run{first, 0, batch.num_rows};
+    encoder.encode(batch.columns, plan, std::span<const RowRun>(&run, 1), label, first);
     first += batch.num_rows;
   }
   return encoder.finish();
+}
+
+void read_done_column(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& plan,
+                      int64_t first, int64_t n, int64_t* out, std::string_view label,
+                      int64_t first_row) {
+  const int k = static_cast<int>(Key::kDone);
+  if (!plan.has(Key::kDone)) {  // the encoder zero-fills a key a chunk lacks
+    std::fill_n(out, n, int64_t{0});
+    return;
+  }
+  const ArrayData& a = *columns[static_cast<size_t>(plan.field[k])];
+  const RowRun run{0, first, n};
+  scalar_rows<int64_t>(a, std::span<const RowRun>(&run, 1), out, true,
+                       Where{label, Key::kDone, first_row}, 0);
+}
+
+namespace {
+
+// Asks for the cache lines of bytes [p, p + n) ahead of their use.
+void prefetch_bytes(const uint8_t* p, int64_t n) {
+  for (int64_t k = 0; k < n; k += 64) __builtin_prefetch(p + k);
+  if (n > 0) __builtin_prefetch(p + n - 1);
+}
+
+}  // namespace
+
+void prefetch_rows(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& plan,
+                   int64_t local, int64_t n) {
+  for (const int field : plan.field) {
+    if (field < 0) continue;
+    const ArrayData* a = columns[static_cast<size_t>(field)].get();
+    int64_t first = a->offset + local;
+    int64_t count = n;
+    if (a->type->id == TypeId::kFixedSizeList && a->children.size() == 1) {
+      const int64_t k = a->type->list_size;
+      first *= k;
+      count *= k;
+      a = a->children[0].get();
+      first += a->offset;
+    }
+    const int width = a->type->byte_width();
+    if (width == 0 || a->buffers.size() < 2 || a->buffers[1].data() == nullptr) continue;
+    prefetch_bytes(a->buffers[1].data() + first * width, count * width);
+  }
 }
 
 }  // namespace mouse::detail

@@ -17,10 +17,11 @@
 
 namespace mouse::detail {
 
-/// One requested row: element `local` of a chunk goes to output row `out`.
-struct RowRef {
+/// Requested rows: elements [local, local + n) of a chunk go to output rows [out, out + n).
+struct RowRun {
   int64_t out = 0;
   int64_t local = 0;
+  int64_t n = 1;
 };
 
 /// Which keys a batch holds (the union over the store's segments, SPEC §3 "present iff in the
@@ -41,19 +42,27 @@ class BatchEncoder {
   /// Allocates the tensors of `rows` rows from `allocator`. Required keys are always present.
   BatchEncoder(const StoreConfig& config, const OutputLayout& layout, int64_t rows,
                const Allocator& allocator);
+  /// Writes into the tensors of `out` (rows = out.batch_size()[0]), which must hold every key of
+  /// `layout` with the dtype and step width this config gives it (InvalidArgument naming the
+  /// key otherwise); keys of `out` the layout lacks are filled as absent keys. `out` keeps the
+  /// tensors: finish() is not needed.
+  BatchEncoder(const StoreConfig& config, const OutputLayout& layout, TensorDict& out);
 
   /// Encodes `rows` of one chunk whose columns are laid out as `plan` says. Keys the plan lacks
   /// are filled with their null-row value (0, q_star -inf, time -1). `dataset` and `first_row` (global row of element 0) name the
   /// place in errors: a null in a required column is InvalidArgument, undecodable image bytes
   /// a FormatError.
   void encode(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& plan,
-              std::span<const RowRef> rows, std::string_view dataset, int64_t first_row);
+              std::span<const RowRun> rows, std::string_view dataset, int64_t first_row);
+
+  /// Writes every key's null-row value (0, q_star -inf, time -1) to `rows`: padding.
+  void pad(std::span<const RowRun> rows);
 
   /// The batch, keys in SPEC §3 order.
   TensorDict finish();
 
  private:
-  void fill(Key key, std::span<const RowRef> rows);
+  void fill(Key key, std::span<const RowRun> rows);
 
   StoreConfig config_;
   OutputLayout layout_;
@@ -71,5 +80,19 @@ void check_whole_numbers(const arrow::ArrayData& column, Key key, std::string_vi
 /// Encodes every row of a dataset with its own layout (DatasetStore::encode_hf_rows).
 TensorDict encode_dataset(const Dataset& ds, const StoreConfig& config, std::string_view label,
                           const Allocator& allocator);
+
+/// Writes the done values of elements [first, first + n) of a chunk to `out`, converted as the
+/// encoder converts them (0 when the chunk has no done column): only that column is read.
+/// InvalidArgument naming `label` and the row (`first_row` + element) for a null or a float
+/// that is not a whole number.
+void read_done_column(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& plan,
+                      int64_t first, int64_t n, int64_t* out, std::string_view label,
+                      int64_t first_row);
+
+/// Prefetches the values of elements [local, local + n) of the fixed-width columns (and
+/// fixed-size lists of them) that `plan` encodes, so that the misses of many short runs overlap
+/// (random windows are short runs in cold memory). Reads nothing.
+void prefetch_rows(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& plan,
+                   int64_t local, int64_t n);
 
 }  // namespace mouse::detail

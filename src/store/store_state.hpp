@@ -12,6 +12,7 @@
 #include "mouse/dataset.hpp"
 #include "mouse/dataset_store.hpp"
 #include "store/append_buffer.hpp"
+#include "store/chunks.hpp"
 #include "store/contract.hpp"
 #include "store/encoder.hpp"
 
@@ -24,40 +25,32 @@ struct SourceSegment {
   SchemaPlan plan;
 };
 
-/// A run of rows readers can encode: one record batch of a source dataset or one buffer chunk.
-struct ChunkView {
-  const std::vector<arrow::ArrayPtr>* columns = nullptr;
-  const SchemaPlan* plan = nullptr;
-  const std::string* label = nullptr;
-  int64_t first_row = 0;  ///< row of element 0 within its dataset (for messages)
-};
-
-/// The source segment flattened into chunks; rebuilt only when sources change.
+/// The source segments flattened into chunks; rebuilt only when sources change.
 struct SourceIndex {
   std::vector<SourceSegment> segments;
-  std::vector<ChunkView> chunks;
-  std::vector<int64_t> starts{0};          ///< global row of each chunk, plus the total
+  ChunkList chunks;                        ///< views into `segments`' record batches
   std::vector<int64_t> segment_starts{0};  ///< global row of each segment, plus the total
   OutputLayout layout;
 
-  int64_t rows() const noexcept { return starts.back(); }
+  int64_t rows() const noexcept { return chunks.rows(); }
 };
 
-/// What a reader sees: a consistent prefix of the store's rows. Taking one after an append costs
-/// O(columns) plus a copy of two pointer-sized entries per buffer chunk (closed chunks are
-/// shared, the open block is viewed, not copied).
+/// What a reader sees: a consistent prefix of the store's rows, as one sequence of chunks
+/// (source record batches, then sealed buffer blocks, then the open block). Taking one after an
+/// append costs O(columns): the source and sealed lists are shared, the open block is viewed,
+/// not copied.
 struct Snapshot {
-  std::shared_ptr<const SourceIndex> source;
-  std::vector<const BufferChunk*> buffer;  ///< kept alive by `sealed` and `open`
-  std::vector<int64_t> buffer_starts{0};   ///< row within the buffer of each chunk, plus the total
-  std::shared_ptr<const SealedChunks> sealed;
-  ChunkPtr open;
+  ChunkSequence rows;
+  std::shared_ptr<const SourceIndex> source;   ///< the segments (to_dataset)
+  std::shared_ptr<const SealedChunks> sealed;  ///< the closed buffer blocks (to_dataset)
+  ChunkPtr open;                               ///< the open block, or null (to_dataset)
   BufferColumns buffer_columns;
   OutputLayout layout;
   uint64_t version = 0;
 
-  int64_t source_rows() const noexcept { return source->rows(); }
-  int64_t size() const noexcept { return source->rows() + buffer_starts.back(); }
+  int64_t source_rows() const noexcept { return rows.part_starts[1]; }
+  int64_t buffer_rows() const noexcept { return rows.rows() - source_rows(); }
+  int64_t size() const noexcept { return rows.rows(); }
 };
 
 struct StoreState {
@@ -77,15 +70,6 @@ struct StoreState {
 
   /// The current snapshot (a new one, viewing the open block, when rows were added since).
   std::shared_ptr<const Snapshot> snap() const;
-};
-
-/// The snapshot of a store for library code outside src/store (the batchifier reads the done
-/// column of new rows straight from its chunks). Same thread safety as DatasetStore's const
-/// methods.
-struct StoreAccess {
-  static std::shared_ptr<const Snapshot> snapshot(const DatasetStore& store) {
-    return store.state_->snap();
-  }
 };
 
 }  // namespace mouse::detail

@@ -1,0 +1,89 @@
+// The RowSource defaults: windows gathered row by row through gather(), for sources (test fakes)
+// that have nothing faster.
+#include "batch/row_source.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "mouse/error.hpp"
+
+namespace mouse::detail {
+
+TensorDict RowSource::allocate(int64_t rows, const Allocator& allocator) const {
+  const int64_t row = 0;
+  const TensorDict one = gather(std::span<const int64_t>(&row, 1), allocator);
+  TensorDict out({rows});
+  for (const auto& [name, t] : one) {
+    std::vector<int64_t> shape = t.shape();
+    shape[0] = rows;
+    out.set(name, Tensor::empty(std::move(shape), t.dtype(), allocator));
+  }
+  return out;
+}
+
+void RowSource::gather_windows(std::span<const WindowSlot> windows, int64_t sequence_length,
+                               TensorDict& out, const Allocator& allocator) const {
+  const int64_t s = sequence_length;
+  std::vector<int64_t> rows;
+  for (const WindowSlot& w : windows) {
+    for (int64_t j = 0; j < w.length; ++j) rows.push_back(w.start + j);
+  }
+  const TensorDict part = gather(rows, default_allocator());
+  if (out.size() == 0) {
+    // The columns of the gathered rows (one gather per call, as sources count them).
+    const int64_t out_rows = out.batch_size().empty() ? 0 : out.batch_size()[0];
+    if (rows.empty()) {
+      out = allocate(out_rows, allocator);
+    } else {
+      TensorDict fresh({out_rows});
+      for (const auto& [name, t] : part) {
+        std::vector<int64_t> shape = t.shape();
+        shape[0] = out_rows;
+        fresh.set(name, Tensor::empty(std::move(shape), t.dtype(), allocator));
+      }
+      out = std::move(fresh);
+    }
+  }
+  for (const auto& [name, want] : out) {
+    if (!part.contains(name)) {
+      throw InvalidArgument(fmt::format("gather_windows: the source has no column \"{}\"", name));
+    }
+    const Tensor& have = part.at(name);
+    const int64_t out_rows = want.shape()[0];
+    const int64_t step_bytes = out_rows == 0 ? 0 : want.nbytes() / out_rows;
+    if (have.dtype() != want.dtype() || (!rows.empty() && have.nbytes() / have.shape()[0] != step_bytes)) {
+      throw InvalidArgument(fmt::format(
+          "gather_windows: column \"{}\" of the source does not match the output", name));
+    }
+    Tensor target = want;
+    auto* dst = static_cast<uint8_t*>(target.mutable_data());
+    const auto* from = static_cast<const uint8_t*>(have.data());
+    // Padded steps hold what a missing value encodes to (SPEC §7): q_star -inf, time -1,
+    // everything else 0.
+    const bool q_star = name == "q_star" && want.dtype() == DType::kFloat32;
+    const bool time = name == "time" && want.dtype() == DType::kInt64;
+    int64_t k = 0;  // rows of `part` used so far
+    for (const WindowSlot& w : windows) {
+      uint8_t* slot = dst + w.slot * s * step_bytes;
+      std::memcpy(slot, from + k * step_bytes, static_cast<size_t>(w.length * step_bytes));
+      k += w.length;
+      uint8_t* first = slot + w.length * step_bytes;
+      const int64_t pad_bytes = (s - w.length) * step_bytes;
+      if (q_star) {
+        std::fill_n(reinterpret_cast<float*>(first), pad_bytes / 4,
+                    -std::numeric_limits<float>::infinity());
+      } else if (time) {
+        std::fill_n(reinterpret_cast<int64_t*>(first), pad_bytes / 8, int64_t{-1});
+      } else {
+        std::memset(first, 0, static_cast<size_t>(pad_bytes));
+      }
+    }
+  }
+}
+
+}  // namespace mouse::detail
