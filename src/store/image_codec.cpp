@@ -84,7 +84,7 @@ class PixelSink {
     if (grow_ != nullptr) return;
     if (used_scratch_) {
       std::vector<uint8_t>& s = scratch();
-      std::memcpy(dst_.data(), s.data(), std::min(total, dst_.size()));
+      if (!dst_.empty()) std::memcpy(dst_.data(), s.data(), std::min(total, dst_.size()));
       if (s.capacity() > kKeepScratchBytes) std::vector<uint8_t>().swap(s);
       used_scratch_ = false;
     }
