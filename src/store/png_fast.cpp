@@ -192,6 +192,7 @@ std::optional<PlainPng> probe_plain_png(std::string_view bytes) noexcept {
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   const size_t size = bytes.size();
   PlainPng png;
+  if (size < 8) return std::nullopt;
   size_t pos = 8;
   bool seen_ihdr = false;
   bool in_idat_run = false;
