@@ -278,10 +278,12 @@ std::string read_image_file(const std::string& path, const std::string& where) {
   }
 }
 
-// Image column (HF Image struct or binary) -> decoded pixels, flattened, padded with zeros.
+// Image column (HF Image struct or binary) -> decoded pixels, flattened, padded with zeros,
+// decoded straight into the output row. A frame already decoded into another row of this batch
+// (`seen`: element of `a` -> output row) is copied from there instead: windows overlap.
 template <class O>
 void image_rows(const ArrayData& a, std::span<const RowRun> runs, Tensor& t, int64_t width,
-                std::string_view dataset, int64_t first_row) {
+                std::string_view dataset, int64_t first_row, DecodedFrames& seen) {
   O* base = t.data_as<O>();
   const ArrayData* bytes = &a;
   const ArrayData* path = nullptr;
@@ -297,31 +299,34 @@ void image_rows(const ArrayData& a, std::span<const RowRun> runs, Tensor& t, int
       }
     }
   }
+  const std::span<const O> none;
   for (const RowRun& run : runs) {
-   for (int64_t i = 0; i < run.n; ++i) {
-    const struct { int64_t out, local; } r{run.out + i, run.local + i};
-    O* out = base + r.out * width;
-    if (!a.is_valid(r.local)) {
-      std::fill(out, out + width, O{0});
-      continue;
+    for (int64_t i = 0; i < run.n; ++i) {
+      const int64_t row = run.out + i;
+      const int64_t local = run.local + i;
+      O* out = base + row * width;
+      if (!a.is_valid(local)) {
+        std::fill(out, out + width, O{0});
+        continue;
+      }
+      const auto [it, fresh] = seen.try_emplace(DecodedFrames::key_type{&a, local}, row);
+      if (!fresh) {
+        std::memcpy(out, base + it->second * width, static_cast<size_t>(width) * sizeof(O));
+        continue;
+      }
+      const int64_t k = local + shift;
+      const std::string where = fmt::format("{}: column \"observation_image\" row {}", dataset,
+                                            first_row + local);
+      const std::span<O> dst(out, static_cast<size_t>(width));
+      if (bytes->is_valid(k)) {
+        decode_image_into(arrow::binary_value(*bytes, k), where, dst);
+      } else if (path != nullptr && path->is_valid(k)) {
+        decode_image_into(read_image_file(std::string(arrow::binary_value(*path, k)), where), where,
+                          dst);
+      } else {
+        std::fill(out, out + width, O{0});
+      }
     }
-    const int64_t k = r.local + shift;
-    const std::string where = fmt::format("{}: column \"observation_image\" row {}", dataset,
-                                          first_row + r.local);
-    DecodedImage img;
-    if (bytes->is_valid(k)) {
-      img = decode_image(arrow::binary_value(*bytes, k), where);
-    } else if (path != nullptr && path->is_valid(k)) {
-      img = decode_image(read_image_file(std::string(arrow::binary_value(*path, k)), where), where);
-    } else {
-      std::fill(out, out + width, O{0});
-      continue;
-    }
-    const int64_t n = std::min(static_cast<int64_t>(img.pixels.size()), width);
-    const uint8_t* px = img.pixels.data();
-    for (int64_t j = 0; j < n; ++j) out[j] = static_cast<O>(px[j]);
-    std::fill(out + n, out + width, O{0});
-   }
   }
 }
 
@@ -490,12 +495,12 @@ void BatchEncoder::encode(std::span<const arrow::ArrayPtr> columns, const Schema
       case Key::kObsImage:
         if (t.dtype() == DType::kUInt8) {
           if (shape == ColumnShape::kImage) {
-            image_rows<uint8_t>(a, rows, t, w, dataset, first_row);
+            image_rows<uint8_t>(a, rows, t, w, dataset, first_row, frames_);
           } else {
             list_rows<uint8_t>(a, rows, t, w, 0, 0, 0, where);
           }
         } else if (shape == ColumnShape::kImage) {
-          image_rows<int64_t>(a, rows, t, w, dataset, first_row);
+          image_rows<int64_t>(a, rows, t, w, dataset, first_row, frames_);
         } else {
           list_rows<int64_t>(a, rows, t, w, 0, 0, 0, where);
         }

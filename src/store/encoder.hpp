@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "mouse/arrow.hpp"
@@ -35,6 +37,16 @@ struct OutputLayout {
   /// Adds the keys of `other`.
   void add(const OutputLayout& other) noexcept;
 };
+
+/// Hash of an (array, element) pair.
+struct FrameKeyHash {
+  size_t operator()(const std::pair<const arrow::ArrayData*, int64_t>& k) const noexcept {
+    return std::hash<const void*>()(k.first) ^ (std::hash<int64_t>()(k.second) * 0x9E3779B97F4A7C15ull);
+  }
+};
+/// Image elements already decoded in a batch: (image column, element) -> output row.
+using DecodedFrames =
+    std::unordered_map<std::pair<const arrow::ArrayData*, int64_t>, int64_t, FrameKeyHash>;
 
 /// Fills the tensors of one batch. Not thread-safe; one encoder per batch.
 class BatchEncoder {
@@ -69,6 +81,7 @@ class BatchEncoder {
   int64_t rows_;
   std::array<Tensor, kKeyCount> tensors_;
   std::array<int64_t, kKeyCount> width_{};  // elements per row (1 for scalars)
+  DecodedFrames frames_;                     // each distinct frame of the batch decoded once
 };
 
 /// Checks that every value of `column` (a scalar or list column feeding integer key `key`) is a
