@@ -69,10 +69,9 @@ void check_contract(const std::string& name, const arrow::DataType& type,
                     const StoreConfig& config) {
   for (const KeySpec& spec : key_specs()) {
     if (spec.column != name || !key_enabled(spec.key, config)) continue;
-    try {
-      classify_column(spec.key, type, kBufferLabel);
-    } catch (const InvalidArgument& e) {
-      throw TypeError(fmt::format("append: {}; the store is unchanged", e.what()));
+    const ColumnCheck c = check_column(spec.key, type, kBufferLabel);
+    if (!c.problem.empty()) {
+      throw TypeError(fmt::format("append: {}; the store is unchanged", c.problem));
     }
   }
 }

@@ -94,8 +94,8 @@ bool is_image_struct(const arrow::DataType& type) noexcept {
   return false;
 }
 
-ColumnShape classify_column(Key key, const arrow::DataType& type, std::string_view dataset) {
-  if (type.id == TypeId::kNull) return ColumnShape::kAbsent;
+ColumnCheck check_column(Key key, const arrow::DataType& type, std::string_view dataset) {
+  if (type.id == TypeId::kNull) return {ColumnShape::kAbsent, {}};
   const TypeId leaf = leaf_type(type).id;
   bool ok = false;
   ColumnShape shape = ColumnShape::kScalar;
@@ -131,13 +131,19 @@ ColumnShape classify_column(Key key, const arrow::DataType& type, std::string_vi
   }
   if (!ok) {
     const KeySpec& spec = key_specs()[static_cast<int>(key)];
-    throw InvalidArgument(fmt::format(
+    return {shape, fmt::format(
         "{}: column \"{}\" has type {}, which cannot convert to \"{}\" ({}); expected {}", dataset,
         spec.column, type.to_string(), spec.name,
         dtype_name(key == Key::kObsImage ? DType::kInt64 : key_dtype(key, StoreConfig{})),
-        accepted(key)));
+        accepted(key))};
   }
-  return shape;
+  return {shape, {}};
+}
+
+ColumnShape classify_column(Key key, const arrow::DataType& type, std::string_view dataset) {
+  ColumnCheck c = check_column(key, type, dataset);
+  if (!c.problem.empty()) throw InvalidArgument(std::move(c.problem));
+  return c.shape;
 }
 
 SchemaPlan plan_schema(const arrow::Schema& schema, const StoreConfig& config,

@@ -62,8 +62,19 @@ bool key_enabled(Key key, const StoreConfig& config) noexcept;
 /// The output dtype of `key`.
 DType key_dtype(Key key, const StoreConfig& config) noexcept;
 
-/// Classifies `type` for `key`. Returns kAbsent for a null type; throws InvalidArgument naming
-/// `dataset`, the column, its type and what the key accepts when the type cannot convert.
+/// How a column's type converts for a key, or why it cannot.
+struct ColumnCheck {
+  ColumnShape shape = ColumnShape::kAbsent;
+  std::string problem;  ///< empty when the type converts; else names `dataset`, column and type
+};
+
+/// Classifies `type` for `key` without throwing: kAbsent for a null type; a problem naming
+/// `dataset`, the column, its type and what the key accepts when the type cannot convert. The
+/// caller throws it as the error its API promises (InvalidArgument for datasets, TypeError for
+/// append).
+ColumnCheck check_column(Key key, const arrow::DataType& type, std::string_view dataset);
+
+/// check_column, throwing its problem as InvalidArgument.
 ColumnShape classify_column(Key key, const arrow::DataType& type, std::string_view dataset);
 
 /// The plan for encoding one schema: for each key, the field index (-1 when absent or disabled)

@@ -242,6 +242,38 @@ TEST(GatherWindows, NullInARequiredColumnNamesTheRow) {
                    InvalidArgument, "required column \"action\" is null at row 4");
 }
 
+TEST(GatherWindows, OverlappingImageWindowsMatchGetInBothDtypes) {
+  // Frames appended as pixels (stored as PNG) in blocks sealed by append and by the block size:
+  // overlapping windows decode each distinct frame once and copy it into the other slots, with
+  // the same pixels as get() row by row; a null frame is zeros.
+  for (const DType dtype : {DType::kUInt8, DType::kInt64}) {
+    StoreConfig config;
+    config.max_action_dim = 2;
+    config.max_obs_image_pixels = 6 * 5 * 3 + 4;  // wider than a frame: zero padding
+    config.obs_image_dtype = dtype;
+    DatasetStore store(config);
+    for (int64_t r = 0; r < 40; ++r) {
+      StepRow row = step_row(r, 0.5, r % 9 == 8 ? 1 : 0);
+      if (r % 13 != 5) {
+        ImagePixels frame{6, 5, 3, {}};
+        for (int64_t i = 0; i < 6 * 5 * 3; ++i) frame.pixels.push_back(static_cast<uint8_t>((i * 11 + r * 7) % 256));
+        row["observation_image"] = std::move(frame);
+      }
+      store.append(row);
+    }
+    const int64_t s = 12;
+    std::vector<WindowSlot> windows;
+    for (int64_t start = 0; start + s <= store.size(); start += 3) {
+      windows.push_back({start, s - (start % 2), static_cast<int64_t>(windows.size())});
+    }
+    TensorDict out({static_cast<int64_t>(windows.size()) * s});
+    store.gather_windows(windows, s, out);
+    ASSERT_TRUE(out.contains("obs_image"));
+    EXPECT_EQ(out.at("obs_image").dtype(), dtype);
+    expect_windows_match_get(store, windows, s, out);
+  }
+}
+
 TEST(ReadDone, MatchesGetAcrossBoundariesAndChecksItsRange) {
   auto store = boundary_store();
   const int64_t n = store->size();
