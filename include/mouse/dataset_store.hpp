@@ -80,6 +80,14 @@ struct StoreConfig {
   int64_t max_obs_image_pixels = 0;
   /// dtype of obs_image: kInt64 (default, as the original) or kUInt8 (8x less memory).
   DType obs_image_dtype = DType::kInt64;
+  /// Decoded-frame cache for the Image columns of source datasets: "" (default) decodes frames
+  /// on every read; "auto" keeps them in $MOUSE_DATA_CACHE/frames (else
+  /// $XDG_CACHE_HOME/mouse-data/frames, else ~/.cache/mouse-data/frames); any other value is
+  /// the cache directory. from_dataset then decodes every frame once into a memory-mapped file of
+  /// rows x max_obs_image_pixels bytes (announcing its size, refusing when the disk lacks the
+  /// space, showing progress), shared by processes and later runs, rebuilt when a source file
+  /// changes; image windows are then plain copies. Buffer rows are always decoded on read.
+  std::string image_cache;
 };
 
 namespace detail {

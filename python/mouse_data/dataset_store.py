@@ -24,7 +24,16 @@ class DatasetStore:
     max_obs_continuous_dim : Width of ``obs_continuous``; 0 = no continuous obs.
     max_obs_discrete_dim : Width of ``obs_discrete`` for list columns; 0 = no discrete obs.
     max_obs_image_pixels : Values per image (H*W*C) in ``obs_image``; 0 = no image obs.
-    obs_image_dtype : ``"int64"`` (default, as the original) or ``"uint8"`` (8x smaller batches).
+    obs_image_dtype : ``"int64"`` (default, as the original) or ``"uint8"`` (8x smaller batches;
+        the fast path for image observations, which the augmenter handles too).
+    image_cache : ``None`` (default: frames are decoded on every read), ``"auto"`` (a
+        decoded-frame cache in ``$MOUSE_DATA_CACHE/frames``, else
+        ``$XDG_CACHE_HOME/mouse-data/frames``, else ``~/.cache/mouse-data/frames``) or a
+        directory. With a cache, ``from_dataset`` decodes every frame of a source's Image column
+        once into a memory-mapped file of rows x ``max_obs_image_pixels`` bytes (its size is
+        printed first; refused when the disk lacks the space; progress while it builds), shared
+        by processes and later runs and rebuilt when a source file changes; image windows are
+        then plain copies.
     format : ``"auto"`` (TensorDict of torch tensors when torch and tensordict are installed,
         else a dict of NumPy arrays), ``"torch"`` or ``"numpy"``.
     name : Optional name (e.g. the environment or task): ``push_stores_to_hub`` writes each
@@ -44,6 +53,7 @@ class DatasetStore:
         max_obs_image_pixels: int = 0,
         *,
         obs_image_dtype: str = "int64",
+        image_cache: str | os.PathLike | None = None,
         format: str = "auto",
         name: str | None = None,
     ) -> None:
@@ -51,12 +61,19 @@ class DatasetStore:
             raise TypeError(f"name must be a str or None, got {type(name).__name__}")
         self.name = name
         """The store's name: its Hub config in ``push_stores_to_hub`` (None: unnamed)."""
+        if image_cache is not None and not isinstance(image_cache, (str, os.PathLike)):
+            raise TypeError(
+                f"image_cache must be None, \"auto\" or a directory, got {type(image_cache).__name__}"
+            )
+        if image_cache is not None and os.fspath(image_cache) == "":
+            raise ValueError('image_cache must be None, "auto" or a directory, got ""')
         self._core = _core.Store(
             int(max_action_dim),
             int(max_obs_continuous_dim),
             int(max_obs_discrete_dim),
             int(max_obs_image_pixels),
             obs_image_dtype,
+            "" if image_cache is None else os.fspath(image_cache),
         )
         self._format = resolve_format(format)
 

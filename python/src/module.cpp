@@ -58,8 +58,10 @@ nb::tuple export_batch(const TensorDict& td, Framework framework) {
   return nb::make_tuple(td.batch_size(), tensordict_to_python(td, framework));
 }
 
-StoreConfig store_config(int64_t a, int64_t c, int64_t d, int64_t i, const std::string& dtype) {
+StoreConfig store_config(int64_t a, int64_t c, int64_t d, int64_t i, const std::string& dtype,
+                         const std::string& image_cache) {
   StoreConfig cfg;
+  cfg.image_cache = image_cache;
   cfg.max_action_dim = a;
   cfg.max_obs_continuous_dim = c;
   cfg.max_obs_discrete_dim = d;
@@ -235,9 +237,11 @@ NB_MODULE(_core, m) {
       .def(
           "__init__",
           [](DatasetStore* self, int64_t a, int64_t c, int64_t d, int64_t i,
-             const std::string& dtype) { new (self) DatasetStore(store_config(a, c, d, i, dtype)); },
+             const std::string& dtype, const std::string& image_cache) {
+            new (self) DatasetStore(store_config(a, c, d, i, dtype, image_cache));
+          },
           "max_action_dim"_a, "max_obs_continuous_dim"_a, "max_obs_discrete_dim"_a,
-          "max_obs_image_pixels"_a, "obs_image_dtype"_a)
+          "max_obs_image_pixels"_a, "obs_image_dtype"_a, "image_cache"_a = "")
       .def(
           "add_streams",
           [](DatasetStore& s, const std::vector<std::tuple<std::string, nb::object,

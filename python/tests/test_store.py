@@ -155,6 +155,38 @@ def test_images_decode_to_flat_pixels_int64_or_uint8():
         assert img[2].sum() == 0  # a null image is zeros
 
 
+def test_image_cache_gives_the_decoded_tensors_and_is_reused(tmp_path, capfd):
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (8, 6, 3), dtype=np.uint8) for _ in range(30)]
+    feats = datasets.Features({
+        "action": datasets.Value("int64"), "reward": datasets.Value("float32"),
+        "done": datasets.Value("int64"), "observation_image": datasets.Image()})
+    ds = datasets.Dataset.from_dict({
+        "action": list(range(30)), "reward": [0.0] * 30, "done": [0] * 30,
+        "observation_image": [Image.fromarray(f) if i % 7 else None for i, f in enumerate(frames)],
+    }, features=feats)
+    ds.save_to_disk(str(tmp_path / "data"))
+    cache = tmp_path / "cache"
+    for source in (ds, str(tmp_path / "data")):  # from Python objects and from a directory
+        for dtype in ("uint8", "int64"):
+            plain = DatasetStore(max_action_dim=2, max_obs_image_pixels=150, obs_image_dtype=dtype)
+            plain.from_dataset(source)
+            cached = DatasetStore(max_action_dim=2, max_obs_image_pixels=150,
+                                  obs_image_dtype=dtype, image_cache=cache)
+            cached.from_dataset(source)
+            idx = list(range(30))
+            assert torch.equal(cached[idx]["obs_image"], plain[idx]["obs_image"])
+    # One entry per source kind (a file stamp and a content hash), built once each.
+    entries = sorted(p.name for p in cache.iterdir())
+    assert len(entries) == 2 and all(e.startswith("frames-") for e in entries)
+    err = capfd.readouterr().err
+    assert err.count("into the frame cache") == 2
+    with pytest.raises(TypeError, match="image_cache"):
+        DatasetStore(max_action_dim=2, image_cache=3)
+    with pytest.raises(ValueError, match="image_cache"):
+        DatasetStore(max_action_dim=2, image_cache="")
+
+
 def test_list_features_nulls_and_sequence_lengths():
     feats = datasets.Features({
         "action": datasets.Value("int32"), "reward": datasets.Value("float64"),

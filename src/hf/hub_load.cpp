@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "hf/atomic_dir.hpp"
+#include "hf/cache_entry.hpp"
 #include "hf/dataset_state.hpp"
 #include "hf/hub_files.hpp"
 #include "hf/py_json.hpp"
@@ -59,15 +60,11 @@ struct Fingerprint {
 };
 
 Fingerprint fingerprint_of(const fs::path& absolute) {
-  struct stat st {};
-  // stat follows symlinks: a Hub cache snapshot links into blobs/, whose size and mtime count.
-  if (::stat(absolute.c_str(), &st) != 0) {
-    throw IoError(fmt::format("{}: cannot stat: {}", absolute.string(), std::strerror(errno)));
-  }
+  const detail::FileStamp stamp = detail::file_stamp(absolute);
   Fingerprint f;
-  f.path = absolute.string();
-  f.size = static_cast<int64_t>(st.st_size);
-  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  f.path = stamp.path;
+  f.size = stamp.size;
+  f.mtime_ns = stamp.mtime_ns;
   return f;
 }
 
@@ -88,78 +85,10 @@ std::optional<Fingerprint> read_fingerprint(const fs::path& file) {
 }
 
 void write_fingerprint(const fs::path& file, const Fingerprint& f) {
-  // A per-process temporary name: two processes filling the same cache must not collide.
-  const fs::path tmp =
-      file.parent_path() / fmt::format("{}.{}.tmp", file.filename().string(), ::getpid());
-  std::error_code ec;
-  fs::remove(tmp, ec);
-  {
-    detail::FileWriter w(tmp);
-    w.write(detail::py_dumps(f.to_json()));
-    w.close();
-  }
-  fs::rename(tmp, file, ec);
-  if (ec)
-    throw IoError(fmt::format("{}: cannot rename into place: {}", file.string(), ec.message()));
+  detail::write_file_atomically(file, detail::py_dumps(f.to_json()));
 }
 
-// An exclusive advisory lock on a cache entry (flock on `<entry>/lock`), held while the object
-// lives. flock locks belong to the open file, so two threads of one process exclude each other
-// as two processes do.
-class EntryLock {
- public:
-  // Waits for the lock, creating the entry directory and lock file as needed.
-  static EntryLock acquire(const fs::path& entry) {
-    std::error_code ec;
-    // An entry replaced by a file (or a link) is not ours any more: make it a directory again.
-    if (const auto st = fs::symlink_status(entry, ec); fs::exists(st) && !fs::is_directory(st)) {
-      fs::remove(entry, ec);
-    }
-    fs::create_directories(entry, ec);
-    if (ec) {
-      throw IoError(
-          fmt::format("{}: cannot create cache directory: {}", entry.string(), ec.message()));
-    }
-    EntryLock lock(open_lock_file(entry));
-    if (lock.fd_ < 0 && errno == EISDIR) {
-      fs::remove_all(entry / "lock", ec);
-      lock.fd_ = open_lock_file(entry);
-    }
-    if (lock.fd_ < 0) {
-      throw IoError(fmt::format("{}: cannot open: {}", (entry / "lock").string(),
-                                std::strerror(errno)));
-    }
-    while (::flock(lock.fd_, LOCK_EX) != 0) {
-      if (errno != EINTR) {
-        throw IoError(fmt::format("{}: cannot lock: {}", (entry / "lock").string(),
-                                  std::strerror(errno)));
-      }
-    }
-    return lock;
-  }
-
-  // The lock if nobody holds it, else nullopt (also when it cannot be opened).
-  static std::optional<EntryLock> try_acquire(const fs::path& entry) {
-    EntryLock lock(open_lock_file(entry));
-    if (lock.fd_ < 0 || ::flock(lock.fd_, LOCK_EX | LOCK_NB) != 0) return std::nullopt;
-    return lock;
-  }
-
-  EntryLock(EntryLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  EntryLock& operator=(EntryLock&&) = delete;
-  EntryLock(const EntryLock&) = delete;
-  EntryLock& operator=(const EntryLock&) = delete;
-  ~EntryLock() {
-    if (fd_ >= 0) ::close(fd_);  // closing releases the lock
-  }
-
- private:
-  explicit EntryLock(int fd) : fd_(fd) {}
-  static int open_lock_file(const fs::path& entry) {
-    return ::open((entry / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  }
-  int fd_;
-};
+using detail::EntryLock;
 
 // Removes the temporaries killed fills of an entry left behind: `.data.tmp-*` / `.data.old-*`
 // directories of save_to_disk and `fingerprint.json.<pid>.tmp` files. Only under the entry's
@@ -265,13 +194,6 @@ std::optional<fs::path> env_path(const char* name) {
   return fs::path(v);
 }
 
-// Whether `path` names no file any more (a stat that fails for any other reason, say a
-// permission error, keeps the entry).
-bool source_is_gone(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR);
-}
-
 // Whether `name` has the form of a cache entry, `<stem>-<16 hex digits>`.
 bool is_entry_name(const std::string& name) {
   constexpr size_t kHex = 16;
@@ -293,7 +215,7 @@ int64_t remove_stale_entries(const fs::path& cache_root) {
     const fs::path fp_file = entry.path() / "fingerprint.json";
     bool stale = false;
     if (auto fp = read_fingerprint(fp_file)) {
-      stale = source_is_gone(fp->path);
+      stale = detail::file_is_gone(fp->path);
     } else if (is_entry_name(entry.path().filename().string())) {
       // Only directories named like our entries; anything else in the directory is left be.
       const auto t = fs::last_write_time(entry.path(), e);

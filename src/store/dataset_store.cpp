@@ -31,9 +31,16 @@ void reindex(SourceIndex& index) {
   index.chunks = ChunkList();
   for (const SourceSegment& seg : index.segments) {
     int64_t first = 0;
-    for (const auto& batch : seg.dataset.batches()) {
+    const auto& batches = seg.dataset.batches();
+    for (size_t b = 0; b < batches.size(); ++b) {
+      const auto& batch = batches[b];
       if (batch.num_rows == 0) continue;
-      index.chunks.add({batch.columns, &seg.plan, &seg.label, first}, batch.num_rows);
+      if (seg.frames) {  // decoded frames in place of the Image column
+        index.chunks.add({seg.frames->batch_columns[b], &seg.frames->plan, &seg.label, first},
+                         batch.num_rows);
+      } else {
+        index.chunks.add({batch.columns, &seg.plan, &seg.label, first}, batch.num_rows);
+      }
       first += batch.num_rows;
     }
   }
@@ -79,7 +86,8 @@ SourceSegment plan_segment(const Dataset& ds, const std::string& split, const St
     }
     ++batch_index;
   }
-  return {ds, std::move(label), std::move(plan)};
+  std::optional<CachedFrames> frames = cached_frames(ds, plan, config, label);
+  return {ds, std::move(label), std::move(plan), std::move(frames)};
 }
 
 // Adds `segs` to the sources as one new immutable index, so that readers see all or none of them.

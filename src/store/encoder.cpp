@@ -282,9 +282,8 @@ std::string read_image_file(const std::string& path, const std::string& where) {
 // decoded straight into the output row. A frame already decoded into another row of this batch
 // (`seen`: element of `a` -> output row) is copied from there instead: windows overlap.
 template <class O>
-void image_rows(const ArrayData& a, std::span<const RowRun> runs, Tensor& t, int64_t width,
+void image_rows(const ArrayData& a, std::span<const RowRun> runs, O* base, int64_t width,
                 std::string_view dataset, int64_t first_row, DecodedFrames& seen) {
-  O* base = t.data_as<O>();
   const ArrayData* bytes = &a;
   const ArrayData* path = nullptr;
   int64_t shift = 0;  // struct members are indexed with the struct's offset applied
@@ -495,12 +494,12 @@ void BatchEncoder::encode(std::span<const arrow::ArrayPtr> columns, const Schema
       case Key::kObsImage:
         if (t.dtype() == DType::kUInt8) {
           if (shape == ColumnShape::kImage) {
-            image_rows<uint8_t>(a, rows, t, w, dataset, first_row, frames_);
+            image_rows<uint8_t>(a, rows, t.data_as<uint8_t>(), w, dataset, first_row, frames_);
           } else {
             list_rows<uint8_t>(a, rows, t, w, 0, 0, 0, where);
           }
         } else if (shape == ColumnShape::kImage) {
-          image_rows<int64_t>(a, rows, t, w, dataset, first_row, frames_);
+          image_rows<int64_t>(a, rows, t.data_as<int64_t>(), w, dataset, first_row, frames_);
         } else {
           list_rows<int64_t>(a, rows, t, w, 0, 0, 0, where);
         }
@@ -575,6 +574,13 @@ void prefetch_rows(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& p
     if (width == 0 || a->buffers.size() < 2 || a->buffers[1].data() == nullptr) continue;
     prefetch_bytes(a->buffers[1].data() + first * width, count * width);
   }
+}
+
+void decode_image_rows(const arrow::ArrayData& column, int64_t first, int64_t n, uint8_t* out,
+                       int64_t width, std::string_view label, int64_t first_row) {
+  DecodedFrames seen;
+  const RowRun run{0, first, n};
+  image_rows<uint8_t>(column, std::span<const RowRun>(&run, 1), out, width, label, first_row, seen);
 }
 
 }  // namespace mouse::detail

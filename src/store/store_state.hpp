@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "store/chunks.hpp"
 #include "store/contract.hpp"
 #include "store/encoder.hpp"
+#include "store/frame_cache.hpp"
 
 namespace mouse::detail {
 
@@ -23,6 +25,9 @@ struct SourceSegment {
   Dataset dataset;
   std::string label;  ///< names it in errors
   SchemaPlan plan;
+  /// With a frame cache: the batches' columns with decoded frames in place of the Image
+  /// column, read instead of `dataset`'s (to_dataset still returns `dataset`).
+  std::optional<CachedFrames> frames;
 };
 
 /// The source segments flattened into chunks; rebuilt only when sources change.
