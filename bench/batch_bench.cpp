@@ -155,6 +155,61 @@ const mouse::DatasetStore& image_store() {
   return *s;
 }
 
+// The same frames through the decoded-frame cache (built on first use in the bench directory).
+const mouse::DatasetStore& cached_image_store() {
+  static const std::unique_ptr<mouse::DatasetStore> s = [] {
+    image_store();  // writes the frames
+    mouse::StoreConfig config = image_store().config();
+    config.image_cache = (bench_dir() / "frame-cache").string();
+    auto out = std::make_unique<mouse::DatasetStore>(config);
+    out->from_dataset(mouse::Dataset::load_from_disk(bench_dir() / "frames"));
+    return out;
+  }();
+  return *s;
+}
+
+void BM_ImageBatchifierCached(benchmark::State& state) {
+  mouse::BatchifierOptions o;
+  o.num_workers = state.range(0);
+  o.seed = 1;
+  mouse::PrefetchBatchifier b(cached_image_store(), kS, kB, o);
+  int64_t batches = 0, bytes = 0;
+  for (auto _ : state) {
+    mouse::TensorDict batch = b.next_batch();
+    bytes += batch.nbytes();
+    ++batches;
+  }
+  report(state, batches, bytes);
+}
+BENCHMARK(BM_ImageBatchifierCached)
+    ->ArgName("workers")
+    ->Arg(0)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The floor for image batches: copying the batch's bytes (32 windows of 64 frames from random
+// places of a buffer of the cache's size) into fresh memory.
+void BM_ImageMemcpyBaseline(benchmark::State& state) {
+  const int64_t row_bytes = kSide * kSide * 3;
+  std::vector<uint8_t> src(static_cast<size_t>(kImageRows * row_bytes), 1);
+  uint64_t x = 88172645463325252ull;
+  int64_t batches = 0;
+  for (auto _ : state) {
+    auto dst = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(kB * kS * row_bytes));
+    for (int64_t w = 0; w < kB; ++w) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      const int64_t start = static_cast<int64_t>(x % static_cast<uint64_t>(kImageRows - kS));
+      std::memcpy(dst.get() + w * kS * row_bytes, src.data() + start * row_bytes,
+                  static_cast<size_t>(kS * row_bytes));
+    }
+    benchmark::DoNotOptimize(dst.get());
+    ++batches;
+  }
+  report(state, batches, batches * kB * kS * row_bytes);
+}
+BENCHMARK(BM_ImageMemcpyBaseline)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 void BM_ImageBatchifier(benchmark::State& state) {
   mouse::BatchifierOptions o;
   o.num_workers = state.range(0);
