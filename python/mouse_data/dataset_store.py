@@ -33,7 +33,9 @@ class DatasetStore:
         once into a memory-mapped file of rows x ``max_obs_image_pixels`` bytes (its size is
         printed first; refused when the disk lacks the space; progress while it builds), shared
         by processes and later runs and rebuilt when a source file changes; image windows are
-        then plain copies.
+        then plain copies. Sources given as paths are fingerprinted by their files' size and
+        mtime; ``datasets.Dataset`` objects and other in-memory sources by a hash of every
+        frame's bytes, which reads them once per ``from_dataset``.
     format : ``"auto"`` (TensorDict of torch tensors when torch and tensordict are installed,
         else a dict of NumPy arrays), ``"torch"`` or ``"numpy"``.
     name : Optional name (e.g. the environment or task): ``push_stores_to_hub`` writes each

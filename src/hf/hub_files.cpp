@@ -268,13 +268,9 @@ HubSplitFiles files_in_config_dir(const fs::path& dir) {
   return out;
 }
 
-// Without README configs: data/, else the `<config>/` subdirectories, else dir itself.
-HubSplitFiles files_by_convention(const fs::path& dir,
-                                  const std::optional<std::string>& config_name) {
-  if (!config_name || *config_name == "default") {
-    auto data = files_in_config_dir(dir / "data");
-    if (!data.empty()) return data;
-  }
+// The `<config>/` subdirectories of `dir` that hold split files (data/ and hidden ones aside),
+// by name.
+std::vector<std::string> config_subdirs(const fs::path& dir) {
   std::vector<std::string> configs;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
@@ -283,6 +279,17 @@ HubSplitFiles files_by_convention(const fs::path& dir,
     if (!files_in_config_dir(e.path()).empty()) configs.push_back(name);
   }
   std::sort(configs.begin(), configs.end());
+  return configs;
+}
+
+// Without README configs: data/, else the `<config>/` subdirectories, else dir itself.
+HubSplitFiles files_by_convention(const fs::path& dir,
+                                  const std::optional<std::string>& config_name) {
+  if (!config_name || *config_name == "default") {
+    auto data = files_in_config_dir(dir / "data");
+    if (!data.empty()) return data;
+  }
+  const std::vector<std::string> configs = config_subdirs(dir);
   if (configs.empty()) {
     auto top = parquet_files_in(dir);
     if (!top.empty() && !config_name) return files_by_name(top);
@@ -589,13 +596,7 @@ std::vector<std::string> layout_config_names(const fs::path& dir) {
   }
   std::vector<std::string> names;
   if (!files_in_config_dir(dir / "data").empty()) names.push_back("default");
-  std::vector<std::string> subdirs;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.empty() || name[0] == '.' || name == "data" || !e.is_directory(ec)) continue;
-    if (!files_in_config_dir(e.path()).empty()) subdirs.push_back(name);
-  }
-  std::sort(subdirs.begin(), subdirs.end());
+  const std::vector<std::string> subdirs = config_subdirs(dir);
   names.insert(names.end(), subdirs.begin(), subdirs.end());
   if (names.empty() && !parquet_files_in(dir).empty()) names.push_back("default");
   return names;

@@ -548,6 +548,9 @@ void read_done_column(std::span<const arrow::ArrayPtr> columns, const SchemaPlan
 
 namespace {
 
+// Runs longer than this are left to the hardware prefetcher.
+constexpr int64_t kMaxPrefetchBytes = int64_t{32} << 10;
+
 // Asks for the cache lines of bytes [p, p + n) ahead of their use.
 void prefetch_bytes(const uint8_t* p, int64_t n) {
   for (int64_t k = 0; k < n; k += 64) __builtin_prefetch(p + k);
@@ -572,6 +575,9 @@ void prefetch_rows(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& p
     }
     const int width = a->type->byte_width();
     if (width == 0 || a->buffers.size() < 2 || a->buffers[1].data() == nullptr) continue;
+    // Long runs (image rows) stream well by themselves; asking for megabytes ahead would only
+    // evict what is about to be copied.
+    if (count * width > kMaxPrefetchBytes) continue;
     prefetch_bytes(a->buffers[1].data() + first * width, count * width);
   }
 }
