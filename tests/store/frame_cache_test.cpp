@@ -3,14 +3,21 @@
 // null frames), is built once across processes, is reused by later stores, is rebuilt when a
 // source file changes or the entry is damaged, and refuses what it cannot do with a clear error.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <chrono>
 #include <fstream>
 #include <optional>
+#include <random>
+#include <thread>
 
 #include "image_writers.hpp"
+#include "store/image_codec.hpp"
 #include "store_test_util.hpp"
 
 namespace mouse {
@@ -225,6 +232,100 @@ TEST(FrameCache, TwoProcessesStartingTogetherBuildOnceAndShareIt) {
   // Both mapped the same file, which one of them built while the other waited on the lock.
   EXPECT_EQ(inodes[0], inodes[1]);
   EXPECT_EQ(static_cast<uint64_t>(inode_of(cache_file(dir / "cache"))), inodes[0]);
+}
+
+// A dataset of `n` 40x40x3 PNG frames (noise, so they take a while to decode), saved to `dir`.
+void save_noise_frames(const std::filesystem::path& dir, int64_t n) {
+  std::vector<std::optional<std::string>> frames;
+  test::Bytes gen{12345};
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<uint8_t> px(40 * 40 * 3);
+    for (auto& p : px) p = gen.next();
+    frames.push_back(detail::encode_png(px.data(), px.size(), 40, 40, 3));
+  }
+  std::vector<std::optional<std::string>> paths(frames.size());
+  std::vector<int64_t> zeros(static_cast<size_t>(n), 0);
+  std::vector<float> r(static_cast<size_t>(n), 0.0f);
+  make_dataset({"action", "reward", "done", "observation_image"},
+               {arrow::make_primitive<int64_t>(zeros), arrow::make_primitive<float>(r),
+                arrow::make_primitive<int64_t>(zeros),
+                arrow::make_struct({"bytes", "path"},
+                                   {arrow::make_binary(frames), arrow::make_utf8(paths)})},
+               1000)
+      .save_to_disk(dir);
+}
+
+TEST(FrameCache, BuildsKilledAtRandomMomentsLeaveNothingAStoreTripsOver) {
+  test::TempDir dir;
+  save_noise_frames(dir / "data", 6000);
+  const std::string cache = (dir / "cache").string();
+  StoreConfig config = config_with(DType::kUInt8, cache);
+  config.max_obs_image_pixels = 40 * 40 * 3;
+  // A child process loads the store (building the cache) and exits 0 when done.
+  auto start_build = [&] {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      const int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 2);  // the build's announcement and progress
+      try {
+        DatasetStore store(config);
+        store.from_dataset(Dataset::load_from_disk(dir / "data"));
+        ::_exit(0);
+      } catch (...) {
+        ::_exit(1);
+      }
+    }
+    return pid;
+  };
+  auto wait_status = [](pid_t pid) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return status;
+  };
+  // How long a build takes here, then clear it.
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t first = start_build();
+  ASSERT_GT(first, 0);
+  const int done = wait_status(first);
+  ASSERT_TRUE(WIFEXITED(done) && WEXITSTATUS(done) == 0);
+  double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::filesystem::remove_all(dir / "cache");
+  StoreConfig plain = config;
+  plain.image_cache.clear();
+  DatasetStore decoded(plain);
+  decoded.from_dataset(Dataset::load_from_disk(dir / "data"));
+  const TensorDict want = decoded.get(iota(6000));
+
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  int killed = 0;
+  const int trials = 12;
+  for (int t = 0; t < trials; ++t) {
+    const pid_t pid = start_build();
+    ASSERT_GT(pid, 0);
+    std::this_thread::sleep_for(std::chrono::duration<double>(unit(rng) * window));
+    ::kill(pid, SIGKILL);
+    const int status = wait_status(pid);
+    if (WIFSIGNALED(status)) {
+      ++killed;
+    } else {
+      window *= 0.8;
+      std::filesystem::remove_all(dir / "cache");  // finished: start the next trial cold
+      continue;
+    }
+    // Whatever the kill left, the next store gets the decoded frames (rebuilding if need be)
+    // and leaves no temporary behind.
+    DatasetStore store(config);
+    store.from_dataset(Dataset::load_from_disk(dir / "data"));
+    EXPECT_TRUE(store.get(iota(6000)).equals(want)) << "trial " << t;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "cache")) {
+      EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos)
+          << "trial " << t << ": " << e.path();
+    }
+    std::filesystem::remove_all(dir / "cache");
+  }
+  EXPECT_GE(killed, trials / 3) << "window " << window << " s";
 }
 
 TEST(FrameCache, InMemoryDatasetsAreFingerprintedByTheirBytes) {
