@@ -78,6 +78,9 @@ void StoreArgs::add_to(CLI::App* cmd) {
       ->capture_default_str();
   cmd->add_option("--obs-image-dtype", obs_image_dtype, "obs_image dtype: int64 or uint8")
       ->capture_default_str();
+  cmd->add_option("--image-cache", image_cache,
+                  "Decoded-frame cache for Image columns: 'auto' or a directory (default: decode "
+                  "frames on every read)");
 }
 
 int64_t saturating_product(std::initializer_list<int64_t> factors) {
@@ -158,6 +161,7 @@ std::unique_ptr<DatasetStore> open_store(const StoreArgs& args) {
   config.max_obs_continuous_dim = args.max_obs_continuous_dim;
   config.max_obs_discrete_dim = args.max_obs_discrete_dim;
   config.max_obs_image_pixels = args.max_obs_image_pixels;
+  config.image_cache = args.image_cache;
   if (args.obs_image_dtype == "uint8") {
     config.obs_image_dtype = DType::kUInt8;
   } else if (args.obs_image_dtype != "int64") {

@@ -54,6 +54,7 @@ struct StoreArgs : SourceArgs {
   int64_t max_obs_discrete_dim = 0;
   int64_t max_obs_image_pixels = 0;
   std::string obs_image_dtype = "int64";
+  std::string image_cache;  ///< StoreConfig::image_cache ("" = none)
 
   /// Registers PATH, --split and the --max-* options on `cmd`.
   void add_to(CLI::App* cmd);
