@@ -178,7 +178,7 @@ void ShardWriter::close_shard() {
 }
 
 void ShardWriter::write(const arrow::RecordBatch& batch) {
-  if (!open_) throw InvalidArgument("save_to_disk: rows written after the shards were closed");
+  MOUSE_DCHECK(open_);
   if (rows_written_ + batch.num_rows > rows_) {
     throw InvalidArgument(fmt::format("save_to_disk: expected {} rows, got at least {}", rows_,
                                       rows_written_ + batch.num_rows));
@@ -210,7 +210,7 @@ void ShardWriter::write(const arrow::RecordBatch& batch) {
 }
 
 void ShardWriter::finish(const ordered_json& info_in, const std::optional<std::string>& split) {
-  if (!open_) throw InvalidArgument("save_to_disk: the shards were already closed");
+  MOUSE_DCHECK(open_);
   if (rows_written_ != rows_ || shard_ != num_shards_ - 1) {
     throw InvalidArgument(
         fmt::format("save_to_disk: expected {} rows, got {}", rows_, rows_written_));
