@@ -97,7 +97,7 @@ void run(const DemoOptions& opt) {
   gen.images = true;
   gen.cell_pixels = kCell;
   const std::vector<envs::SplitSteps> splits{{"train", opt.steps}, {"test", opt.steps / 4}};
-  envs::generate_splits(gen, splits).save_to_disk(dir);
+  envs::generate_splits_to_disk(gen, splits, dir);
   const auto t_generated = clock::now();
 
   // 2. Load it back (memory-mapped) into a store.

@@ -49,6 +49,10 @@ nlohmann::ordered_json summary(const std::string& name, const Dataset& ds) {
   return {{"name", name}, {"num_rows", ds.num_rows()}, {"episodes", episodes}};
 }
 
+nlohmann::ordered_json summary(const envs::GenerateSummary& s) {
+  return {{"name", s.name}, {"num_rows", s.num_rows}, {"episodes", s.episodes}};
+}
+
 void run(const Options& opt) {
   envs::GenerateOptions g;
   g.env = envs::parse_env(opt.env);
@@ -79,7 +83,8 @@ void run(const Options& opt) {
                                 {"seed", g.seed}};
   nlohmann::ordered_json parts = nlohmann::ordered_json::array();
   if (opt.format == "hub") {
-    // The Hub layout always holds named splits: a plain run becomes the "train" split.
+    // The Hub layout always holds named splits: a plain run becomes the "train" split. Its
+    // Parquet writer takes a whole shard at once, so this path still holds the rows in memory.
     DatasetDict dict;
     if (splits.empty()) {
       dict.insert("train", envs::generate(g));
@@ -90,15 +95,12 @@ void run(const Options& opt) {
     doc["layout"] = "Hub";
     for (const auto& name : dict.split_names()) parts.push_back(summary(name, dict.at(name)));
   } else if (splits.empty()) {
-    Dataset ds = envs::generate(g);
-    ds.save_to_disk(out);
+    // Streamed: one record batch of rows in memory at a time, whatever --steps is.
+    parts.push_back(summary(envs::generate_to_disk(g, out)));
     doc["layout"] = "Dataset";
-    parts.push_back(summary("train", ds));
   } else {
-    DatasetDict dict = envs::generate_splits(g, splits);
-    dict.save_to_disk(out);
+    for (const auto& s : envs::generate_splits_to_disk(g, splits, out)) parts.push_back(summary(s));
     doc["layout"] = "DatasetDict";
-    for (const auto& name : dict.split_names()) parts.push_back(summary(name, dict.at(name)));
   }
   doc["splits"] = parts;
   if (opt.json) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -216,6 +217,46 @@ class DatasetDict {
  private:
   std::vector<std::pair<std::string, Dataset>> splits_;
 };
+
+/// Rows to be saved by save_stream_to_disk without holding them all in memory: their schema
+/// and features, their count, and a function that produces their record batches on demand.
+struct BatchStream {
+  /// Receives one record batch; it is written out (or measured) before emit returns, and not
+  /// kept, so the caller may free or reuse its buffers afterwards.
+  using Emit = std::function<void(const arrow::RecordBatch&)>;
+
+  /// Schema, features (and split name) of the rows: typically a dataset without rows,
+  /// Dataset::from_batches(schema, {}, features). Its own rows, if any, are not written.
+  Dataset layout;
+  /// Rows `produce` emits in total (>= 0).
+  int64_t num_rows = 0;
+  /// Emits every record batch of the rows, in row order, through `emit`, on the calling thread.
+  /// Called once, or a second time when the shard count depends on the byte size of the rows
+  /// and they turn out to need more than one shard (see save_stream_to_disk); both calls must
+  /// emit the same batches. Exceptions propagate out of save_stream_to_disk.
+  std::function<void(const Emit& emit)> produce;
+};
+
+/// Writes the rows of `stream` at `path` byte for byte as Dataset::save_to_disk writes the
+/// dataset made of the same record batches (same shards, record batches, dataset_info.json and
+/// state.json, fingerprint included), holding one batch at a time, so memory stays flat however
+/// many rows there are. The shard count int(nbytes / max_shard_bytes) + 1 depends on the byte
+/// size of all rows: the rows are written straight into a single shard while their size stays
+/// under max_shard_bytes (the common case: one pass); once it exceeds that, the single shard is
+/// deleted, the rest are measured only, and `produce` runs again to write the final shards.
+/// With options.num_shards there is one pass. Atomic as Dataset::save_to_disk: a temporary
+/// directory next to `path`, renamed into place only when complete and removed on failure.
+/// Throws InvalidArgument (bad options, no `produce`, num_rows < 0, a batch whose columns do
+/// not match the layout's schema, batches holding other than num_rows rows or differing
+/// between the two calls), IoError, or what `produce` throws.
+void save_stream_to_disk(const BatchStream& stream, const std::filesystem::path& path,
+                         const SaveOptions& options = {});
+
+/// As DatasetDict::save_to_disk for splits given as streams (name, rows), in order: each split
+/// is written as save_stream_to_disk writes it, all in one atomic directory. InvalidArgument
+/// for no splits, a bad or repeated split name, or as save_stream_to_disk.
+void save_streams_to_disk(const std::vector<std::pair<std::string, BatchStream>>& splits,
+                          const std::filesystem::path& path, const SaveOptions& options = {});
 
 /// Loads `path` as a DatasetDict if it holds dataset_dict.json, else as a Dataset if it holds
 /// state.json or dataset_info.json. IoError if `path` does not exist; FormatError naming the

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <span>
 #include <string>
@@ -197,7 +198,8 @@ struct GenerateOptions {
   /// row of an episode).
   float step_penalty = 0.01f;
   /// If set, called on the calling thread after every 1000 rows and once at the end with
-  /// (rows generated so far, rows in total); generate_splits counts over all splits.
+  /// (rows generated so far, rows in total); generate_splits counts over all splits. When
+  /// generate_to_disk needs a second pass (see there), the count starts again from 0.
   std::function<void(int64_t done, int64_t total)> progress;
 };
 
@@ -228,5 +230,32 @@ std::vector<SplitSteps> parse_splits(std::string_view text);
 /// 0 equals generate(options with its steps)). options.steps is ignored. InvalidArgument if
 /// `splits` is empty, or as generate().
 DatasetDict generate_splits(const GenerateOptions& options, std::span<const SplitSteps> splits);
+
+/// What generate_to_disk / generate_splits_to_disk wrote for one split.
+struct GenerateSummary {
+  std::string name;
+  int64_t num_rows = 0;
+  /// Rows with episode_step 0 (episodes started).
+  int64_t episodes = 0;
+};
+
+/// Writes what generate(options) returns to `path` as a save_to_disk Dataset, byte for byte as
+/// generate(options).save_to_disk(path, save_options) would, but streaming: rows are rolled out
+/// in record batches of 1000 and each is written before the next is made, so memory stays flat
+/// whatever options.steps is (see save_stream_to_disk). When the rows need more than one shard
+/// (over save_options.max_shard_bytes of column data, 500 MB by default) the rollout runs twice:
+/// once to measure, once to write the shards. Atomic: a temporary directory renamed into place,
+/// nothing left at `path` on failure. Returns the summary of the split (named "train").
+/// InvalidArgument for bad options (before anything is written), IoError.
+GenerateSummary generate_to_disk(const GenerateOptions& options, const std::filesystem::path& path,
+                                 const SaveOptions& save_options = {});
+
+/// As generate_splits(options, splits).save_to_disk(path, save_options), streaming each split
+/// as generate_to_disk does, in one atomic DatasetDict directory. Returns one summary per split,
+/// in order. InvalidArgument if `splits` is empty, for a bad split name or as generate().
+std::vector<GenerateSummary> generate_splits_to_disk(const GenerateOptions& options,
+                                                     std::span<const SplitSteps> splits,
+                                                     const std::filesystem::path& path,
+                                                     const SaveOptions& save_options = {});
 
 }  // namespace mouse::envs

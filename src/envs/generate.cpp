@@ -117,8 +117,12 @@ int argmax_random_ties(const double* values, int n, KeyedRandom& rng) {
   return count == 1 ? ties[0] : ties[rng.below(count)];
 }
 
-void roll_out_frozen_lake(const GenerateOptions& o, uint64_t stream,
-                          std::vector<arrow::RecordBatch>& batches) {
+// Receives each finished batch of a rollout; the rollout keeps no reference to it.
+using BatchSink = std::function<void(arrow::RecordBatch)>;
+
+// Both rollouts hand over batches of kBatchRows rows (the last one shorter), or one empty batch
+// for zero steps, which still carries the schema.
+void roll_out_frozen_lake(const GenerateOptions& o, uint64_t stream, const BatchSink& emit) {
   const FrozenLake lake = FrozenLake::standard(o.env, o.slippery);
   const std::vector<double> q = lake.q_star(o.gamma);
   // Only num_states() distinct frames exist: encode each once.
@@ -162,16 +166,15 @@ void roll_out_frozen_lake(const GenerateOptions& o, uint64_t stream,
     }
     if (o.images) b.image_bytes.emplace_back(frames[static_cast<size_t>(state)]);
     if (b.rows() == kBatchRows) {
-      batches.push_back(b.finish());
+      emit(b.finish());
       if (o.progress) o.progress(row + 1, o.steps);
     }
   }
-  if (b.rows() > 0 || batches.empty()) batches.push_back(b.finish());
+  if (b.rows() > 0 || o.steps == 0) emit(b.finish());
   if (o.progress) o.progress(o.steps, o.steps);
 }
 
-void roll_out_cart_pole(const GenerateOptions& o, uint64_t stream,
-                        std::vector<arrow::RecordBatch>& batches) {
+void roll_out_cart_pole(const GenerateOptions& o, uint64_t stream, const BatchSink& emit) {
   KeyedRandom rng(o.seed, stream);
   BatchBuilder b{o};
   CartPoleState s;
@@ -205,12 +208,48 @@ void roll_out_cart_pole(const GenerateOptions& o, uint64_t stream,
                                                         CartPole::kFrameHeight));
     }
     if (b.rows() == kBatchRows) {
-      batches.push_back(b.finish());
+      emit(b.finish());
       if (o.progress) o.progress(row + 1, o.steps);
     }
   }
-  if (b.rows() > 0 || batches.empty()) batches.push_back(b.finish());
+  if (b.rows() > 0 || o.steps == 0) emit(b.finish());
   if (o.progress) o.progress(o.steps, o.steps);
+}
+
+void roll_out(const GenerateOptions& o, uint64_t stream, const BatchSink& emit) {
+  if (is_frozen_lake(o.env)) {
+    roll_out_frozen_lake(o, stream, emit);
+  } else {
+    roll_out_cart_pole(o, stream, emit);
+  }
+}
+
+// Episodes (rows with episode_step 0) in `batch`, whose fifth column is episode_step.
+int64_t count_episodes(const arrow::RecordBatch& batch) {
+  const int64_t* t = arrow::values<int64_t>(*batch.columns[4]);
+  int64_t n = 0;
+  for (int64_t i = 0; i < batch.num_rows; ++i) n += t[i] == 0 ? 1 : 0;
+  return n;
+}
+
+// The rollout of `o` (validated) on `stream` as a BatchStream; `summary` gets the rows and
+// episodes of the last pass over it.
+BatchStream rollout_stream(const GenerateOptions& o, uint64_t stream, GenerateSummary& summary) {
+  BatchStream out;
+  BatchBuilder empty{o};
+  arrow::RecordBatch schema_batch = empty.finish();
+  out.layout = Dataset::from_batches(schema_batch.schema, {}, generated_features(o));
+  out.num_rows = o.steps;
+  out.produce = [o, stream, &summary](const BatchStream::Emit& emit) {
+    summary.num_rows = 0;
+    summary.episodes = 0;
+    roll_out(o, stream, [&](arrow::RecordBatch batch) {
+      summary.num_rows += batch.num_rows;
+      summary.episodes += count_episodes(batch);
+      emit(batch);
+    });
+  };
+  return out;
 }
 
 bool valid_split_name(std::string_view name) {
@@ -265,11 +304,7 @@ Features generated_features(const GenerateOptions& options) {
 Dataset generate(const GenerateOptions& options, uint64_t stream) {
   validate(options);
   std::vector<arrow::RecordBatch> batches;
-  if (is_frozen_lake(options.env)) {
-    roll_out_frozen_lake(options, stream, batches);
-  } else {
-    roll_out_cart_pole(options, stream, batches);
-  }
+  roll_out(options, stream, [&](arrow::RecordBatch batch) { batches.push_back(std::move(batch)); });
   // The rollout always leaves at least one (possibly empty) batch, which fixes the schema.
   auto schema = batches.front().schema;
   for (auto& batch : batches) batch.schema = schema;
@@ -327,6 +362,39 @@ DatasetDict generate_splits(const GenerateOptions& options, std::span<const Spli
     before += splits[i].steps;
   }
   return dict;
+}
+
+GenerateSummary generate_to_disk(const GenerateOptions& options, const std::filesystem::path& path,
+                                 const SaveOptions& save_options) {
+  validate(options);
+  GenerateSummary summary{"train", 0, 0};
+  save_stream_to_disk(rollout_stream(options, 0, summary), path, save_options);
+  return summary;
+}
+
+std::vector<GenerateSummary> generate_splits_to_disk(const GenerateOptions& options,
+                                                     std::span<const SplitSteps> splits,
+                                                     const std::filesystem::path& path,
+                                                     const SaveOptions& save_options) {
+  if (splits.empty()) throw InvalidArgument("generate_splits_to_disk: no splits given");
+  std::vector<GenerateSummary> summaries(splits.size());
+  std::vector<std::pair<std::string, BatchStream>> streams;
+  int64_t total = 0;
+  for (const auto& split : splits) total += split.steps;
+  int64_t before = 0;
+  for (size_t i = 0; i < splits.size(); ++i) {
+    GenerateOptions o = options;
+    o.steps = splits[i].steps;
+    validate(o);
+    if (options.progress) {
+      o.progress = [&options, before, total](int64_t done, int64_t) { options.progress(before + done, total); };
+    }
+    summaries[i].name = splits[i].name;
+    streams.emplace_back(splits[i].name, rollout_stream(o, i, summaries[i]));
+    before += splits[i].steps;
+  }
+  save_streams_to_disk(streams, path, save_options);
+  return summaries;
 }
 
 }  // namespace mouse::envs

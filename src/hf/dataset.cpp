@@ -43,6 +43,36 @@ std::shared_ptr<FeaturesImpl> features_from_hf_metadata(const std::string& text,
   return parse_features(*features, source);
 }
 
+void check_batch(const arrow::Schema& schema, const arrow::RecordBatch& batch, size_t b,
+                 std::string_view context) {
+  if (batch.columns.size() != schema.fields.size()) {
+    throw InvalidArgument(fmt::format("{}: record batch {} has {} columns, the schema {}", context,
+                                      b, batch.columns.size(), schema.fields.size()));
+  }
+  if (batch.num_rows < 0) {
+    throw InvalidArgument(fmt::format("{}: record batch {} has {} rows", context, b, batch.num_rows));
+  }
+  for (size_t c = 0; c < schema.fields.size(); ++c) {
+    const arrow::Field& field = schema.fields[c];
+    const arrow::ArrayPtr& col = batch.columns[c];
+    const std::string where = fmt::format("record batch {}, column \"{}\"", b, field.name);
+    if (!col || !col->type) throw InvalidArgument(fmt::format("{}: {}: no array", context, where));
+    if (!col->type->equals(*field.type)) {
+      throw InvalidArgument(fmt::format("{}: {}: has type {}, the schema says {}", context, where,
+                                        col->type->to_string(), field.type->to_string()));
+    }
+    if (col->length != batch.num_rows) {
+      throw InvalidArgument(fmt::format("{}: {}: has {} rows, the batch {}", context, where,
+                                        col->length, batch.num_rows));
+    }
+    try {
+      arrow::validate(*col, where, false);
+    } catch (const FormatError& e) {
+      throw InvalidArgument(fmt::format("{}: {}", context, e.what()));
+    }
+  }
+}
+
 }  // namespace detail
 
 namespace {
@@ -57,35 +87,6 @@ std::shared_ptr<DatasetState> derived_state(const DatasetState& from) {
   st->split = from.split;
   st->info = from.info;
   return st;
-}
-
-void check_batch(const arrow::Schema& schema, const arrow::RecordBatch& batch, size_t b) {
-  if (batch.columns.size() != schema.fields.size()) {
-    throw InvalidArgument(fmt::format("from_batches: record batch {} has {} columns, the schema {}",
-                                      b, batch.columns.size(), schema.fields.size()));
-  }
-  if (batch.num_rows < 0) {
-    throw InvalidArgument(fmt::format("from_batches: record batch {} has {} rows", b, batch.num_rows));
-  }
-  for (size_t c = 0; c < schema.fields.size(); ++c) {
-    const arrow::Field& field = schema.fields[c];
-    const arrow::ArrayPtr& col = batch.columns[c];
-    const std::string where = fmt::format("record batch {}, column \"{}\"", b, field.name);
-    if (!col || !col->type) throw InvalidArgument(fmt::format("from_batches: {}: no array", where));
-    if (!col->type->equals(*field.type)) {
-      throw InvalidArgument(fmt::format("from_batches: {}: has type {}, the schema says {}", where,
-                                        col->type->to_string(), field.type->to_string()));
-    }
-    if (col->length != batch.num_rows) {
-      throw InvalidArgument(fmt::format("from_batches: {}: has {} rows, the batch {}", where,
-                                        col->length, batch.num_rows));
-    }
-    try {
-      arrow::validate(*col, where, false);
-    } catch (const FormatError& e) {
-      throw InvalidArgument(fmt::format("from_batches: {}", e.what()));
-    }
-  }
 }
 
 }  // namespace
@@ -124,7 +125,7 @@ Dataset Dataset::from_batches(std::shared_ptr<const arrow::Schema> schema,
   auto st = std::make_shared<DatasetState>();
   st->schema = schema;
   for (size_t b = 0; b < batches.size(); ++b) {
-    check_batch(*schema, batches[b], b);
+    detail::check_batch(*schema, batches[b], b);
     batches[b].schema = schema;
   }
   st->batches = std::move(batches);

@@ -14,12 +14,37 @@ namespace mouse {
 
 namespace fs = std::filesystem;
 
-namespace {
+namespace detail {
 
-bool valid_split_name(std::string_view name) {
+bool valid_split_name(std::string_view name) noexcept {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
          name.find('\0') == std::string_view::npos;
 }
+
+void write_dataset_dict(const fs::path& dir, const std::vector<std::string>& names,
+                        const std::function<void(size_t, const fs::path&)>& write_split) {
+  nlohmann::ordered_json index = nlohmann::ordered_json::object();
+  index["splits"] = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < names.size(); ++i) {
+    index["splits"].push_back(names[i]);
+    const fs::path split_dir = dir / names[i];
+    std::error_code ec;
+    fs::create_directory(split_dir, ec);
+    if (ec) {
+      throw IoError(fmt::format("cannot create directory {}: {}", split_dir.string(), ec.message()));
+    }
+    write_split(i, split_dir);
+  }
+  FileWriter file(dir / "dataset_dict.json");
+  file.write(py_dumps(index));
+  file.close();
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::valid_split_name;
 
 std::string split_list(const std::vector<std::pair<std::string, Dataset>>& splits) {
   std::string out;
@@ -95,22 +120,12 @@ void DatasetDict::insert(std::string name, Dataset dataset) {
 
 void DatasetDict::save_to_disk(const fs::path& path, const SaveOptions& options) const {
   detail::check_save_options(options);
+  std::vector<std::string> names;
+  for (const auto& split : splits_) names.push_back(split.first);
   detail::replace_directory_atomically(path, [&](const fs::path& dir) {
-    nlohmann::ordered_json index = nlohmann::ordered_json::object();
-    index["splits"] = nlohmann::ordered_json::array();
-    for (const auto& [name, ds] : splits_) {
-      index["splits"].push_back(name);
-      const fs::path split_dir = dir / name;
-      std::error_code ec;
-      fs::create_directory(split_dir, ec);
-      if (ec) {
-        throw IoError(fmt::format("cannot create directory {}: {}", split_dir.string(), ec.message()));
-      }
-      detail::write_dataset(detail::DatasetAccess::state(ds), split_dir, options);
-    }
-    detail::FileWriter file(dir / "dataset_dict.json");
-    file.write(detail::py_dumps(index));
-    file.close();
+    detail::write_dataset_dict(dir, names, [&](size_t i, const fs::path& split_dir) {
+      detail::write_dataset(detail::DatasetAccess::state(splits_[i].second), split_dir, options);
+    });
   });
 }
 

@@ -3,10 +3,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hf/features.hpp"
@@ -53,6 +55,20 @@ void check_save_options(const SaveOptions& options);
 /// directory `dir` (save.cpp). IoError on failure; the caller removes `dir`.
 void write_dataset(const DatasetState& state, const std::filesystem::path& dir,
                    const SaveOptions& options);
+
+/// InvalidArgument (prefixed "from_batches: " or `context`) unless `batch` has the columns of
+/// `schema` with the same types and lengths, and valid buffers; `index` numbers it in the message.
+void check_batch(const arrow::Schema& schema, const arrow::RecordBatch& batch, size_t index,
+                 std::string_view context = "from_batches");
+
+/// Whether `name` can name a split's directory: non-empty, not "." or "..", no '/' or NUL.
+bool valid_split_name(std::string_view name) noexcept;
+
+/// Writes dataset_dict.json listing `names` into the existing, empty directory `dir`, and calls
+/// `write_split(i, dir / names[i])` for each split after creating its directory. IoError on
+/// failure; the caller removes `dir`.
+void write_dataset_dict(const std::filesystem::path& dir, const std::vector<std::string>& names,
+                        const std::function<void(size_t, const std::filesystem::path&)>& write_split);
 
 /// The error message for a column that is not there, listing the available ones.
 std::string missing_column_message(std::string_view name, const std::vector<std::string>& names);

@@ -14,6 +14,7 @@
 
 #include "hf/atomic_dir.hpp"
 #include "hf/dataset_state.hpp"
+#include "hf/shard_writer.hpp"
 #include "hf/py_json.hpp"
 #include "mouse/arrow_ipc.hpp"
 #include "mouse/dataset.hpp"
@@ -83,39 +84,25 @@ int64_t array_nbytes(const arrow::ArrayData& a, int64_t start, int64_t len) {
 
 }  // namespace
 
-int64_t dataset_nbytes(const DatasetState& s) {
+int64_t batch_nbytes(const arrow::RecordBatch& batch) {
   int64_t n = 0;
-  for (const auto& b : s.batches) {
-    for (const auto& c : b.columns) n += array_nbytes(*c, 0, b.num_rows);
-  }
+  for (const auto& c : batch.columns) n += array_nbytes(*c, 0, batch.num_rows);
   return n;
 }
 
-namespace {
-
-// The record batches for rows [lo, hi): pieces of the source batches of at most `max_rows`.
-template <class F>
-void for_each_piece(const DatasetState& s, int64_t lo, int64_t hi, int64_t max_rows, F&& emit) {
-  for (size_t b = 0; b < s.batches.size(); ++b) {
-    const int64_t bs = s.starts[b];
-    const int64_t be = s.starts[b + 1];
-    const int64_t from = std::max(lo, bs);
-    const int64_t to = std::min(hi, be);
-    for (int64_t p = from; p < to; p += max_rows) {
-      const int64_t len = std::min(max_rows, to - p);
-      const arrow::RecordBatch& src = s.batches[b];
-      if (p == bs && len == src.num_rows) {
-        emit(src);
-        continue;
-      }
-      arrow::RecordBatch piece;
-      piece.schema = src.schema;
-      piece.num_rows = len;
-      for (const auto& c : src.columns) piece.columns.push_back(c->slice(p - bs, len));
-      emit(piece);
-    }
-  }
+int64_t dataset_nbytes(const DatasetState& s) {
+  int64_t n = 0;
+  for (const auto& b : s.batches) n += batch_nbytes(b);
+  return n;
 }
+
+int64_t shard_count(const SaveOptions& options, int64_t rows, int64_t nbytes) {
+  const int64_t n = options.num_shards ? *options.num_shards : nbytes / options.max_shard_bytes + 1;
+  // More shards than rows would only add empty files.
+  return std::clamp<int64_t>(n, 1, std::max<int64_t>(rows, 1));
+}
+
+namespace {
 
 ordered_json sorted_top_level(const ordered_json& j) {
   std::vector<std::string> keys;
@@ -134,6 +121,131 @@ void write_text(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
+struct ShardWriter::Shard {
+  std::string name;
+  FileWriter file;
+  arrow::IpcStreamWriter writer;
+
+  Shard(const fs::path& dir, std::string shard_name, std::shared_ptr<const arrow::Schema> schema,
+        ContentHash& hash)
+      : name(std::move(shard_name)),
+        file(dir / name),
+        writer(
+            [this, &hash](std::span<const uint8_t> bytes) {
+              file.write(bytes);
+              hash.update(bytes);
+            },
+            std::move(schema)) {}
+};
+
+ShardWriter::ShardWriter(fs::path dir, const arrow::Schema& schema, const Features& features,
+                         int64_t rows, int64_t num_shards, int64_t max_batch_rows)
+    : dir_(std::move(dir)),
+      features_json_(features.impl().to_json()),
+      schema_(std::make_shared<arrow::Schema>()),
+      rows_(rows),
+      num_shards_(num_shards),
+      max_batch_rows_(max_batch_rows) {
+  MOUSE_DCHECK(num_shards_ >= 1 && max_batch_rows_ >= 1);
+  ordered_json hf = ordered_json::object();
+  hf["info"] = ordered_json::object();
+  hf["info"]["features"] = features_json_;
+  schema_->fields = schema.fields;
+  for (auto& f : schema_->fields) f.nullable = true;
+  schema_->metadata = {{"huggingface", py_dumps(hf)}};
+  hash_.update(py_dumps(features_json_));
+  open_shard();
+}
+
+ShardWriter::~ShardWriter() = default;
+
+int64_t ShardWriter::shard_rows(int64_t shard) const noexcept {
+  return rows_ / num_shards_ + (shard < rows_ % num_shards_ ? 1 : 0);
+}
+
+void ShardWriter::open_shard() {
+  ++shard_;
+  rows_in_shard_ = 0;
+  open_ = std::make_unique<Shard>(dir_, fmt::format("data-{:05d}-of-{:05d}.arrow", shard_, num_shards_),
+                                  schema_, hash_);
+}
+
+void ShardWriter::close_shard() {
+  open_->writer.finish();
+  open_->file.close();
+  data_files_.push_back(ordered_json{{"filename", open_->name}});
+  open_.reset();
+}
+
+void ShardWriter::write(const arrow::RecordBatch& batch) {
+  MOUSE_DCHECK(open_);
+  if (rows_written_ + batch.num_rows > rows_) {
+    throw InvalidArgument(fmt::format("save_to_disk: expected {} rows, got at least {}", rows_,
+                                      rows_written_ + batch.num_rows));
+  }
+  // Pieces of the batch, each within one shard and at most max_batch_rows_ long, cut from the
+  // start of the batch's part in that shard (as for an in-memory dataset's source batches).
+  int64_t p = 0;
+  while (p < batch.num_rows) {
+    if (rows_in_shard_ == shard_rows(shard_)) {
+      close_shard();
+      open_shard();
+    }
+    const int64_t part_end = p + std::min(batch.num_rows - p, shard_rows(shard_) - rows_in_shard_);
+    for (; p < part_end; p += std::min(max_batch_rows_, part_end - p)) {
+      const int64_t len = std::min(max_batch_rows_, part_end - p);
+      arrow::RecordBatch piece;
+      piece.schema = schema_;
+      piece.num_rows = len;
+      if (p == 0 && len == batch.num_rows) {
+        piece.columns = batch.columns;
+      } else {
+        for (const auto& c : batch.columns) piece.columns.push_back(c->slice(p, len));
+      }
+      open_->writer.write(piece);
+      rows_in_shard_ += len;
+      rows_written_ += len;
+    }
+  }
+}
+
+void ShardWriter::finish(const ordered_json& info_in, const std::optional<std::string>& split) {
+  MOUSE_DCHECK(open_);
+  if (rows_written_ != rows_ || shard_ != num_shards_ - 1) {
+    throw InvalidArgument(
+        fmt::format("save_to_disk: expected {} rows, got {}", rows_, rows_written_));
+  }
+  close_shard();
+
+  ordered_json info;
+  if (info_in.is_object()) {
+    info = info_in;
+  } else {
+    info = ordered_json{{"citation", ""}, {"description", ""}, {"homepage", ""}, {"license", ""}};
+  }
+  info["features"] = features_json_;
+  write_text(dir_ / "dataset_info.json", py_dumps(sorted_top_level(info), 2));
+
+  ordered_json state = ordered_json::object();
+  state["_data_files"] = data_files_;
+  state["_fingerprint"] = hash_.hex();
+  state["_format_columns"] = nullptr;
+  state["_format_kwargs"] = ordered_json::object();
+  state["_format_type"] = nullptr;
+  state["_output_all_columns"] = false;
+  state["_split"] = split ? ordered_json(*split) : ordered_json(nullptr);
+  write_text(dir_ / "state.json", py_dumps(state, 2));
+}
+
+void ShardWriter::abandon() noexcept {
+  open_.reset();
+  std::error_code ec;
+  for (int64_t i = 0; i <= shard_; ++i) {
+    fs::remove(dir_ / fmt::format("data-{:05d}-of-{:05d}.arrow", i, num_shards_), ec);
+  }
+  data_files_ = ordered_json::array();
+}
+
 void check_save_options(const SaveOptions& o) {
   if (o.max_shard_bytes <= 0) {
     throw InvalidArgument(fmt::format("save_to_disk: max_shard_bytes must be > 0, got {}",
@@ -149,70 +261,12 @@ void check_save_options(const SaveOptions& o) {
 }
 
 void write_dataset(const DatasetState& s, const fs::path& dir, const SaveOptions& options) {
-  const ordered_json features = s.features.impl().to_json();
-  ordered_json hf = ordered_json::object();
-  hf["info"] = ordered_json::object();
-  hf["info"]["features"] = features;
-
-  auto schema = std::make_shared<arrow::Schema>();
-  schema->fields = s.schema->fields;
-  for (auto& f : schema->fields) f.nullable = true;
-  schema->metadata = {{"huggingface", py_dumps(hf)}};
-
   const int64_t rows = s.num_rows();
-  int64_t num_shards = options.num_shards ? *options.num_shards
-                                          : dataset_nbytes(s) / options.max_shard_bytes + 1;
-  // More shards than rows would only add empty files.
-  num_shards = std::clamp<int64_t>(num_shards, 1, std::max<int64_t>(rows, 1));
-
-  ContentHash hash;
-  hash.update(py_dumps(features));
-  ordered_json data_files = ordered_json::array();
-  const int64_t div = rows / num_shards;
-  const int64_t mod = rows % num_shards;
-  for (int64_t i = 0; i < num_shards; ++i) {
-    const int64_t lo = div * i + std::min(i, mod);
-    const int64_t hi = lo + div + (i < mod ? 1 : 0);
-    const std::string name = fmt::format("data-{:05d}-of-{:05d}.arrow", i, num_shards);
-    FileWriter file(dir / name);
-    arrow::IpcStreamWriter writer(
-        [&](std::span<const uint8_t> bytes) {
-          file.write(bytes);
-          hash.update(bytes);
-        },
-        schema);
-    for_each_piece(s, lo, hi, options.max_batch_rows, [&](const arrow::RecordBatch& b) {
-      if (b.schema == schema) {
-        writer.write(b);
-      } else {
-        arrow::RecordBatch out = b;
-        out.schema = schema;
-        writer.write(out);
-      }
-    });
-    writer.finish();
-    file.close();
-    data_files.push_back(ordered_json{{"filename", name}});
-  }
-
-  ordered_json info;
-  if (s.info.is_object()) {
-    info = s.info;
-  } else {
-    info = ordered_json{{"citation", ""}, {"description", ""}, {"homepage", ""}, {"license", ""}};
-  }
-  info["features"] = features;
-  write_text(dir / "dataset_info.json", py_dumps(sorted_top_level(info), 2));
-
-  ordered_json state = ordered_json::object();
-  state["_data_files"] = data_files;
-  state["_fingerprint"] = hash.hex();
-  state["_format_columns"] = nullptr;
-  state["_format_kwargs"] = ordered_json::object();
-  state["_format_type"] = nullptr;
-  state["_output_all_columns"] = false;
-  state["_split"] = s.split ? ordered_json(*s.split) : ordered_json(nullptr);
-  write_text(dir / "state.json", py_dumps(state, 2));
+  ShardWriter writer(dir, *s.schema, s.features, rows,
+                     shard_count(options, rows, options.num_shards ? 0 : dataset_nbytes(s)),
+                     options.max_batch_rows);
+  for (const auto& b : s.batches) writer.write(b);
+  writer.finish(s.info, s.split);
 }
 
 }  // namespace detail
