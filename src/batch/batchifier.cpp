@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -19,6 +21,7 @@
 #include "batch/pinned_allocator.hpp"
 #include "batch/row_source.hpp"
 #include "batch/sampler.hpp"
+#include "core/caching_allocator.hpp"
 #include "core/memory_limit.hpp"
 #include "mouse/batch.hpp"
 #include "mouse/error.hpp"
@@ -57,6 +60,7 @@ struct BatchifierImpl {
   BatchifierOptions options_;
   int64_t s_;
   int64_t b_;
+  std::unique_ptr<CachingAllocator> caching_;  // over the default or the pinned allocator
   const Allocator* allocator_ = &default_allocator();
 
   // Serialises close() and restore(), which stop (and restart) the workers; taken before any
@@ -75,6 +79,14 @@ struct BatchifierImpl {
   std::vector<std::optional<Result>> ring_;
   int64_t outstanding_ = 0;  // claimed by workers or ready, not yet delivered
   int64_t delivered_ = 0;
+  int64_t waiters_ = 0;       // next() calls asleep on ready_cv_
+  int64_t waiting_for_ = -1;  // the sequence number the last of them sleeps on
+  // Per slot, the sequence number of the batch it holds (-1: none), published after the slot
+  // is filled, so next() can see its batch arrive without the lock while it spins.
+  std::unique_ptr<std::atomic<int64_t>[]> filled_;
+  std::atomic<int64_t> delivered_hint_{0};  // delivered_, readable without the lock
+  // Whether next() spins a little before it sleeps: only when a core is left over for it.
+  bool spin_ = false;
   bool stop_ = false;
   bool closed_ = false;
   BatchifierState delivered_state_;
@@ -166,9 +178,15 @@ BatchifierImpl::BatchifierImpl(std::vector<std::shared_ptr<const RowSource>> sou
   if (sources_.size() > 1) check_same_columns(sources_);
   options_.seed = sampler_.state().seed;
   delivered_state_ = sampler_.state();
+  const Allocator* base = &default_allocator();
   if (options_.pin_memory) {
-    if (const Allocator* pinned = pinned_allocator_or_warn()) allocator_ = pinned;
+    if (const Allocator* pinned = pinned_allocator_or_warn()) base = pinned;
   }
+  // Batch tensors are the same sizes batch after batch: their blocks are reused once the
+  // trainer drops a batch, as many as can be in flight (queued, being assembled, held).
+  caching_ = std::make_unique<CachingAllocator>(
+      *base, std::max<int64_t>(options_.prefetch, 1) + options_.num_workers + 2);
+  allocator_ = caching_.get();
   start_workers();
 }
 
@@ -195,6 +213,9 @@ BatchifierImpl::Result BatchifierImpl::produce(int64_t* seq) {
   return r;
 }
 
+// How long next() spins for its batch before it sleeps, when a core is free for it.
+constexpr int64_t kSpinMicros = 50;
+
 void BatchifierImpl::worker_loop() {
   const auto slots = static_cast<int64_t>(ring_.size());
   for (;;) {
@@ -206,19 +227,35 @@ void BatchifierImpl::worker_loop() {
     }
     int64_t seq = 0;
     Result r = produce(&seq);
+    bool wake = false;
     {
       std::lock_guard lock(mutex_);
       if (stop_) return;
-      ring_[static_cast<size_t>(seq % slots)] = std::move(r);
+      const auto index = static_cast<size_t>(seq % slots);
+      ring_[index] = std::move(r);
+      filled_[index].store(seq, std::memory_order_release);
+      // Only the batch a lone next() waits for wakes it (it finds the others when it gets to
+      // them); with several next() waiting, any batch may be one's.
+      wake = waiters_ > 1 || (waiters_ == 1 && waiting_for_ == seq);
     }
-    ready_cv_.notify_all();
+    if (wake) ready_cv_.notify_all();
   }
 }
 
 void BatchifierImpl::start_workers() {
   ring_.assign(static_cast<size_t>(options_.prefetch), std::nullopt);
+  // Allocated once (the ring's size never changes), so a spinning next() never reads freed
+  // memory while restore() restarts the workers.
+  if (!filled_) {
+    filled_ = std::make_unique<std::atomic<int64_t>[]>(static_cast<size_t>(options_.prefetch));
+  }
+  for (int64_t i = 0; i < options_.prefetch; ++i) filled_[i].store(-1, std::memory_order_relaxed);
+  spin_ = options_.num_workers > 0 &&
+          options_.num_workers < static_cast<int64_t>(std::thread::hardware_concurrency());
+  waiting_for_ = -1;
   outstanding_ = 0;
   delivered_ = 0;
+  delivered_hint_.store(0, std::memory_order_relaxed);
   planned_ = 0;
   stop_ = false;
   workers_.reserve(static_cast<size_t>(options_.num_workers));
@@ -254,17 +291,43 @@ SampledBatch BatchifierImpl::next() {
     }
     r = produce(nullptr);
   } else {
+    if (spin_) {
+      // Only a hint (next() may race with another next()): the slot is checked again under
+      // the lock.
+      const int64_t want = delivered_hint_.load(std::memory_order_relaxed);
+      const auto index = static_cast<size_t>(want % static_cast<int64_t>(ring_.size()));
+      // A worker on another core is about to deliver: waiting a few tens of microseconds
+      // for it costs less than sleeping and being woken (a context switch each way).
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+      while (filled_[index].load(std::memory_order_acquire) != want &&
+             std::chrono::steady_clock::now() < until) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
+    }
     std::unique_lock lock(mutex_);
     if (closed_) throw InvalidArgument("PrefetchBatchifier: next_batch after close");
-    auto& slot = ring_[static_cast<size_t>(delivered_ % static_cast<int64_t>(ring_.size()))];
-    ready_cv_.wait(lock, [&] { return closed_ || slot.has_value(); });
+    const auto slots = static_cast<int64_t>(ring_.size());
+    // The batch to take is the next undelivered one (another next() may take one meanwhile).
+    ++waiters_;
+    while (!closed_ && !ring_[static_cast<size_t>(delivered_ % slots)].has_value()) {
+      waiting_for_ = delivered_;
+      ready_cv_.wait(lock);
+    }
+    --waiters_;
     if (closed_) throw InvalidArgument("PrefetchBatchifier: closed while next_batch waited");
-    r = std::move(*slot);
-    slot.reset();
+    const auto index = static_cast<size_t>(delivered_ % slots);
+    r = std::move(*ring_[index]);
+    ring_[index].reset();
+    filled_[index].store(-1, std::memory_order_relaxed);
     ++delivered_;
+    delivered_hint_.store(delivered_, std::memory_order_relaxed);
     --outstanding_;
+    const bool others_wait = waiters_ > 0;  // their batch is now the next one
     lock.unlock();
     space_cv_.notify_one();
+    if (others_wait) ready_cv_.notify_all();
   }
   // A batch that was planned but failed to assemble still counts as taken, so state() agrees
   // with where sampling goes on.

@@ -417,7 +417,7 @@ void DatasetStore::gather_windows(std::span<const WindowSlot> windows, int64_t s
   // Each window's bytes are asked for kAhead windows before they are copied: the misses of
   // several windows overlap with each other and with the copying, instead of each run waiting
   // for its own.
-  constexpr size_t kAhead = 8;
+  constexpr size_t kAhead = 16;
   auto prefetch = [&](size_t i) {
     if (i >= windows.size()) return;
     const WindowSlot& w = windows[i];

@@ -553,8 +553,8 @@ constexpr int64_t kMaxPrefetchBytes = int64_t{32} << 10;
 
 // Asks for the cache lines of bytes [p, p + n) ahead of their use.
 void prefetch_bytes(const uint8_t* p, int64_t n) {
-  for (int64_t k = 0; k < n; k += 64) __builtin_prefetch(p + k);
-  if (n > 0) __builtin_prefetch(p + n - 1);
+  for (int64_t k = 0; k < n; k += 64) __builtin_prefetch(p + k, 0, 2);
+  if (n > 0) __builtin_prefetch(p + n - 1, 0, 2);
 }
 
 }  // namespace
