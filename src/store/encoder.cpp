@@ -88,6 +88,24 @@ void scalar_rows(const ArrayData& a, std::span<const RowRun> runs, O* out, bool 
   }
   visit_number(a.type->id, [&](auto tag) {
     using T = typename decltype(tag)::type;
+    constexpr bool kPlainCast = std::is_arithmetic_v<T> &&
+                                !(std::is_integral_v<O> && std::is_floating_point_v<T>);
+    if constexpr (kPlainCast) {
+      if (!nulls) {
+        const T* src = arrow::values<T>(a);
+        for (const RowRun& r : runs) {
+          O* dst = out + r.out;
+          if (r.n == 1) {  // scattered rows: one load and store each
+            *dst = static_cast<O>(src[r.local]);
+          } else if constexpr (std::is_same_v<T, O>) {
+            copy_values(dst, src + r.local, r.n);
+          } else {
+            for (int64_t i = 0; i < r.n; ++i) dst[i] = static_cast<O>(src[r.local + i]);
+          }
+        }
+        return;
+      }
+    }
     for (const RowRun& r : runs) {
       O* dst = out + r.out;
       if (nulls) {
@@ -95,12 +113,6 @@ void scalar_rows(const ArrayData& a, std::span<const RowRun> runs, O* out, bool 
           const int64_t k = r.local + i;
           dst[i] = a.is_valid(k) ? convert<O, T>(a, k, w, k) : null_value;
         }
-      } else if constexpr (std::is_same_v<T, O>) {
-        copy_values(dst, arrow::values<T>(a) + r.local, r.n);
-      } else if constexpr (std::is_arithmetic_v<T> &&
-                           !(std::is_integral_v<O> && std::is_floating_point_v<T>)) {
-        const T* src = arrow::values<T>(a) + r.local;
-        for (int64_t i = 0; i < r.n; ++i) dst[i] = static_cast<O>(src[i]);
       } else {
         for (int64_t i = 0; i < r.n; ++i) dst[i] = convert<O, T>(a, r.local + i, w, r.local + i);
       }
