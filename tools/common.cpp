@@ -83,52 +83,6 @@ void StoreArgs::add_to(CLI::App* cmd) {
                   "frames on every read)");
 }
 
-int64_t saturating_product(std::initializer_list<int64_t> factors) {
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  int64_t out = 1;
-  for (int64_t f : factors) {
-    if (f <= 0) return 0;
-    if (out > kMax / f) return kMax;
-    out *= f;
-  }
-  return out;
-}
-
-namespace {
-
-int64_t saturating_sum(std::initializer_list<int64_t> terms) {
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  int64_t out = 0;
-  for (int64_t t : terms) {
-    if (t < 0) continue;
-    if (out > kMax - t) return kMax;
-    out += t;
-  }
-  return out;
-}
-
-std::string bytes_text(int64_t bytes) {
-  if (bytes == std::numeric_limits<int64_t>::max()) return "more than 9.2 EB";
-  const double b = static_cast<double>(bytes);
-  if (b >= 1e12) return fmt::format("{:.1f} TB", b / 1e12);
-  if (b >= 1e9) return fmt::format("{:.1f} GB", b / 1e9);
-  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
-  return fmt::format("{} bytes", bytes);
-}
-
-}  // namespace
-
-void check_memory(const std::string& what, int64_t bytes) {
-  const long pages = ::sysconf(_SC_PHYS_PAGES);
-  const long page = ::sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return;
-  const int64_t limit = saturating_product({pages, page});
-  if (bytes > limit) {
-    throw InvalidArgument(fmt::format("{} needs {} ({} bytes), more than this machine's memory ({})",
-                                      what, bytes_text(bytes), bytes, bytes_text(limit)));
-  }
-}
-
 // The keys besides the widths: action, reward, done, time and a spare for the mask.
 constexpr int64_t kScalarKeys = 5;
 
@@ -155,7 +109,7 @@ std::string StoreArgs::width_options() const {
 
 std::unique_ptr<DatasetStore> open_store(const StoreArgs& args) {
   // One encoded row must fit before anything is loaded (the store checks the rest).
-  check_memory(fmt::format("one encoded row with {}", args.width_options()), args.row_bytes());
+  check_fits_in_memory(args.row_bytes(), fmt::format("one encoded row with {}", args.width_options()));
   StoreConfig config;
   config.max_action_dim = args.max_action_dim;
   config.max_obs_continuous_dim = args.max_obs_continuous_dim;

@@ -7,7 +7,6 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <filesystem>
-#include <initializer_list>
 #include <memory>
 #include <string>
 #include <variant>
@@ -17,6 +16,7 @@
 #include "mouse/batch.hpp"
 #include "mouse/dataset.hpp"
 #include "mouse/dataset_store.hpp"
+#include "mouse/memory.hpp"
 #include "mouse/tensor_dict.hpp"
 
 namespace mouse::cli {
@@ -65,13 +65,6 @@ struct StoreArgs : SourceArgs {
   /// "--max-action-dim 1000 ..." naming the width options that were given, for messages.
   std::string width_options() const;
 };
-
-/// The product of non-negative factors, saturating at INT64_MAX.
-int64_t saturating_product(std::initializer_list<int64_t> factors);
-
-/// Throws InvalidArgument "`what` needs <bytes>, more than this machine's memory (<bytes>)"
-/// when `bytes` exceeds the physical memory.
-void check_memory(const std::string& what, int64_t bytes);
 
 /// A store with `args.path` loaded (either layout, see load_source). A DatasetDict loads every split in order, or with --split
 /// the splits matching those names or globs (as from_dataset's split_pattern, so an unmatched

@@ -72,11 +72,11 @@ struct SamplerArgs {
     const std::string what =
         fmt::format("sample with -B {} -S {} --prefetch {} --workers {} {}", batch_size,
                     sequence_length, options.prefetch, options.num_workers, store.width_options());
-    check_memory(what, std::max(held, text));
+    check_fits_in_memory(std::max(held, text), what);
     if (!augment_config.empty()) {
-      check_memory(fmt::format("--augment with -B {} --max-action-dim {} --max-num-obs-discrete {}",
-                               batch_size, store.max_action_dim, max_num_obs_discrete),
-                   perms);
+      check_fits_in_memory(
+          perms, fmt::format("--augment with -B {} --max-action-dim {} --max-num-obs-discrete {}",
+                             batch_size, store.max_action_dim, max_num_obs_discrete));
     }
   }
 

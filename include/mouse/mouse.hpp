@@ -13,6 +13,7 @@
 #include "mouse/envs.hpp"
 #include "mouse/error.hpp"
 #include "mouse/hub.hpp"
+#include "mouse/memory.hpp"
 #include "mouse/parquet.hpp"
 #include "mouse/tensor.hpp"
 #include "mouse/tensor_dict.hpp"

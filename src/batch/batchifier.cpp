@@ -22,7 +22,7 @@
 #include "batch/row_source.hpp"
 #include "batch/sampler.hpp"
 #include "core/caching_allocator.hpp"
-#include "core/memory_limit.hpp"
+#include "mouse/memory.hpp"
 #include "mouse/batch.hpp"
 #include "mouse/error.hpp"
 

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <random>
+#include <string>
 #include <fmt/format.h>
 
 #include "core/checked_file.hpp"
@@ -17,6 +19,22 @@
 namespace mouse {
 
 namespace {
+// Creates `<path>.tmp-<pid>-<6 random letters>` exclusively (mode 0644 less the umask), like
+// mkstemp without its fixed 0600 mode; the name is stored in `tmp`.
+int create_unique_temp(const std::filesystem::path& path, std::string& tmp) {
+  static constexpr char kLetters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device entropy;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string suffix(6, 'a');
+    for (char& c : suffix) c = kLetters[entropy() % (sizeof(kLetters) - 1)];
+    tmp = path.string() + fmt::format(".tmp-{}-{}", ::getpid(), suffix);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  errno = EEXIST;
+  return -1;
+}
+
 [[noreturn]] void throw_errno(const char* what, const std::filesystem::path& path, int err) {
   throw IoError(fmt::format("{} {}: {}", what, path.string(), std::strerror(err)));
 }
@@ -30,7 +48,7 @@ struct AlignedFree {
 Buffer Buffer::allocate(int64_t size) {
   if (size < 0) throw InvalidArgument(fmt::format("Buffer::allocate: negative size {}", size));
   // A size past physical memory is a bad size upstream, not a reason to try.
-  detail::check_fits_in_memory(size, "Buffer::allocate");
+  detail::check_below_physical_memory(size, "Buffer::allocate");
   size_t rounded = (static_cast<size_t>(size) + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   void* p = std::aligned_alloc(64, rounded);
@@ -87,29 +105,34 @@ Buffer MappedFile::buffer() const {
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
-  std::filesystem::path tmp = path;
-  tmp += fmt::format(".tmp-{}", ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw_errno("cannot create", tmp, errno);
+  // A unique temporary name: writers in different pid namespaces may share a pid, and two
+  // writers of one path must not write into each other's file.
+  std::string tmp;
+  const int fd = create_unique_temp(path, tmp);
+  if (fd < 0) throw_errno("cannot create a temporary file for", path, errno);
+  const auto fail = [&](const char* what, const std::filesystem::path& named, int err) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    throw_errno(what, named, err);
+  };
   size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw_errno("cannot write", tmp, err);
+      fail("cannot write", tmp, errno);
     }
     done += static_cast<size_t>(n);
   }
+  // Durable before it takes the name, so a crash never leaves an empty file at `path`.
+  if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) fail("cannot sync", tmp, errno);
   if (::close(fd) != 0) {
-    int err = errno;
+    const int err = errno;
     ::unlink(tmp.c_str());
     throw_errno("cannot close", tmp, err);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
+    const int err = errno;
     ::unlink(tmp.c_str());
     throw_errno("cannot rename into place", path, err);
   }

@@ -1,26 +1,38 @@
-// Sizes that come from options, configs and files are checked against what the machine can
-// hold before anything is allocated, so a typo such as `--max-action-dim 1000000000` is an
-// error naming the option and the bytes, not a bare std::bad_alloc or an 8 GB allocation.
+// The readings behind mouse/memory.hpp, split out so tests can feed them text, and the cheap
+// physical-memory bound of every allocation.
 #pragma once
 
 #include <cstdint>
-#include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "mouse/memory.hpp"
 
 namespace mouse::detail {
 
-/// Physical memory of the machine in bytes (sysconf), or INT64_MAX when unknown.
-int64_t physical_memory_bytes() noexcept;
+/// `MemAvailable` plus `SwapFree` of /proc/meminfo text, in bytes; nullopt without MemAvailable.
+std::optional<int64_t> meminfo_available(std::string_view meminfo);
 
-/// The product of non-negative factors, saturating at INT64_MAX instead of overflowing.
-int64_t saturating_product(std::initializer_list<int64_t> factors) noexcept;
+/// A process's cgroup of one hierarchy, from /proc/self/cgroup text.
+struct CgroupPath {
+  bool v2 = false;   ///< the unified hierarchy ("0::/path"), else the v1 memory controller
+  std::string path;  ///< "/a/b", "/" for the root
+};
 
-/// "8.0 GB" style text for a byte count (decimal units, one decimal).
-std::string format_bytes(int64_t bytes);
+/// The cgroups of /proc/self/cgroup text that can limit memory: the v2 entry and the v1
+/// "memory" controller's, when present.
+std::vector<CgroupPath> memory_cgroups(std::string_view proc_self_cgroup);
 
-/// Throws InvalidArgument "`what` needs <bytes>, more than this machine's memory (<bytes>)"
-/// when `bytes` exceeds physical memory.
-void check_fits_in_memory(int64_t bytes, std::string_view what);
+/// The headroom under one cgroup's limit from its files' text: `limit` − (`usage` −
+/// `inactive_file` of `stat`), clamped at 0; nullopt when there is no limit ("max", or v1's
+/// unlimited value above 2^62) or the text does not parse.
+std::optional<int64_t> cgroup_headroom(std::string_view limit, std::string_view usage,
+                                       std::string_view stat);
+
+/// Throws InvalidArgument naming `what` when `bytes` exceeds physical memory. Cheap (cached
+/// sysconf): the sanity bound of every allocation, where available_memory_bytes() is too slow.
+void check_below_physical_memory(int64_t bytes, std::string_view what);
 
 }  // namespace mouse::detail

@@ -1,6 +1,8 @@
 #include "hf/atomic_dir.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string_view>
@@ -39,16 +42,6 @@ void fsync_directory(const fs::path& dir) {
   ::close(fd);
 }
 
-// Temporary names embed the writer's pid, `.<name>.<tag>-<pid>-XXXXXX`, so a later writer can
-// tell the litter of a dead process from the work of a live one.
-fs::path make_temp_dir(const fs::path& parent, const std::string& name, const char* tag) {
-  std::string tmpl = (parent / fmt::format(".{}.{}-{}-XXXXXX", name, tag, ::getpid())).string();
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    throw_errno("cannot create a temporary directory in", parent, errno);
-  }
-  return tmpl;
-}
-
 void remove_quietly(const fs::path& p) noexcept {
   std::error_code ec;
   fs::remove_all(p, ec);
@@ -64,83 +57,191 @@ std::set<fs::path>& pending() {
   return paths;
 }
 
-// Creates a temporary directory (as make_temp_dir) and registers it while the object lives.
-// Creation and registration happen under one lock, so remove_unfinished_saves() never sees a
-// directory that exists but is not yet registered.
+// flock() that retries when a signal interrupts it; false when the lock is not taken.
+bool flock_retrying(int fd, int op) noexcept {
+  for (;;) {
+    if (::flock(fd, op) == 0) return true;
+    if (errno != EINTR) return false;
+  }
+}
+
+// A lock on a directory that is not taken when the directory cannot be opened (the caller's
+// next step then fails with a clear error of its own).
+class DirectoryLock {
+ public:
+  DirectoryLock(const fs::path& dir, int op) {
+    fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ >= 0) flock_retrying(fd_, op);
+  }
+  ~DirectoryLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// How a writer shows that a temporary directory is in use: it holds an exclusive flock() on the
+// directory from creating it until it is renamed into place or removed. The kernel drops the
+// lock when the process dies, however it dies, and the lock means the same in every pid
+// namespace sharing the file system, where a pid in the name would not. Names of locked
+// temporaries are `.<name>.<tag>-L<pid>-XXXXXX`: the L marks the lock, the pid is for people.
+// Between mkdtemp and flock a new temporary exists unlocked; writers hold a shared lock on the
+// parent directory over that step and the cleaner an exclusive one while it scans, so it never
+// sees a live temporary unlocked.
+class LockedTemp {
+ public:
+  LockedTemp(const fs::path& parent, const std::string& name, const char* tag) {
+    const DirectoryLock creating(parent, LOCK_SH);
+    std::string tmpl = (parent / fmt::format(".{}.{}-L{}-XXXXXX", name, tag, ::getpid())).string();
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      throw_errno("cannot create a temporary directory in", parent, errno);
+    }
+    path_ = tmpl;
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd_ < 0 || !flock_retrying(fd_, LOCK_EX)) {
+      const int err = errno;
+      if (fd_ >= 0) ::close(fd_);
+      ::rmdir(path_.c_str());
+      throw_errno("cannot lock the temporary directory", path_, err);
+    }
+  }
+  ~LockedTemp() { ::close(fd_); }
+  LockedTemp(const LockedTemp&) = delete;
+  LockedTemp& operator=(const LockedTemp&) = delete;
+  const fs::path& path() const noexcept { return path_; }
+
+ private:
+  fs::path path_;
+  int fd_ = -1;
+};
+
+// A locked temporary directory (as LockedTemp) registered for remove_unfinished_saves() while
+// the object lives. Creation and registration happen under one lock, so
+// remove_unfinished_saves() never sees a directory that exists but is not yet registered.
 class PendingTemp {
  public:
-  PendingTemp(const fs::path& parent, const std::string& name, const char* tag) {
-    std::lock_guard lock(pending_mutex());
-    path_ = make_temp_dir(parent, name, tag);
-    pending().insert(path_);
-  }
-  const fs::path& path() const noexcept { return path_; }
+  PendingTemp(const fs::path& parent, const std::string& name, const char* tag)
+      : temp_(create(parent, name, tag)) {}
+  const fs::path& path() const noexcept { return temp_->path(); }
   ~PendingTemp() {
     std::lock_guard lock(pending_mutex());
-    pending().erase(path_);
+    pending().erase(temp_->path());
   }
   PendingTemp(const PendingTemp&) = delete;
   PendingTemp& operator=(const PendingTemp&) = delete;
 
  private:
-  fs::path path_;
+  static std::unique_ptr<LockedTemp> create(const fs::path& parent, const std::string& name,
+                                            const char* tag) {
+    std::lock_guard lock(pending_mutex());
+    auto temp = std::make_unique<LockedTemp>(parent, name, tag);
+    pending().insert(temp->path());
+    return temp;
+  }
+  std::unique_ptr<LockedTemp> temp_;
 };
 
 // Appended to a temporary directory's name by remove_unfinished_saves() before removing it.
 constexpr std::string_view kGoneSuffix = ".gone";
 
-// The pid in a temporary name's "<pid>-XXXXXX" tail (optionally followed by kGoneSuffix), or -1
-// for the pid-less names of older versions ("XXXXXX"), or -2 when the tail is neither form.
-long temp_owner(std::string_view tail) {
+// Who owns a temporary directory, from its name's tail after `.<name>.<tag>-`.
+struct TempOwner {
+  enum Kind {
+    kLocked,   ///< "L<pid>-XXXXXX": live while someone holds its lock
+    kPid,      ///< "<pid>-XXXXXX" of older versions: live while the pid exists
+    kPidless,  ///< "XXXXXX" of older versions: stale once an hour old
+    kUnknown,  ///< not a name we write: left alone
+  } kind = kUnknown;
+  long pid = 0;
+};
+
+TempOwner temp_owner(std::string_view tail) {
   if (tail.ends_with(kGoneSuffix)) tail.remove_suffix(kGoneSuffix.size());
+  const bool locked = tail.starts_with('L');
+  if (locked) tail.remove_prefix(1);
   const size_t dash = tail.find('-');
-  if (dash == std::string_view::npos) return tail.size() == 6 ? -1 : -2;
-  if (dash == 0 || tail.size() - dash - 1 != 6) return -2;
+  if (dash == std::string_view::npos) {
+    return {!locked && tail.size() == 6 ? TempOwner::kPidless : TempOwner::kUnknown, 0};
+  }
+  if (dash == 0 || tail.size() - dash - 1 != 6) return {};
   long pid = 0;
   for (size_t i = 0; i < dash; ++i) {
-    if (tail[i] < '0' || tail[i] > '9' || pid > 100'000'000) return -2;
+    if (tail[i] < '0' || tail[i] > '9' || pid > 100'000'000) return {};
     pid = pid * 10 + (tail[i] - '0');
   }
-  return pid;
+  return {locked ? TempOwner::kLocked : TempOwner::kPid, pid};
 }
 
 bool process_is_gone(long pid) {
   return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
-// Cleans what killed saves of `name` left in `parent`: `.<name>.tmp-*` of dead processes are
-// removed; a dead process's `.<name>.old-*` is the previous dataset moved aside, which goes back
-// into place when the target is missing (killed between the two renames) and is removed
-// otherwise. Names of live processes are left alone: they may be saving right now. Pid-less
-// names from older versions are removed once an hour old. Errors are ignored.
+// Whether `dir` is stale by `owner`. For a locked name the lock is taken (and kept in `held`
+// while the caller removes or restores it), after checking that the path still names the
+// directory that was locked.
+bool is_stale(const fs::path& dir, const TempOwner& owner, int& held) {
+  switch (owner.kind) {
+    case TempOwner::kLocked: {
+      const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) return false;
+      struct stat locked {}, now {};
+      if (!flock_retrying(fd, LOCK_EX | LOCK_NB) || ::fstat(fd, &locked) != 0 ||
+          ::lstat(dir.c_str(), &now) != 0 || locked.st_dev != now.st_dev ||
+          locked.st_ino != now.st_ino) {
+        ::close(fd);
+        return false;
+      }
+      held = fd;
+      return true;
+    }
+    case TempOwner::kPid:
+      return process_is_gone(owner.pid);
+    case TempOwner::kPidless: {
+      std::error_code e;
+      const auto t = fs::last_write_time(dir, e);
+      return !e && t < fs::file_time_type::clock::now() - std::chrono::hours(1);
+    }
+    case TempOwner::kUnknown:
+      break;
+  }
+  return false;
+}
+
+// Cleans what killed saves of `name` left in `parent`: stale `.<name>.tmp-*` (see is_stale) are
+// removed; a stale `.<name>.old-*` is the previous dataset moved aside, which goes back into
+// place when the target is missing (killed between the two renames) and is removed otherwise.
+// Temporaries in use are left alone. Errors are ignored.
 void clean_stale_temps(const fs::path& parent, const std::string& name, const fs::path& target) {
+  const DirectoryLock scanning(parent, LOCK_EX);
   std::error_code ec;
   fs::directory_iterator it(parent, ec);
   if (ec) return;
   const std::string tmp_prefix = fmt::format(".{}.tmp-", name);
   const std::string old_prefix = fmt::format(".{}.old-", name);
-  const auto hour_ago = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  std::vector<fs::path> found;
   for (const auto& entry : it) {
     const std::string fname = entry.path().filename().string();
-    const bool is_tmp = fname.starts_with(tmp_prefix);
-    const bool is_old = fname.starts_with(old_prefix);
-    if (!is_tmp && !is_old) continue;
+    if (!fname.starts_with(tmp_prefix) && !fname.starts_with(old_prefix)) continue;
     std::error_code e;
     if (entry.is_symlink(e) || !entry.is_directory(e)) continue;
-    const long owner = temp_owner(std::string_view(fname).substr(tmp_prefix.size()));
-    bool stale = false;
-    if (owner == -1) {
-      const auto t = fs::last_write_time(entry.path(), e);
-      stale = !e && t < hour_ago;
-    } else if (owner > 0) {
-      stale = process_is_gone(owner);
-    }
-    if (!stale) continue;
-    if (is_old && !fs::exists(fs::symlink_status(target, e)) &&
-        ::rename(entry.path().c_str(), target.c_str()) == 0) {
+    found.push_back(entry.path());
+  }
+  for (const fs::path& dir : found) {
+    const std::string fname = dir.filename().string();
+    const bool is_old = fname.starts_with(old_prefix);
+    int held = -1;
+    if (!is_stale(dir, temp_owner(std::string_view(fname).substr(tmp_prefix.size())), held)) {
       continue;
     }
-    remove_quietly(entry.path());
+    std::error_code e;
+    if (!(is_old && !fs::exists(fs::symlink_status(target, e)) &&
+          ::rename(dir.c_str(), target.c_str()) == 0)) {
+      remove_quietly(dir);
+    }
+    if (held >= 0) ::close(held);
   }
 }
 
@@ -180,7 +281,11 @@ void replace_directory_atomically(const fs::path& target,
     } else if (errno == EINVAL || errno == ENOSYS || errno == ENOTSUP) {
       // No atomic exchange on this file system: move the old directory aside, then put the
       // new one in place, restoring the old one if that fails.
-      const fs::path old = make_temp_dir(parent, name, "old");
+      // The name is reserved locked, but the rename replaces that empty directory with the
+      // existing one: lock that before it moves, so the lock travels with it.
+      const LockedTemp aside(parent, name, "old");
+      const fs::path& old = aside.path();
+      const DirectoryLock moving(abs, LOCK_EX);
       if (::rename(abs.c_str(), old.c_str()) != 0) {
         const int err = errno;
         remove_quietly(old);

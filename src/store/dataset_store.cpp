@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "core/memory_limit.hpp"
+#include "mouse/memory.hpp"
 #include "mouse/error.hpp"
 #include "store/conform.hpp"
 #include "store/encoder.hpp"
@@ -171,12 +171,12 @@ StoreConfig checked(StoreConfig c) {
   // Each width alone must leave room for one encoded row.
   const int64_t image_bytes = c.obs_image_dtype == DType::kUInt8 ? 1 : 8;
   const std::pair<const char*, int64_t> widths[] = {
-      {"max_action_dim", detail::saturating_product({c.max_action_dim, 4})},
-      {"max_obs_continuous_dim", detail::saturating_product({c.max_obs_continuous_dim, 8})},
-      {"max_obs_discrete_dim", detail::saturating_product({c.max_obs_discrete_dim, 8})},
-      {"max_obs_image_pixels", detail::saturating_product({c.max_obs_image_pixels, image_bytes})}};
+      {"max_action_dim", saturating_product({c.max_action_dim, 4})},
+      {"max_obs_continuous_dim", saturating_product({c.max_obs_continuous_dim, 8})},
+      {"max_obs_discrete_dim", saturating_product({c.max_obs_discrete_dim, 8})},
+      {"max_obs_image_pixels", saturating_product({c.max_obs_image_pixels, image_bytes})}};
   for (const auto& [name, bytes] : widths) {
-    detail::check_fits_in_memory(bytes, fmt::format("DatasetStore: one row at this {}", name));
+    check_fits_in_memory(bytes, fmt::format("DatasetStore: one row at this {}", name));
   }
   return c;
 }

@@ -9,7 +9,6 @@
 #include <fstream>
 #include <string>
 
-#include "core/memory_limit.hpp"
 #include "mouse/buffer.hpp"
 #include "mouse/error.hpp"
 #include "test_support.hpp"
@@ -122,15 +121,6 @@ TEST(CheckedFile, ResolvesInsideFollowsSymlinks) {
   EXPECT_FALSE(resolves_inside(tmp / "root/data/link", tmp / "root"));
   EXPECT_FALSE(resolves_inside(tmp / "root/../elsewhere/f", tmp / "root"));
   EXPECT_FALSE(resolves_inside(tmp / "rootx", tmp / "root"));
-}
-
-TEST(MemoryLimit, SizesPastMemoryAreRefusedWithTheBytes) {
-  EXPECT_EQ(saturating_product({int64_t{1} << 40, int64_t{1} << 40}), INT64_MAX);
-  EXPECT_EQ(saturating_product({3, 4}), 12);
-  EXPECT_THROW_CONTAINING(check_fits_in_memory(INT64_MAX, "--thing 9"), InvalidArgument,
-                          "--thing 9 needs");
-  EXPECT_NO_THROW(check_fits_in_memory(1 << 20, "x"));
-  EXPECT_THROW_CONTAINING(Buffer::allocate(INT64_MAX / 2), InvalidArgument, "Buffer::allocate");
 }
 
 }  // namespace

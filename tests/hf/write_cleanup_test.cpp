@@ -1,6 +1,9 @@
 // What killed writes leave behind and how the next write or load cleans it: temporaries of dead
 // processes beside a save_to_disk target (a live writer's are kept), the old directory of a save
 // killed between its two renames put back, Hub cache litter and broken cache entries rebuilt.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +55,113 @@ TEST(WriteCleanup, NextSaveRemovesTemporariesOfDeadWritersOnly) {
   EXPECT_TRUE(fs::exists(tmp / live)) << "a live process may be writing it";
   EXPECT_TRUE(fs::exists(tmp / other)) << "temporaries of another target are not ours";
   EXPECT_EQ(Dataset::load_from_disk(target).num_rows(), 5);
+}
+
+// An open file description holding an exclusive flock() on `dir`, as a writer holds one on its
+// temporary directory (closed when the object dies).
+class HeldLock {
+ public:
+  explicit HeldLock(const fs::path& dir) : fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY)) {
+    EXPECT_GE(fd_, 0);
+    EXPECT_EQ(::flock(fd_, LOCK_EX | LOCK_NB), 0);
+  }
+  ~HeldLock() { ::close(fd_); }
+  HeldLock(const HeldLock&) = delete;
+  HeldLock& operator=(const HeldLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+TEST(WriteCleanup, LockedTemporariesAreJudgedByTheirLockNotTheirPid) {
+  // In another pid namespace the pid in a name means nothing here: a locked temporary whose
+  // pid is dead here is a live writer elsewhere, and an unlocked one whose pid is alive here
+  // (this process) belongs to a writer that is gone.
+  TempDir tmp;
+  const fs::path target = tmp / "ds";
+  const std::string held = fmt::format(".ds.tmp-L{}-abcdef", dead_pid());
+  const std::string dropped = fmt::format(".ds.tmp-L{}-ghijkl", ::getpid());
+  const std::string gone = fmt::format(".ds.tmp-L{}-mnopqr.gone", ::getpid());
+  const std::string odd = ".ds.tmp-Lx-abcdef";
+  for (const auto& name : {held, dropped, gone, odd}) {
+    fs::create_directories(tmp / name / "sub");
+    test::write_text(tmp / name / "sub" / "data.arrow", "partial");
+  }
+  {
+    const HeldLock writer(tmp / held);
+    small_dataset(4).save_to_disk(target);
+    EXPECT_TRUE(fs::exists(tmp / held)) << "its writer holds the lock";
+    EXPECT_FALSE(fs::exists(tmp / dropped));
+    EXPECT_FALSE(fs::exists(tmp / gone));
+    EXPECT_TRUE(fs::exists(tmp / odd)) << "not a name we write";
+  }
+  small_dataset(5).save_to_disk(target);  // the writer is gone now
+  EXPECT_FALSE(fs::exists(tmp / held));
+  EXPECT_EQ(entries(tmp.path()), (std::vector<std::string>{odd, "ds"}));
+  EXPECT_EQ(Dataset::load_from_disk(target).num_rows(), 5);
+}
+
+TEST(WriteCleanup, AnUnlockedOldDirectoryIsRestoredALockedOneLeftAlone) {
+  TempDir tmp;
+  const fs::path target = tmp / "ds";
+  small_dataset(7).save_to_disk(target);
+  const fs::path aside = tmp / fmt::format(".ds.old-L{}-abcdef", ::getpid());
+  fs::rename(target, aside);
+  {
+    // A writer between its two renames: the old directory moved aside, still locked. The
+    // other save goes ahead without touching it.
+    const HeldLock writer(aside);
+    small_dataset(2).save_to_disk(target);
+    EXPECT_TRUE(fs::exists(aside));
+    EXPECT_EQ(Dataset::load_from_disk(target).num_rows(), 2);
+  }
+  // Killed there: with the target missing, the next save puts the old directory back first.
+  fs::remove_all(target);
+  small_dataset(3).save_to_disk(target);
+  EXPECT_EQ(Dataset::load_from_disk(target).num_rows(), 3);
+  EXPECT_EQ(entries(tmp.path()), std::vector<std::string>{"ds"});
+}
+
+TEST(WriteCleanup, ASaveInProgressInAnotherProcessIsLeftAloneUntilItDies) {
+  TempDir tmp;
+  const fs::path target = tmp / "ds";
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    try {
+      detail::replace_directory_atomically(target, [&](const fs::path& dir) {
+        test::write_text(dir / "partial", "x");
+        (void)!::write(ready[1], "r", 1);
+        for (;;) ::pause();  // killed here, mid-save
+      });
+    } catch (...) {
+    }
+    ::_exit(1);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ::close(ready[0]);
+  const auto temps = [&] {
+    std::vector<std::string> out;
+    for (const auto& name : entries(tmp.path())) {
+      if (name.starts_with(".ds.tmp-")) out.push_back(name);
+    }
+    return out;
+  };
+  ASSERT_EQ(temps().size(), 1u);
+  EXPECT_TRUE(temps()[0].starts_with(fmt::format(".ds.tmp-L{}-", child))) << temps()[0];
+  small_dataset(4).save_to_disk(target);
+  EXPECT_EQ(temps().size(), 1u) << "the child is still saving";
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  small_dataset(6).save_to_disk(target);
+  EXPECT_TRUE(temps().empty());
+  EXPECT_EQ(Dataset::load_from_disk(target).num_rows(), 6);
 }
 
 TEST(WriteCleanup, OldDirectoryOfASaveKilledBetweenRenamesIsPutBack) {
