@@ -39,16 +39,6 @@ struct Options {
 };
 
 // Rows and episodes (rows with episode_step 0) of one generated split.
-nlohmann::ordered_json summary(const std::string& name, const Dataset& ds) {
-  int64_t episodes = 0;
-  const ChunkedColumn t = ds.column("episode_step");
-  for (const auto& chunk : t.chunks) {
-    const int64_t* v = arrow::values<int64_t>(*chunk);
-    for (int64_t i = 0; i < chunk->length; ++i) episodes += v[i] == 0 ? 1 : 0;
-  }
-  return {{"name", name}, {"num_rows", ds.num_rows()}, {"episodes", episodes}};
-}
-
 nlohmann::ordered_json summary(const envs::GenerateSummary& s) {
   return {{"name", s.name}, {"num_rows", s.num_rows}, {"episodes", s.episodes}};
 }
@@ -83,17 +73,17 @@ void run(const Options& opt) {
                                 {"seed", g.seed}};
   nlohmann::ordered_json parts = nlohmann::ordered_json::array();
   if (opt.format == "hub") {
-    // The Hub layout always holds named splits: a plain run becomes the "train" split. Its
-    // Parquet writer takes a whole shard at once, so this path still holds the rows in memory.
-    DatasetDict dict;
-    if (splits.empty()) {
-      dict.insert("train", envs::generate(g));
-    } else {
-      dict = envs::generate_splits(g, splits);
+    // The Hub layout always holds named splits: a plain run becomes the "train" split.
+    // Streamed as the disk layout is: one Parquet row group of rows in memory at a time, of
+    // 100 000 rows, 10 000 with frames (a few MB either way; `datasets` writes smaller groups
+    // still, 100 rows for images).
+    if (splits.empty()) splits.push_back({"train", g.steps});
+    HubSaveOptions hub;
+    hub.parquet.row_group_rows = g.images ? 10'000 : 100'000;
+    for (const auto& s : envs::generate_splits_to_hub_layout(g, splits, out, hub)) {
+      parts.push_back(summary(s));
     }
-    save_to_hub_layout(dict, out);
     doc["layout"] = "Hub";
-    for (const auto& name : dict.split_names()) parts.push_back(summary(name, dict.at(name)));
   } else if (splits.empty()) {
     // Streamed: one record batch of rows in memory at a time, whatever --steps is.
     parts.push_back(summary(envs::generate_to_disk(g, out)));
@@ -121,7 +111,7 @@ void add_generate(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   auto* cmd = app.add_subcommand("generate", "Write rollouts of a built-in environment as a step dataset");
   cmd->add_option("env", opt->env, "frozenlake-4x4, frozenlake-8x8 or cartpole")->required();
-  cmd->add_option("out", opt->out, "Output directory (save_to_disk layout)")->required();
+  cmd->add_option("out", opt->out, "Output directory (layout: see --format)")->required();
   opt->steps_option = cmd->add_option("--steps", opt->steps, "Number of rows (steps)")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Random seed")->capture_default_str();
   cmd->add_option("--policy", opt->policy, "random or epsilon-greedy")->capture_default_str();

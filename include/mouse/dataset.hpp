@@ -160,6 +160,12 @@ class Dataset {
   /// The `_fingerprint` of state.json when loaded from disk; "" for datasets built or derived
   /// in memory. (save_to_disk writes a hash of the saved content.)
   const std::string& fingerprint() const noexcept;
+  /// The directory Image `path` values are read under, when they must stay inside one: the
+  /// root of a Hub layout (load_dataset / load_hub_layout), which a downloaded dataset's paths
+  /// may not leave (absolute paths and `..` escapes are refused, relative ones resolve against
+  /// the root). nullopt for save_to_disk and in-memory datasets, whose paths are read as given,
+  /// as `datasets` reads them. Kept by slice, select and concatenate.
+  const std::optional<std::filesystem::path>& image_root() const noexcept;
 
   /// One column, zero-copy. KeyError naming the column and listing the available ones.
   ChunkedColumn column(std::string_view name) const;

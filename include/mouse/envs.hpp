@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "mouse/dataset.hpp"
+#include "mouse/hub.hpp"
 
 namespace mouse::envs {
 
@@ -257,5 +258,14 @@ std::vector<GenerateSummary> generate_splits_to_disk(const GenerateOptions& opti
                                                      std::span<const SplitSteps> splits,
                                                      const std::filesystem::path& path,
                                                      const SaveOptions& save_options = {});
+
+/// As save_to_hub_layout(generate_splits(options, splits), path, hub_options), streaming each
+/// split as generate_to_disk does (see save_streams_to_hub_layout), so memory stays flat
+/// whatever the step counts. Returns one summary per split, in order. InvalidArgument if
+/// `splits` is empty, for a bad split name or as generate(); IoError.
+std::vector<GenerateSummary> generate_splits_to_hub_layout(const GenerateOptions& options,
+                                                           std::span<const SplitSteps> splits,
+                                                           const std::filesystem::path& path,
+                                                           const HubSaveOptions& hub_options = {});
 
 }  // namespace mouse::envs

@@ -116,6 +116,19 @@ struct HubSaveOptions {
 void save_to_hub_layout(const DatasetDict& dict, const std::filesystem::path& dir,
                         const HubSaveOptions& options = {});
 
+/// Writes splits given as streams (name, rows), in order, as save_to_hub_layout writes the
+/// DatasetDict of the same record batches (the same shards, byte for byte, and README), holding
+/// one Parquet row group at a time, so memory stays flat however many rows there are. The
+/// shard count int(nbytes / max_shard_bytes) + 1 depends on the byte size of all of a split's
+/// rows: they are written into a single shard while it will do (one pass); once they exceed
+/// max_shard_bytes, that shard is deleted, the rest are measured and `produce` runs again to
+/// write the final shards. Atomic as save_to_hub_layout. Throws InvalidArgument (no splits, a
+/// split given twice or unusable in a data/<split>-* pattern, splits with other features, as
+/// save_stream_to_disk for the streams), IoError, or what `produce` throws.
+void save_streams_to_hub_layout(const std::vector<std::pair<std::string, BatchStream>>& splits,
+                                const std::filesystem::path& dir,
+                                const HubSaveOptions& options = {});
+
 /// Writes several configs in one Hub layout at `dir`, as the Hub lays out a dataset pushed with
 /// several `config_name`s: config c's splits as `<c>/<split>-NNNNN-of-MMMMM.parquet` shards, and
 /// one README.md whose `dataset_info` is a list with an entry per config (`config_name`,

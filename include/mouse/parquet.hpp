@@ -118,4 +118,31 @@ void write_parquet(const std::filesystem::path& path,
                    const std::shared_ptr<const arrow::Schema>& schema,
                    std::span<const arrow::RecordBatch> batches, const WriteOptions& options = {});
 
+/// A Parquet file written batch by batch: rows are shredded as they come and each row group is
+/// encoded and written out once it holds options.row_group_rows rows, so memory holds one row
+/// group however many rows the file gets. The bytes are those write_parquet gives for the same
+/// batches. The file is written under a temporary name beside `path` and renamed into place by
+/// close(); a writer destroyed without close() (an error, an exception) removes it, leaving
+/// `path` as it was. Not thread-safe.
+class ParquetWriter {
+ public:
+  /// Creates the temporary file. InvalidArgument for a null schema or bad options; IoError.
+  ParquetWriter(std::filesystem::path path, std::shared_ptr<const arrow::Schema> schema,
+                const WriteOptions& options = {});
+  ~ParquetWriter();
+  ParquetWriter(const ParquetWriter&) = delete;
+  ParquetWriter& operator=(const ParquetWriter&) = delete;
+
+  /// Appends the rows of `batch` (columns matching the schema: InvalidArgument naming the
+  /// column otherwise); the batch is not kept. IoError when the file cannot be written.
+  void write(const arrow::RecordBatch& batch);
+  /// Writes the last row group and the footer, syncs and renames the file into place. Further
+  /// writes are errors; a second close() does nothing. IoError.
+  void close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace mouse::parquet

@@ -372,12 +372,14 @@ GenerateSummary generate_to_disk(const GenerateOptions& options, const std::file
   return summary;
 }
 
-std::vector<GenerateSummary> generate_splits_to_disk(const GenerateOptions& options,
-                                                     std::span<const SplitSteps> splits,
-                                                     const std::filesystem::path& path,
-                                                     const SaveOptions& save_options) {
-  if (splits.empty()) throw InvalidArgument("generate_splits_to_disk: no splits given");
-  std::vector<GenerateSummary> summaries(splits.size());
+namespace {
+
+// The streams of `splits` (each validated), progress counted over all of them; the summaries
+// fill in as the streams run.
+std::vector<std::pair<std::string, BatchStream>> split_streams(
+    const GenerateOptions& options, std::span<const SplitSteps> splits,
+    std::vector<GenerateSummary>& summaries) {
+  summaries.assign(splits.size(), {});
   std::vector<std::pair<std::string, BatchStream>> streams;
   int64_t total = 0;
   for (const auto& split : splits) total += split.steps;
@@ -393,7 +395,30 @@ std::vector<GenerateSummary> generate_splits_to_disk(const GenerateOptions& opti
     streams.emplace_back(splits[i].name, rollout_stream(o, i, summaries[i]));
     before += splits[i].steps;
   }
+  return streams;
+}
+
+}  // namespace
+
+std::vector<GenerateSummary> generate_splits_to_disk(const GenerateOptions& options,
+                                                     std::span<const SplitSteps> splits,
+                                                     const std::filesystem::path& path,
+                                                     const SaveOptions& save_options) {
+  if (splits.empty()) throw InvalidArgument("generate_splits_to_disk: no splits given");
+  std::vector<GenerateSummary> summaries;
+  const auto streams = split_streams(options, splits, summaries);
   save_streams_to_disk(streams, path, save_options);
+  return summaries;
+}
+
+std::vector<GenerateSummary> generate_splits_to_hub_layout(const GenerateOptions& options,
+                                                           std::span<const SplitSteps> splits,
+                                                           const std::filesystem::path& path,
+                                                           const HubSaveOptions& hub_options) {
+  if (splits.empty()) throw InvalidArgument("generate_splits_to_hub_layout: no splits given");
+  std::vector<GenerateSummary> summaries;
+  const auto streams = split_streams(options, splits, summaries);
+  save_streams_to_hub_layout(streams, path, hub_options);
   return summaries;
 }
 

@@ -80,12 +80,26 @@ namespace {
 using detail::DatasetAccess;
 using detail::DatasetState;
 
+bool contains_image(const detail::Feature& f) {
+  if (f.kind == detail::FeatureKind::kImage) return true;
+  if (f.item && contains_image(*f.item)) return true;
+  return std::any_of(f.members.begin(), f.members.end(),
+                     [](const auto& m) { return m.second && contains_image(*m.second); });
+}
+
+// Whether any column holds Image values, at any depth (feature trees are depth-capped).
+bool has_image_feature(const detail::FeaturesImpl& features) {
+  return std::any_of(features.columns.begin(), features.columns.end(),
+                     [](const auto& c) { return c.second && contains_image(*c.second); });
+}
+
 std::shared_ptr<DatasetState> derived_state(const DatasetState& from) {
   auto st = std::make_shared<DatasetState>();
   st->schema = from.schema;
   st->features = from.features;
   st->split = from.split;
   st->info = from.info;
+  st->image_root = from.image_root;
   return st;
 }
 
@@ -181,6 +195,10 @@ const std::vector<DataFile>& Dataset::data_files() const noexcept { return state
 const std::optional<std::string>& Dataset::split() const noexcept { return state_->split; }
 
 const std::string& Dataset::fingerprint() const noexcept { return state_->fingerprint; }
+
+const std::optional<std::filesystem::path>& Dataset::image_root() const noexcept {
+  return state_->image_root;
+}
 
 ChunkedColumn Dataset::column(std::string_view name) const {
   const int index = state_->schema->field_index(name);
@@ -307,6 +325,21 @@ Dataset Dataset::concatenate(std::span<const Dataset> datasets) {
         }
       }
       if (st->split != other.split) st->split.reset();
+      // Image paths of one dataset must not resolve under another's root (nor a Hub dataset's
+      // leave its root): datasets whose paths resolve differently do not mix when they hold
+      // images. Without Image columns the root means nothing and is dropped.
+      if (st->image_root != other.image_root) {
+        if (has_image_feature(first.features.impl())) {
+          const auto where = [](const std::optional<std::filesystem::path>& root) {
+            return root ? fmt::format("under {}", root->string()) : std::string("as given");
+          };
+          throw InvalidArgument(fmt::format(
+              "concatenate: dataset {} reads Image paths {}, dataset 0 {}; datasets whose "
+              "image paths resolve differently cannot be concatenated",
+              k, where(other.image_root), where(first.image_root)));
+        }
+        st->image_root.reset();
+      }
     }
     for (const auto& batch : other.batches) {
       arrow::RecordBatch b = batch;

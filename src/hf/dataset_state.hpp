@@ -27,6 +27,8 @@ struct DatasetState {
   std::string fingerprint;
   /// dataset_info.json as read (its "features" are replaced when saving); null if none.
   nlohmann::ordered_json info;
+  /// See Dataset::image_root (resolved, absolute).
+  std::optional<std::filesystem::path> image_root;
 
   int64_t num_rows() const noexcept { return starts.back(); }
 };

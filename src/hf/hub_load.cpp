@@ -180,10 +180,12 @@ Dataset load_shard(const fs::path& shard, const fs::path& cache_root,
   return mapped;
 }
 
-// `ds` named as split `name`, as load_dataset names the splits it returns.
-Dataset with_split(const Dataset& ds, const std::string& name) {
+// `ds` named as split `name`, as load_dataset names the splits it returns, its Image paths
+// confined to the layout's `root`.
+Dataset as_hub_split(const Dataset& ds, const std::string& name, const fs::path& root) {
   auto state = std::make_shared<detail::DatasetState>(detail::DatasetAccess::state(ds));
   state->split = name;
+  state->image_root = root;
   return detail::DatasetAccess::make(std::move(state));
 }
 
@@ -266,6 +268,9 @@ DatasetDict load_hub_layout(const fs::path& dir, const HubLoadOptions& options,
     throw FormatError(dir.string(), -1, "no Parquet files found for any split");
   }
 
+  std::error_code ec;
+  fs::path root = fs::canonical(dir, ec);
+  if (ec) throw IoError(fmt::format("cannot resolve {}: {}", dir.string(), ec.message()));
   DatasetDict dict;
   int64_t done = 0;
   for (const auto& [name, files] : splits) {
@@ -278,7 +283,8 @@ DatasetDict load_hub_layout(const fs::path& dir, const HubLoadOptions& options,
     }
     try {
       dict.insert(name,
-                  with_split(parts.size() == 1 ? parts.front() : Dataset::concatenate(parts), name));
+                  as_hub_split(parts.size() == 1 ? parts.front() : Dataset::concatenate(parts),
+                               name, root));
     } catch (const InvalidArgument& e) {
       throw InvalidArgument(
           fmt::format("{}: split \"{}\": shards disagree: {}", dir.string(), name, e.what()));

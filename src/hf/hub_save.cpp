@@ -4,12 +4,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "hf/atomic_dir.hpp"
 #include "hf/dataset_state.hpp"
 #include "hf/hub_readme.hpp"
 #include "hf/py_json.hpp"
+#include "hf/shard_writer.hpp"
 #include "mouse/error.hpp"
 #include "mouse/hub.hpp"
 
@@ -81,6 +83,105 @@ ordered_json checked_features(const DatasetDict& dict, const std::string& where,
   return ordered_json::parse(first.to_json());
 }
 
+// The schema of a split's shards: its fields, nullable, with its features as `huggingface`
+// metadata.
+std::shared_ptr<const arrow::Schema> shard_schema(const Dataset& ds) {
+  ordered_json hf = ordered_json::object();
+  hf["info"] = ordered_json::object();
+  hf["info"]["features"] = ordered_json::parse(ds.features().to_json());
+  auto schema = std::make_shared<arrow::Schema>();
+  schema->fields = ds.schema()->fields;
+  for (auto& f : schema->fields) f.nullable = true;
+  schema->metadata = {{"huggingface", detail::py_dumps(hf)}};
+  return schema;
+}
+
+int64_t hub_shard_count(const HubSaveOptions& options, int64_t rows, int64_t nbytes) {
+  return std::clamp<int64_t>(nbytes / options.max_shard_bytes + 1, 1, std::max<int64_t>(rows, 1));
+}
+
+fs::path shard_path(const fs::path& dir, const std::string& split, int64_t i, int64_t n) {
+  return dir / fmt::format("{}-{:05d}-of-{:05d}.parquet", split, i, n);
+}
+
+// Writes one streamed split's shards into `dir` (see save_streams_to_hub_layout) and returns
+// its README entry, adding the shards' sizes to `download_size`.
+detail::HubSplitInfo write_stream_split(const fs::path& dir, const std::string& name,
+                                          const BatchStream& stream,
+                                          const HubSaveOptions& options, int64_t& download_size) {
+  constexpr std::string_view kWhere = "save_streams_to_hub_layout";
+  const arrow::Schema& layout = *stream.layout.schema();
+  const auto schema = shard_schema(stream.layout);
+  const int64_t rows = stream.num_rows;
+  const auto as_shard_batch = [&](const arrow::RecordBatch& batch) {
+    arrow::RecordBatch out = batch;
+    out.schema = schema;
+    return out;
+  };
+  // First pass: straight into the single shard, as long as the bytes say one shard will do.
+  auto single = std::make_unique<parquet::ParquetWriter>(shard_path(dir, name, 0, 1), schema,
+                                                         options.parquet);
+  int64_t total = 0;
+  detail::run_stream_pass(stream, layout, 1, kWhere, [&](const arrow::RecordBatch& batch, int64_t nbytes) {
+    total = nbytes;
+    if (single && hub_shard_count(options, rows, nbytes) > 1) single.reset();  // removes its file
+    if (single && batch.num_rows > 0) single->write(as_shard_batch(batch));
+  });
+  int64_t num_shards = 1;
+  if (single) {
+    single->close();
+  } else {
+    // Second pass: the final shards, contiguous, of near-equal row counts.
+    num_shards = hub_shard_count(options, rows, total);
+    const int64_t div = rows / num_shards;
+    const int64_t mod = rows % num_shards;
+    const auto shard_rows = [&](int64_t i) { return div + (i < mod ? 1 : 0); };
+    int64_t shard = 0;
+    int64_t left = shard_rows(0);
+    auto writer = std::make_unique<parquet::ParquetWriter>(shard_path(dir, name, 0, num_shards),
+                                                           schema, options.parquet);
+    int64_t again = 0;
+    detail::run_stream_pass(stream, layout, 2, kWhere, [&](const arrow::RecordBatch& batch, int64_t nbytes) {
+      again = nbytes;
+      if (nbytes > total) {
+        throw InvalidArgument(fmt::format(
+            "{}: the stream of split \"{}\" produced other batches on its second call", kWhere,
+            name));
+      }
+      int64_t at = 0;
+      while (at < batch.num_rows) {
+        if (left == 0) {
+          writer->close();
+          ++shard;
+          left = shard_rows(shard);
+          writer = std::make_unique<parquet::ParquetWriter>(
+              shard_path(dir, name, shard, num_shards), schema, options.parquet);
+          continue;
+        }
+        const int64_t take = std::min(left, batch.num_rows - at);
+        arrow::RecordBatch piece = as_shard_batch(batch);
+        if (take != batch.num_rows) {
+          piece.num_rows = take;
+          for (auto& column : piece.columns) column = column->slice(at, take);
+        }
+        writer->write(piece);
+        at += take;
+        left -= take;
+      }
+    });
+    if (again != total) {
+      throw InvalidArgument(fmt::format(
+          "{}: the stream of split \"{}\" produced other batches on its second call", kWhere,
+          name));
+    }
+    writer->close();
+  }
+  for (int64_t i = 0; i < num_shards; ++i) {
+    download_size += static_cast<int64_t>(fs::file_size(shard_path(dir, name, i, num_shards)));
+  }
+  return {name, total, rows};
+}
+
 // Writes the shards of one config into `tmp / dir`.
 detail::HubReadmeConfig write_config(const fs::path& tmp, const std::string& config_name,
                                      const std::string& dir, const DatasetDict& dict,
@@ -89,18 +190,11 @@ detail::HubReadmeConfig write_config(const fs::path& tmp, const std::string& con
   fs::create_directories(tmp / dir);
   for (const auto& name : dict.split_names()) {
     const Dataset& ds = dict.at(name);
-    ordered_json hf = ordered_json::object();
-    hf["info"] = ordered_json::object();
-    hf["info"]["features"] = ordered_json::parse(ds.features().to_json());
-    auto schema = std::make_shared<arrow::Schema>();
-    schema->fields = ds.schema()->fields;
-    for (auto& f : schema->fields) f.nullable = true;
-    schema->metadata = {{"huggingface", detail::py_dumps(hf)}};
+    const auto schema = shard_schema(ds);
 
     const int64_t nbytes = detail::dataset_nbytes(detail::DatasetAccess::state(ds));
     const int64_t rows = ds.num_rows();
-    const int64_t num_shards =
-        std::clamp<int64_t>(nbytes / options.max_shard_bytes + 1, 1, std::max<int64_t>(rows, 1));
+    const int64_t num_shards = hub_shard_count(options, rows, nbytes);
     const int64_t div = rows / num_shards;
     const int64_t mod = rows % num_shards;
     for (int64_t i = 0; i < num_shards; ++i) {
@@ -114,8 +208,7 @@ detail::HubReadmeConfig write_config(const fs::path& tmp, const std::string& con
         out.schema = schema;
         batches.push_back(std::move(out));
       }
-      const fs::path file =
-          tmp / dir / fmt::format("{}-{:05d}-of-{:05d}.parquet", name, i, num_shards);
+      const fs::path file = shard_path(tmp / dir, name, i, num_shards);
       parquet::write_parquet(file, schema, batches, options.parquet);
       readme.download_size += static_cast<int64_t>(fs::file_size(file));
     }
@@ -172,6 +265,32 @@ void save_to_hub_layout(const std::vector<std::pair<std::string, DatasetDict>>& 
     }
     detail::FileWriter readme(tmp / "README.md");
     readme.write(detail::hub_readme(written));
+    readme.close();
+  });
+}
+
+void save_streams_to_hub_layout(const std::vector<std::pair<std::string, BatchStream>>& splits,
+                                const fs::path& dir, const HubSaveOptions& options) {
+  check_max_shard_bytes(options);
+  DatasetDict layouts;
+  for (const auto& [name, stream] : splits) {
+    detail::check_stream(stream, name, "save_streams_to_hub_layout");
+    if (layouts.contains(name)) {
+      throw InvalidArgument(
+          fmt::format("save_streams_to_hub_layout: split \"{}\" is given twice", name));
+    }
+    layouts.insert(name, stream.layout);
+  }
+  ordered_json features = checked_features(layouts, "", "data");
+  detail::replace_directory_atomically(dir, [&](const fs::path& tmp) {
+    detail::HubReadmeConfig config{options.config_name, "data", std::move(features), {}, 0};
+    fs::create_directories(tmp / "data");
+    for (const auto& [name, stream] : splits) {
+      config.splits.push_back(write_stream_split(tmp / "data", name, stream, options,
+                                                 config.download_size));
+    }
+    detail::FileWriter readme(tmp / "README.md");
+    readme.write(detail::hub_readme({config}));
     readme.close();
   });
 }

@@ -26,38 +26,12 @@ namespace {
 constexpr std::string_view kWhere = "save_stream_to_disk";
 
 void check_stream(const BatchStream& stream, std::string_view name) {
-  const std::string of = name.empty() ? std::string() : fmt::format(" (split \"{}\")", name);
-  if (!stream.produce) {
-    throw InvalidArgument(fmt::format("{}: the stream{} has no produce function", kWhere, of));
-  }
-  if (stream.num_rows < 0) {
-    throw InvalidArgument(
-        fmt::format("{}: num_rows{} must be >= 0, got {}", kWhere, of, stream.num_rows));
-  }
+  detail::check_stream(stream, name, kWhere);
 }
 
-// Runs stream.produce once, checking every batch against the layout's schema and the row count,
-// and hands each batch to `take` with the running byte count.
 template <class Take>
 void run_pass(const BatchStream& stream, const arrow::Schema& schema, int pass, Take&& take) {
-  int64_t rows = 0;
-  int64_t nbytes = 0;
-  size_t index = 0;
-  stream.produce([&](const arrow::RecordBatch& batch) {
-    detail::check_batch(schema, batch, index++, kWhere);
-    rows += batch.num_rows;
-    if (rows > stream.num_rows) {
-      throw InvalidArgument(fmt::format("{}: expected {} rows, the stream produced at least {}",
-                                        kWhere, stream.num_rows, rows));
-    }
-    nbytes += detail::batch_nbytes(batch);
-    take(batch, nbytes);
-  });
-  if (rows != stream.num_rows) {
-    throw InvalidArgument(fmt::format("{}: expected {} rows, the stream produced {}{}", kWhere,
-                                      stream.num_rows, rows,
-                                      pass == 2 ? " on its second call" : ""));
-  }
+  detail::run_stream_pass(stream, schema, pass, kWhere, std::forward<Take>(take));
 }
 
 // Writes one streamed dataset into the existing, empty directory `dir`.
@@ -113,6 +87,21 @@ void write_stream(const BatchStream& stream, const fs::path& dir, const SaveOpti
 }
 
 }  // namespace
+
+namespace detail {
+
+void check_stream(const BatchStream& stream, std::string_view name, std::string_view where) {
+  const std::string of = name.empty() ? std::string() : fmt::format(" (split \"{}\")", name);
+  if (!stream.produce) {
+    throw InvalidArgument(fmt::format("{}: the stream{} has no produce function", where, of));
+  }
+  if (stream.num_rows < 0) {
+    throw InvalidArgument(
+        fmt::format("{}: num_rows{} must be >= 0, got {}", where, of, stream.num_rows));
+  }
+}
+
+}  // namespace detail
 
 void save_stream_to_disk(const BatchStream& stream, const fs::path& path, const SaveOptions& options) {
   detail::check_save_options(options);

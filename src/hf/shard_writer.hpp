@@ -9,14 +9,30 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "hf/atomic_dir.hpp"
+#include "hf/dataset_state.hpp"
 #include "hf/features.hpp"
 #include "mouse/arrow.hpp"
 #include "mouse/arrow_ipc.hpp"
 #include "mouse/dataset.hpp"
+#include "mouse/error.hpp"
 
 namespace mouse::detail {
+
+/// InvalidArgument, prefixed `where` and naming split `name` when given, for a stream without
+/// a produce function or with num_rows < 0.
+void check_stream(const BatchStream& stream, std::string_view name, std::string_view where);
+
+/// Runs stream.produce once, checking every batch against `schema` (check_batch) and the rows
+/// against num_rows (InvalidArgument prefixed `where`; `pass` 2 says "on its second call"), and
+/// hands each batch to `take(batch, bytes so far)` (batch_nbytes summed).
+template <class Take>
+void run_stream_pass(const BatchStream& stream, const arrow::Schema& schema, int pass,
+                     std::string_view where, Take&& take);
 
 /// Bytes of column data of `batch` as pyarrow's nbytes counts them (dataset_nbytes sums this
 /// over a dataset's batches).
@@ -71,5 +87,31 @@ class ShardWriter {
   ContentHash hash_;
   nlohmann::ordered_json data_files_ = nlohmann::ordered_json::array();
 };
+
+}  // namespace mouse::detail
+
+namespace mouse::detail {
+
+template <class Take>
+void run_stream_pass(const BatchStream& stream, const arrow::Schema& schema, int pass,
+                     std::string_view where, Take&& take) {
+  int64_t rows = 0;
+  int64_t nbytes = 0;
+  size_t index = 0;
+  stream.produce([&](const arrow::RecordBatch& batch) {
+    check_batch(schema, batch, index++, where);
+    rows += batch.num_rows;
+    if (rows > stream.num_rows) {
+      throw InvalidArgument(fmt::format("{}: expected {} rows, the stream produced at least {}",
+                                        where, stream.num_rows, rows));
+    }
+    nbytes += batch_nbytes(batch);
+    take(batch, nbytes);
+  });
+  if (rows != stream.num_rows) {
+    throw InvalidArgument(fmt::format("{}: expected {} rows, the stream produced {}{}", where,
+                                      stream.num_rows, rows, pass == 2 ? " on its second call" : ""));
+  }
+}
 
 }  // namespace mouse::detail

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <array>
+#include <filesystem>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -82,6 +84,8 @@ ColumnShape classify_column(Key key, const arrow::DataType& type, std::string_vi
 struct SchemaPlan {
   std::array<int, kKeyCount> field{};
   std::array<ColumnShape, kKeyCount> shape{};
+  /// Where Image `path` values resolve and must stay (Dataset::image_root); nullopt: as given.
+  std::optional<std::filesystem::path> image_root;
 
   bool has(Key key) const noexcept { return shape[static_cast<int>(key)] != ColumnShape::kAbsent; }
 };

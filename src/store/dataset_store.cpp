@@ -58,6 +58,7 @@ std::string dataset_label(const Dataset& ds, const std::string& split) {
 SourceSegment plan_segment(const Dataset& ds, const std::string& split, const StoreConfig& config) {
   std::string label = dataset_label(ds, split);
   SchemaPlan plan = plan_schema(*ds.schema(), config, label, true);
+  plan.image_root = ds.image_root();
   // Readers only check the first and last offset of a record batch when they open a file; the
   // columns the store encodes get every offset checked (monotonic, inside the child) once here,
   // so a damaged offsets buffer is an error naming the batch, never rows read as empty lists.

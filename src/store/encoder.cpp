@@ -277,13 +277,32 @@ namespace {
 // Largest image file read through an Image's `path`.
 constexpr int64_t kMaxImageFileBytes = int64_t{256} << 20;
 
-std::string read_image_file(const std::string& path, const std::string& where) {
+// The bytes of the image file an Image's `path` names. With a `root` (a Hub layout's), the
+// path is relative to it and may not leave it, through `..` or a symbolic link: a downloaded
+// dataset never makes the loader read files outside its own directory.
+std::string read_image_file(const std::string& path, const std::string& where,
+                            const std::optional<std::filesystem::path>& root) {
   if (path.find('\0') != std::string::npos) {
     throw IoError(fmt::format("{}: image has no bytes and its path \"{}\" contains a NUL", where,
                               detail::excerpt(path)));
   }
+  std::filesystem::path file = path;
+  if (root) {
+    if (file.is_absolute()) {
+      throw IoError(fmt::format(
+          "{}: image has no bytes and its path \"{}\" is absolute; image paths of a Hub dataset "
+          "are relative to its directory {}",
+          where, detail::excerpt(path), detail::excerpt(root->string())));
+    }
+    file = (*root / file).lexically_normal();
+    if (!detail::resolves_inside(file, *root)) {
+      throw IoError(fmt::format(
+          "{}: image has no bytes and its path \"{}\" leads outside the dataset directory {}",
+          where, detail::excerpt(path), detail::excerpt(root->string())));
+    }
+  }
   try {
-    return detail::read_small_file(path, kMaxImageFileBytes, "image");
+    return detail::read_small_file(file, kMaxImageFileBytes, "image");
   } catch (const IoError& e) {
     throw IoError(fmt::format("{}: image has no bytes and its path \"{}\" cannot be read ({})",
                               where, detail::excerpt(path), e.what()));
@@ -295,7 +314,8 @@ std::string read_image_file(const std::string& path, const std::string& where) {
 // (`seen`: element of `a` -> output row) is copied from there instead: windows overlap.
 template <class O>
 void image_rows(const ArrayData& a, std::span<const RowRun> runs, O* base, int64_t width,
-                std::string_view dataset, int64_t first_row, DecodedFrames& seen) {
+                std::string_view dataset, int64_t first_row, DecodedFrames& seen,
+                const std::optional<std::filesystem::path>& root) {
   const ArrayData* bytes = &a;
   const ArrayData* path = nullptr;
   int64_t shift = 0;  // struct members are indexed with the struct's offset applied
@@ -310,7 +330,6 @@ void image_rows(const ArrayData& a, std::span<const RowRun> runs, O* base, int64
       }
     }
   }
-  const std::span<const O> none;
   for (const RowRun& run : runs) {
     for (int64_t i = 0; i < run.n; ++i) {
       const int64_t row = run.out + i;
@@ -332,7 +351,7 @@ void image_rows(const ArrayData& a, std::span<const RowRun> runs, O* base, int64
       if (bytes->is_valid(k)) {
         decode_image_into(arrow::binary_value(*bytes, k), where, dst);
       } else if (path != nullptr && path->is_valid(k)) {
-        decode_image_into(read_image_file(std::string(arrow::binary_value(*path, k)), where), where,
+        decode_image_into(read_image_file(std::string(arrow::binary_value(*path, k)), where, root), where,
                           dst);
       } else {
         std::fill(out, out + width, O{0});
@@ -506,12 +525,14 @@ void BatchEncoder::encode(std::span<const arrow::ArrayPtr> columns, const Schema
       case Key::kObsImage:
         if (t.dtype() == DType::kUInt8) {
           if (shape == ColumnShape::kImage) {
-            image_rows<uint8_t>(a, rows, t.data_as<uint8_t>(), w, dataset, first_row, frames_);
+            image_rows<uint8_t>(a, rows, t.data_as<uint8_t>(), w, dataset, first_row, frames_,
+                                plan.image_root);
           } else {
             list_rows<uint8_t>(a, rows, t, w, 0, 0, 0, where);
           }
         } else if (shape == ColumnShape::kImage) {
-          image_rows<int64_t>(a, rows, t.data_as<int64_t>(), w, dataset, first_row, frames_);
+          image_rows<int64_t>(a, rows, t.data_as<int64_t>(), w, dataset, first_row, frames_,
+                              plan.image_root);
         } else {
           list_rows<int64_t>(a, rows, t, w, 0, 0, 0, where);
         }
@@ -531,7 +552,8 @@ TensorDict BatchEncoder::finish() {
 
 TensorDict encode_dataset(const Dataset& ds, const StoreConfig& config, std::string_view label,
                           const Allocator& allocator) {
-  const SchemaPlan plan = plan_schema(*ds.schema(), config, label, true);
+  SchemaPlan plan = plan_schema(*ds.schema(), config, label, true);
+  plan.image_root = ds.image_root();
   OutputLayout layout;
   layout.add(plan);
   BatchEncoder encoder(config, layout, ds.num_rows(), allocator);
@@ -595,10 +617,12 @@ void prefetch_rows(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& p
 }
 
 void decode_image_rows(const arrow::ArrayData& column, int64_t first, int64_t n, uint8_t* out,
-                       int64_t width, std::string_view label, int64_t first_row) {
+                       int64_t width, std::string_view label, int64_t first_row,
+                       const std::optional<std::filesystem::path>& image_root) {
   DecodedFrames seen;
   const RowRun run{0, first, n};
-  image_rows<uint8_t>(column, std::span<const RowRun>(&run, 1), out, width, label, first_row, seen);
+  image_rows<uint8_t>(column, std::span<const RowRun>(&run, 1), out, width, label, first_row, seen,
+                      image_root);
 }
 
 }  // namespace mouse::detail

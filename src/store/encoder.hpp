@@ -110,9 +110,11 @@ void prefetch_rows(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& p
 
 /// Decodes elements [first, first + n) of an Image column (HF Image struct or binary) into `out`,
 /// `width` uint8 values per row, exactly as the encoder writes obs_image rows (pixels, then
-/// zeros; null frames zeros). FormatError / IoError naming `label` and the row
-/// (`first_row` + element) for a frame that does not decode or cannot be read.
+/// zeros; null frames zeros), path-only frames read under `image_root` (SchemaPlan). FormatError
+/// / IoError naming `label` and the row (`first_row` + element) for a frame that does not decode
+/// or cannot be read, or whose path leaves `image_root`.
 void decode_image_rows(const arrow::ArrayData& column, int64_t first, int64_t n, uint8_t* out,
-                       int64_t width, std::string_view label, int64_t first_row);
+                       int64_t width, std::string_view label, int64_t first_row,
+                       const std::optional<std::filesystem::path>& image_root);
 
 }  // namespace mouse::detail

@@ -237,7 +237,7 @@ void build_frames(const Dataset& ds, int field, int64_t width, const fs::path& e
       const arrow::ArrayData& column = *batch.columns[static_cast<size_t>(field)];
       for (int64_t r = 0; r < batch.num_rows; r += kBlockRows) {
         const int64_t n = std::min(kBlockRows, batch.num_rows - r);
-        decode_image_rows(column, r, n, block.data(), width, label, first_row);
+        decode_image_rows(column, r, n, block.data(), width, label, first_row, ds.image_root());
         w.write(std::span<const uint8_t>(block.data(), static_cast<size_t>(n * width)));
         progress.update(first_row + r + n);
       }
@@ -345,6 +345,7 @@ std::optional<CachedFrames> cached_frames(const Dataset& ds, const SchemaPlan& p
                                                          static_cast<int32_t>(width))
                                 : out.batch_columns.front()[static_cast<size_t>(field)]->type;
   out.plan = plan_schema(*schema, config, label, true);
+  out.plan.image_root = ds.image_root();
   remove_stale_entries(root);
   return out;
 }

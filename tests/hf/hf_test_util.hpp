@@ -280,6 +280,28 @@ inline Dataset all_kinds_dataset(int64_t rows, int64_t batch_rows) {
 }
 
 /// Copies a directory tree.
+/// all_kinds_batch without the null column (Parquet has no column type for Arrow null).
+inline arrow::RecordBatch all_kinds_without_null_batch(int64_t first, int64_t rows) {
+  arrow::RecordBatch b = all_kinds_batch(first, rows);
+  const int nul = b.schema->field_index("nul");
+  auto schema = std::make_shared<arrow::Schema>(*b.schema);
+  schema->fields.erase(schema->fields.begin() + nul);
+  b.columns.erase(b.columns.begin() + nul);
+  b.schema = std::move(schema);
+  return b;
+}
+
+/// all_kinds_dataset without the null column, in batches of `batch_rows`.
+inline Dataset all_kinds_without_null(int64_t rows, int64_t batch_rows) {
+  std::vector<arrow::RecordBatch> batches;
+  std::shared_ptr<const arrow::Schema> schema = all_kinds_without_null_batch(0, 0).schema;
+  for (int64_t r = 0; r < rows; r += batch_rows) {
+    batches.push_back(all_kinds_without_null_batch(r, std::min(batch_rows, rows - r)));
+    batches.back().schema = schema;
+  }
+  return Dataset::from_batches(schema, std::move(batches), all_kinds_features(*schema));
+}
+
 inline void copy_tree(const std::filesystem::path& from, const std::filesystem::path& to) {
   std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
 }

@@ -15,23 +15,7 @@ namespace fs = std::filesystem;
 using test::json;
 using test::TempDir;
 
-// all_kinds_dataset without the null column (Parquet has no column type for Arrow null).
-Dataset all_kinds_without_null(int64_t rows, int64_t batch_rows) {
-  std::vector<arrow::RecordBatch> batches;
-  std::shared_ptr<arrow::Schema> schema;
-  for (int64_t r = 0; r < rows; r += batch_rows) {
-    arrow::RecordBatch b = test::all_kinds_batch(r, std::min(batch_rows, rows - r));
-    const int nul = b.schema->field_index("nul");
-    if (!schema) {
-      schema = std::make_shared<arrow::Schema>(*b.schema);
-      schema->fields.erase(schema->fields.begin() + nul);
-    }
-    b.columns.erase(b.columns.begin() + nul);
-    b.schema = schema;
-    batches.push_back(std::move(b));
-  }
-  return Dataset::from_batches(schema, std::move(batches), test::all_kinds_features(*schema));
-}
+using test::all_kinds_without_null;
 
 YAML::Node front_matter(const fs::path& readme) {
   const std::string text = test::read_text(readme);

@@ -11,6 +11,7 @@
 
 #include "hf_test_util.hpp"
 #include "mouse/dataset.hpp"
+#include "mouse/hub.hpp"
 
 namespace mouse {
 namespace {
@@ -44,6 +45,19 @@ BatchStream all_kinds_stream(int64_t rows, int64_t batch_rows) {
   s.num_rows = rows;
   s.produce = [rows, batch_rows](const BatchStream::Emit& emit) {
     for (int64_t r = 0; r < rows; r += batch_rows) emit(test::all_kinds_batch(r, std::min(batch_rows, rows - r)));
+  };
+  return s;
+}
+
+// As all_kinds_stream, without the null column Parquet cannot hold.
+BatchStream parquet_stream(int64_t rows, int64_t batch_rows) {
+  BatchStream s;
+  s.layout = test::all_kinds_without_null(0, 1);
+  s.num_rows = rows;
+  s.produce = [rows, batch_rows](const BatchStream::Emit& emit) {
+    for (int64_t r = 0; r < rows; r += batch_rows) {
+      emit(test::all_kinds_without_null_batch(r, std::min(batch_rows, rows - r)));
+    }
   };
   return s;
 }
@@ -89,6 +103,85 @@ TEST(SaveStream, DictWritesTheBytesOfDatasetDictSaveToDisk) {
   save_streams_to_disk({{"train", all_kinds_stream(200, 40)}, {"test", all_kinds_stream(30, 40)}},
                        tmp / "stream", save);
   EXPECT_TRUE(tree(tmp / "memory") == tree(tmp / "stream"));
+}
+
+TEST(SaveStreamHub, WritesTheBytesOfSaveToHubLayout) {
+  // One shard in one pass, several after a measuring pass (shards cut inside source batches),
+  // one row per shard, small row groups so a shard holds several; two splits.
+  for (const int64_t rows : {int64_t{0}, int64_t{1}, int64_t{57}, int64_t{301}}) {
+    for (const int64_t max_shard_bytes : {int64_t{500'000'000}, int64_t{20'000}, int64_t{1}}) {
+      for (const int64_t row_group_rows : {int64_t{1} << 20, int64_t{16}}) {
+        SCOPED_TRACE(fmt::format("rows={} max_shard_bytes={} row_group_rows={}", rows,
+                                 max_shard_bytes, row_group_rows));
+        HubSaveOptions hub;
+        hub.max_shard_bytes = max_shard_bytes;
+        hub.parquet.row_group_rows = row_group_rows;
+        test::TempDir tmp;
+        DatasetDict dict;
+        dict.insert("train", test::all_kinds_without_null(rows, 40));
+        dict.insert("test", test::all_kinds_without_null(rows / 3, 40));
+        save_to_hub_layout(dict, tmp / "memory", hub);
+        save_streams_to_hub_layout(
+            {{"train", parquet_stream(rows, 40)}, {"test", parquet_stream(rows / 3, 40)}},
+            tmp / "stream", hub);
+        const auto a = tree(tmp / "memory");
+        const auto b = tree(tmp / "stream");
+        ASSERT_EQ(a.size(), b.size());
+        for (const auto& [name, bytes] : a) {
+          ASSERT_TRUE(b.count(name)) << name;
+          EXPECT_TRUE(bytes == b.at(name)) << name;
+        }
+        EXPECT_EQ(entries(tmp.path()), (std::vector<std::string>{"memory", "stream"}));
+      }
+    }
+  }
+}
+
+TEST(SaveStreamHub, BadStreamsAreErrorsAndLeaveNothing) {
+  test::TempDir tmp;
+  const fs::path out = tmp / "hub";
+  const auto fails = [&](std::vector<std::pair<std::string, BatchStream>> splits,
+                         const std::string& needle, HubSaveOptions hub = {}) {
+    try {
+      save_streams_to_hub_layout(splits, out, hub);
+      ADD_FAILURE() << "no error for " << needle;
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(entries(tmp.path()).empty()) << needle;
+  };
+  fails({}, "expected at least one split");
+  BatchStream short_stream = parquet_stream(50, 40);
+  short_stream.num_rows = 60;
+  fails({{"train", short_stream}}, "expected 60 rows, the stream produced 50");
+  BatchStream long_stream = parquet_stream(50, 40);
+  long_stream.num_rows = 45;
+  fails({{"train", long_stream}}, "the stream produced at least 50");
+  fails({{"train", parquet_stream(5, 5)}, {"train", parquet_stream(5, 5)}}, "given twice");
+  fails({{"a*", parquet_stream(5, 5)}}, "cannot be used in a data/<split>-* pattern");
+  BatchStream none;
+  none.layout = test::all_kinds_without_null(0, 1);
+  fails({{"train", none}}, "no produce function");
+  // A second pass that differs from the first (the shard count needed one).
+  auto calls = std::make_shared<int>(0);
+  BatchStream fickle = parquet_stream(100, 40);
+  fickle.produce = [calls](const BatchStream::Emit& emit) {
+    const int64_t rows = ++*calls == 1 ? 100 : 99;
+    for (int64_t r = 0; r < 100; r += 40) {
+      emit(test::all_kinds_without_null_batch(r, std::min<int64_t>(40, rows - r)));
+    }
+  };
+  HubSaveOptions small;
+  small.max_shard_bytes = 1'000;
+  fails({{"train", fickle}}, "on its second call", small);
+  // A producer that throws midway: nothing left either.
+  BatchStream throws = parquet_stream(100, 10);
+  throws.produce = [](const BatchStream::Emit& emit) {
+    emit(test::all_kinds_without_null_batch(0, 10));
+    throw IoError("the producer failed");
+  };
+  EXPECT_THROW(save_streams_to_hub_layout({{"train", throws}}, out), IoError);
+  EXPECT_TRUE(entries(tmp.path()).empty());
 }
 
 TEST(SaveStream, NoBatchOutlivesItsEmit) {

@@ -4,7 +4,10 @@
 #include <jpeglib.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 
+#include "mouse/hub.hpp"
 #include "store/image_codec.hpp"
 #include "store_test_util.hpp"
 
@@ -153,6 +156,83 @@ TEST(ObsImage, Uint8OnRequestAndJpegAndBinaryColumns) {
   auto flat = store.encode_hf_rows(image_dataset(nested));
   auto fv = values_of<int64_t>(flat.at("obs_image"));
   EXPECT_EQ(std::vector<int64_t>(fv.begin(), fv.begin() + 7), (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 0}));
+}
+
+// Image values that carry only a path, no bytes.
+arrow::ArrayPtr path_column(const std::vector<std::string>& paths) {
+  std::vector<std::optional<std::string>> none(paths.size());
+  std::vector<std::optional<std::string>> given(paths.begin(), paths.end());
+  return arrow::make_struct({"bytes", "path"}, {arrow::make_binary(none), arrow::make_utf8(given)});
+}
+
+std::string encode_error(const DatasetStore& store, const Dataset& ds) {
+  try {
+    (void)store.encode_hf_rows(ds);
+  } catch (const IoError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ObsImage, HubImagePathsResolveUnderTheDatasetDirectoryAndStayThere) {
+  test::TempDir tmp;
+  namespace fs = std::filesystem;
+  const ImagePixels grey = gradient(2, 3, 1);
+  const fs::path hub = tmp / "hub";
+  const fs::path outside = tmp / "outside.png";
+  const std::vector<std::string> paths = {"images/a.png", "../outside.png", outside.string(),
+                                          "images/link.png", "images/../images/a.png"};
+  // Features saying Image, as `datasets` writes them.
+  const auto as_images = [](const Dataset& ds) {
+    return Dataset::from_batches(
+        ds.schema(), ds.batches(),
+        Features::from_json(R"({"action": {"dtype": "int64", "_type": "Value"},
+                                "reward": {"dtype": "float32", "_type": "Value"},
+                                "done": {"dtype": "int64", "_type": "Value"},
+                                "observation_image": {"_type": "Image"}})"));
+  };
+  DatasetDict dict;
+  dict.insert("train", as_images(image_dataset(path_column(paths))));
+  save_to_hub_layout(dict, hub);
+  fs::create_directories(hub / "images");
+  std::ofstream(hub / "images/a.png", std::ios::binary) << png_of(grey);
+  std::ofstream(outside, std::ios::binary) << png_of(grey);
+  fs::create_symlink("../../outside.png", hub / "images/link.png");
+
+  HubLoadOptions opt;
+  opt.cache_dir = tmp / "cache";
+  const Dataset loaded = load_hub_layout(hub, opt).at("train");
+  ASSERT_TRUE(loaded.image_root().has_value());
+  EXPECT_EQ(*loaded.image_root(), fs::canonical(hub));
+  DatasetStore store(1, 0, 0, 6);
+  // Relative to the dataset directory, wherever the process runs.
+  for (const int64_t row : {int64_t{0}, int64_t{4}}) {
+    const auto v = values_of<int64_t>(store.encode_hf_rows(loaded.slice(row, 1)).at("obs_image"));
+    EXPECT_EQ(v, std::vector<int64_t>(grey.pixels.begin(), grey.pixels.end())) << paths[row];
+  }
+  // Out of it: by "..", by an absolute path, by a symbolic link. Each names the row and path.
+  const std::string up = encode_error(store, loaded);  // row 1 is the first bad one
+  EXPECT_NE(up.find("row 1"), std::string::npos) << up;
+  EXPECT_NE(up.find("\"../outside.png\" leads outside the dataset directory"), std::string::npos) << up;
+  const std::string absolute = encode_error(store, loaded.slice(2, 1));
+  EXPECT_NE(absolute.find("is absolute"), std::string::npos) << absolute;
+  const std::string link = encode_error(store, loaded.slice(3, 1));
+  EXPECT_NE(link.find("\"images/link.png\" leads outside"), std::string::npos) << link;
+  // Slices and selections keep the root.
+  EXPECT_EQ(loaded.select(std::vector<int64_t>{3}).image_root(), loaded.image_root());
+
+  // A dataset that is not a Hub layout reads its paths as given, as `datasets` does.
+  const Dataset local = as_images(image_dataset(path_column({outside.string()})));
+  EXPECT_FALSE(local.image_root().has_value());
+  EXPECT_EQ(encode_error(store, local), "");
+  // Mixing the two would read one's paths under the other's rules.
+  const std::vector<Dataset> both = {loaded.slice(0, 1), local};
+  try {
+    (void)Dataset::concatenate(both);
+    ADD_FAILURE() << "concatenated";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("resolve differently"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ObsImage, UndecodableBytesNameColumnAndRow) {

@@ -5,8 +5,14 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <random>
+#include <string>
 #include <unordered_map>
 
 #include "format/parquet/codecs.hpp"
@@ -161,6 +167,15 @@ class FileWriter {
     }
   }
 
+  /// The encoded bytes not yet taken by take_bytes(): whole row groups (and the magic), never a
+  /// part of one. Offsets stay those of the whole file.
+  std::vector<uint8_t> take_bytes() {
+    std::vector<uint8_t> out;
+    out.swap(out_);
+    taken_ += static_cast<int64_t>(out.size());
+    return out;
+  }
+
   std::vector<uint8_t> finish(const arrow::KeyValueMetadata& kv) {
     flush();
     meta_.version = 2;
@@ -243,7 +258,7 @@ class FileWriter {
       }
       if (use_dict && static_cast<int64_t>(ids.size()) * 2 > nvalues) use_dict = false;
     }
-    const int64_t start = static_cast<int64_t>(out_.size());
+    const int64_t start = position();
     if (use_dict) {
       m.dictionary_page_offset = start;
       std::vector<uint8_t> raw;
@@ -257,7 +272,7 @@ class FileWriter {
     } else {
       m.encodings = {detail::kPlain, detail::kRle};
     }
-    m.data_page_offset = static_cast<int64_t>(out_.size());
+    m.data_page_offset = position();
     const int bw = use_dict ? detail::bit_width_for(dict.count() > 0 ? dict.count() - 1 : 0) : 0;
 
     // Data pages, cut at record starts once the page's values reach the target size.
@@ -316,10 +331,14 @@ class FileWriter {
     return chunk;
   }
 
+  // Offset in the file of the next byte appended to out_.
+  int64_t position() const noexcept { return taken_ + static_cast<int64_t>(out_.size()); }
+
   detail::Shredder shredder_;
   WriteOptions options_;
   int32_t codec_;
   std::vector<uint8_t> out_;
+  int64_t taken_ = 0;  // bytes handed out by take_bytes()
   std::vector<LeafBuffer> buffers_;
   int64_t rows_ = 0;
   detail::FileMetaData meta_;
@@ -341,16 +360,9 @@ void check_batch(const arrow::Schema& schema, const arrow::RecordBatch& b, size_
 
 }  // namespace
 
-std::vector<uint8_t> write_parquet(const std::shared_ptr<const arrow::Schema>& schema,
-                                   std::span<const arrow::RecordBatch> batches,
-                                   const WriteOptions& options) {
-  if (!schema) throw InvalidArgument("write_parquet: null schema");
-  if (options.row_group_rows <= 0 || options.page_bytes <= 0) {
-    throw InvalidArgument("write_parquet: row_group_rows and page_bytes must be positive");
-  }
-  for (size_t i = 0; i < batches.size(); ++i) check_batch(*schema, batches[i], i);
-  FileWriter w(*schema, options);
-  for (const auto& b : batches) w.add_batch(b);
+// The file's key/value metadata: the schema's, plus "ARROW:schema" when asked for.
+arrow::KeyValueMetadata file_metadata(const std::shared_ptr<const arrow::Schema>& schema,
+                                      const WriteOptions& options) {
   arrow::KeyValueMetadata kv = schema->metadata;
   if (options.store_arrow_schema && !schema->metadata_value("ARROW:schema")) {
     // pyarrow's form: base64 of the stream-framed schema message, without end-of-stream marker.
@@ -358,13 +370,134 @@ std::vector<uint8_t> write_parquet(const std::shared_ptr<const arrow::Schema>& s
     if (ipc.size() >= 8) ipc.resize(ipc.size() - 8);
     kv.emplace_back("ARROW:schema", arrow::base64_encode({reinterpret_cast<const char*>(ipc.data()), ipc.size()}));
   }
-  return w.finish(kv);
+  return kv;
+}
+
+void check_write_options(const std::shared_ptr<const arrow::Schema>& schema,
+                         const WriteOptions& options) {
+  if (!schema) throw InvalidArgument("write_parquet: null schema");
+  if (options.row_group_rows <= 0 || options.page_bytes <= 0) {
+    throw InvalidArgument("write_parquet: row_group_rows and page_bytes must be positive");
+  }
+}
+
+std::vector<uint8_t> write_parquet(const std::shared_ptr<const arrow::Schema>& schema,
+                                   std::span<const arrow::RecordBatch> batches,
+                                   const WriteOptions& options) {
+  check_write_options(schema, options);
+  for (size_t i = 0; i < batches.size(); ++i) check_batch(*schema, batches[i], i);
+  FileWriter w(*schema, options);
+  for (const auto& b : batches) w.add_batch(b);
+  return w.finish(file_metadata(schema, options));
 }
 
 void write_parquet(const std::filesystem::path& path, const std::shared_ptr<const arrow::Schema>& schema,
                    std::span<const arrow::RecordBatch> batches, const WriteOptions& options) {
   std::vector<uint8_t> bytes = write_parquet(schema, batches, options);
   write_file_atomically(path, bytes);
+}
+
+struct ParquetWriter::Impl {
+  std::filesystem::path path;
+  std::shared_ptr<const arrow::Schema> schema;
+  WriteOptions options;
+  FileWriter writer;
+  std::string tmp;
+  int fd = -1;
+  size_t batches = 0;
+
+  Impl(std::filesystem::path p, std::shared_ptr<const arrow::Schema> s, const WriteOptions& o)
+      : path(std::move(p)), schema(std::move(s)), options(o), writer(*schema, options) {}
+
+  [[noreturn]] void fail(const char* what, int err) {
+    throw IoError(fmt::format("{} {}: {}", what, tmp, std::strerror(err)));
+  }
+
+  void drain() {
+    const std::vector<uint8_t> bytes = writer.take_bytes();
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail("cannot write", errno);
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+
+  void discard() noexcept {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+    if (!tmp.empty()) ::unlink(tmp.c_str());
+    tmp.clear();
+  }
+};
+
+ParquetWriter::ParquetWriter(std::filesystem::path path,
+                             std::shared_ptr<const arrow::Schema> schema,
+                             const WriteOptions& options) {
+  check_write_options(schema, options);
+  impl_ = std::make_unique<Impl>(std::move(path), std::move(schema), options);
+  // A name of its own beside the target (as write_file_atomically), renamed in by close().
+  static constexpr char kLetters[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device entropy;
+  for (int attempt = 0; attempt < 100 && impl_->fd < 0; ++attempt) {
+    std::string suffix(6, 'a');
+    for (char& c : suffix) c = kLetters[entropy() % (sizeof(kLetters) - 1)];
+    impl_->tmp = impl_->path.string() + fmt::format(".tmp-{}-{}", ::getpid(), suffix);
+    impl_->fd = ::open(impl_->tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (impl_->fd < 0 && errno != EEXIST) break;
+  }
+  if (impl_->fd < 0) {
+    const int err = errno;
+    impl_->tmp.clear();
+    throw IoError(fmt::format("cannot create a temporary file for {}: {}", impl_->path.string(),
+                              std::strerror(err)));
+  }
+}
+
+ParquetWriter::~ParquetWriter() {
+  if (impl_) impl_->discard();
+}
+
+void ParquetWriter::write(const arrow::RecordBatch& batch) {
+  if (!impl_ || impl_->fd < 0) {
+    throw InvalidArgument(fmt::format("ParquetWriter: {} is already closed",
+                                      impl_ ? impl_->path.string() : std::string()));
+  }
+  check_batch(*impl_->schema, batch, impl_->batches++);
+  impl_->writer.add_batch(batch);
+  impl_->drain();
+}
+
+void ParquetWriter::close() {
+  if (!impl_ || impl_->fd < 0) return;
+  try {
+    const std::vector<uint8_t> tail = impl_->writer.finish(file_metadata(impl_->schema, impl_->options));
+    size_t done = 0;  // the last row group and the footer
+    while (done < tail.size()) {
+      const ssize_t n = ::write(impl_->fd, tail.data() + done, tail.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        impl_->fail("cannot write", errno);
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(impl_->fd) != 0 && errno != EINVAL && errno != EROFS) impl_->fail("cannot sync", errno);
+    const int fd = impl_->fd;
+    impl_->fd = -1;
+    if (::close(fd) != 0) impl_->fail("cannot close", errno);
+    if (::rename(impl_->tmp.c_str(), impl_->path.c_str()) != 0) {
+      const int err = errno;
+      throw IoError(fmt::format("cannot rename into place {}: {}", impl_->path.string(),
+                                std::strerror(err)));
+    }
+    impl_->tmp.clear();
+  } catch (...) {
+    impl_->discard();
+    throw;
+  }
 }
 
 }  // namespace mouse::parquet
