@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "hf/atomic_dir.hpp"
 #include "mouse/error.hpp"
@@ -94,6 +96,32 @@ void write_file_atomically(const fs::path& file, std::string_view text) {
   if (ec) {
     throw IoError(fmt::format("{}: cannot rename into place: {}", file.string(), ec.message()));
   }
+}
+
+std::optional<fs::path> default_cache_root(std::string_view sub) {
+  const auto env = [](const char* name) -> std::optional<fs::path> {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') return std::nullopt;
+    return fs::path(v);
+  };
+  if (auto p = env("MOUSE_DATA_CACHE")) return *p / sub;
+  if (auto p = env("XDG_CACHE_HOME")) return *p / "mouse-data" / sub;
+  if (auto p = env("HOME")) return *p / ".cache" / "mouse-data" / sub;
+  return std::nullopt;
+}
+
+void remove_entry_litter(const fs::path& entry, std::initializer_list<std::string_view> prefixes) {
+  std::error_code ec;
+  fs::directory_iterator it(entry, ec);
+  if (ec) return;
+  std::vector<fs::path> litter;
+  for (const auto& e : it) {
+    const std::string name = e.path().filename().string();
+    bool stale = name.starts_with("fingerprint.json.") && name.ends_with(".tmp");
+    for (const std::string_view prefix : prefixes) stale = stale || name.starts_with(prefix);
+    if (stale) litter.push_back(e.path());
+  }
+  for (const auto& p : litter) fs::remove_all(p, ec);
 }
 
 bool file_is_gone(const std::string& path) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,17 @@ FileStamp file_stamp(const std::filesystem::path& absolute);
 /// Writes `text` to `file` through `<file>.<pid>.tmp` and a rename (two processes filling the
 /// same entry never collide); IoError naming the file on failure.
 void write_file_atomically(const std::filesystem::path& file, std::string_view text);
+
+/// The default directory of cache `sub` ("hub", "frames"): $MOUSE_DATA_CACHE/<sub>, else
+/// $XDG_CACHE_HOME/mouse-data/<sub>, else $HOME/.cache/mouse-data/<sub> (empty variables count
+/// as unset); nullopt when none is set.
+std::optional<std::filesystem::path> default_cache_root(std::string_view sub);
+
+/// Removes what killed fills of `entry` left behind: names starting with one of `prefixes` and
+/// the `fingerprint.json.<pid>.tmp` of write_file_atomically. Only under the entry's lock, whose
+/// holder is the only one filling it, so anything of that form is stale. Errors are ignored.
+void remove_entry_litter(const std::filesystem::path& entry,
+                         std::initializer_list<std::string_view> prefixes);
 
 /// Whether `path` names no file any more (a stat failing for another reason, say a permission
 /// error, does not count).

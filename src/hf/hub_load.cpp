@@ -90,22 +90,10 @@ void write_fingerprint(const fs::path& file, const Fingerprint& f) {
 
 using detail::EntryLock;
 
-// Removes the temporaries killed fills of an entry left behind: `.data.tmp-*` / `.data.old-*`
-// directories of save_to_disk and `fingerprint.json.<pid>.tmp` files. Only under the entry's
-// lock, whose holder is the only one filling it, so anything of that form is stale.
+// The temporaries of killed fills of a Hub cache entry: save_to_disk's `.data.tmp-*` /
+// `.data.old-*` directories (and the fingerprint's, see remove_entry_litter).
 void remove_entry_litter(const fs::path& entry) {
-  std::error_code ec;
-  fs::directory_iterator it(entry, ec);
-  if (ec) return;
-  std::vector<fs::path> litter;
-  for (const auto& e : it) {
-    const std::string name = e.path().filename().string();
-    if (name.starts_with(".data.tmp-") || name.starts_with(".data.old-") ||
-        (name.starts_with("fingerprint.json.") && name.ends_with(".tmp"))) {
-      litter.push_back(e.path());
-    }
-  }
-  for (const auto& p : litter) fs::remove_all(p, ec);
+  detail::remove_entry_litter(entry, {".data.tmp-", ".data.old-"});
 }
 
 // Features the README gives for shards without `huggingface` metadata of their own.
@@ -189,13 +177,6 @@ Dataset as_hub_split(const Dataset& ds, const std::string& name, const fs::path&
   return detail::DatasetAccess::make(std::move(state));
 }
 
-// The value of environment variable `name`, unset when empty.
-std::optional<fs::path> env_path(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return std::nullopt;
-  return fs::path(v);
-}
-
 // Whether `name` has the form of a cache entry, `<stem>-<16 hex digits>`.
 bool is_entry_name(const std::string& name) {
   constexpr size_t kHex = 16;
@@ -236,9 +217,7 @@ int64_t remove_stale_entries(const fs::path& cache_root) {
 }  // namespace
 
 fs::path default_hub_cache_dir() {
-  if (auto p = env_path("MOUSE_DATA_CACHE")) return *p / "hub";
-  if (auto p = env_path("XDG_CACHE_HOME")) return *p / "mouse-data" / "hub";
-  if (auto p = env_path("HOME")) return *p / ".cache" / "mouse-data" / "hub";
+  if (auto root = detail::default_cache_root("hub")) return *root;
   throw InvalidArgument(
       "no cache directory for Hub layouts: set MOUSE_DATA_CACHE, XDG_CACHE_HOME or HOME, or "
       "pass a cache directory");

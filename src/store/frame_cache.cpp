@@ -32,12 +32,6 @@ constexpr int64_t kSpareBytes = int64_t{64} << 20;
 // Rows decoded per write.
 constexpr int64_t kBlockRows = 256;
 
-std::optional<fs::path> env_path(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return std::nullopt;
-  return fs::path(v);
-}
-
 std::string gigabytes(int64_t bytes) {
   if (bytes < 1'000'000'000) return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);
   return fmt::format("{:.2f} GB", static_cast<double>(bytes) / 1e9);
@@ -125,20 +119,7 @@ std::optional<ordered_json> read_fingerprint(const fs::path& file) {
 }
 
 // Temporaries of killed builds; only called under the entry's lock.
-void remove_litter(const fs::path& entry) {
-  std::error_code ec;
-  fs::directory_iterator it(entry, ec);
-  if (ec) return;
-  std::vector<fs::path> litter;
-  for (const auto& e : it) {
-    const std::string name = e.path().filename().string();
-    if (name.starts_with("frames.u8.tmp-") ||
-        (name.starts_with("fingerprint.json.") && name.ends_with(".tmp"))) {
-      litter.push_back(e.path());
-    }
-  }
-  for (const auto& p : litter) fs::remove_all(p, ec);
-}
+void remove_litter(const fs::path& entry) { remove_entry_litter(entry, {"frames.u8.tmp-"}); }
 
 // Entries of `root` whose source files are all gone, removed when nobody holds their lock.
 void remove_stale_entries(const fs::path& root) {
@@ -285,9 +266,7 @@ std::vector<std::vector<arrow::ArrayPtr>> frame_views(const Dataset& ds, int fie
 
 fs::path frame_cache_root(const std::string& setting) {
   if (setting != "auto") return fs::path(setting);
-  if (auto p = env_path("MOUSE_DATA_CACHE")) return *p / "frames";
-  if (auto p = env_path("XDG_CACHE_HOME")) return *p / "mouse-data" / "frames";
-  if (auto p = env_path("HOME")) return *p / ".cache" / "mouse-data" / "frames";
+  if (auto root = default_cache_root("frames")) return *root;
   throw InvalidArgument(
       "image_cache=\"auto\" found no cache directory: set MOUSE_DATA_CACHE, XDG_CACHE_HOME or "
       "HOME, or give image_cache a directory");
