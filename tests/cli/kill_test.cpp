@@ -131,6 +131,18 @@ TEST(CrashSafeWrites, GenerateOverwriteKilledLeavesOldOrNewAndNoLitter) {
                   false, tmp / "cache", 300, 40000, 30, 1);
 }
 
+TEST(CrashSafeWrites, StreamedHubGenerateKilledLeavesOldOrNewAndNoLitter) {
+  // Shards written a row group at a time, each under a temporary name inside the temporary
+  // directory: killed anywhere, the old layout or the new one.
+  mouse::test::TempDir tmp;
+  const fs::path out = tmp / "hub";
+  ASSERT_GT(run_to_end({"generate", "cartpole", out.string(), "--steps", "300", "--format", "hub"}),
+            0);
+  kill_repeatedly({"generate", "cartpole", out.string(), "--steps", "400000", "--format", "hub",
+                   "--overwrite"},
+                  out, true, tmp / "cache", 300, 400000, 20, 3);
+}
+
 TEST(CrashSafeWrites, ConvertOverwriteKilledLeavesOldOrNewAndNoLitter) {
   mouse::test::TempDir tmp;
   const fs::path in = tmp / "in";

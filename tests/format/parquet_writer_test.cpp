@@ -4,7 +4,10 @@
 // nulls) are read by us value for value.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -199,6 +202,78 @@ TEST(ParquetWriter, RejectsUnsupportedTypesAndMismatchedBatches) {
   auto other = make_batch({"x"}, {make_primitive<int64_t>(std::vector<int64_t>{1, 2})});
   std::vector<RecordBatch> b2{ints, other};
   EXPECT_THROW(pq::write_parquet(ints.schema, b2), mouse::InvalidArgument);
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(ParquetStreamWriter, WritesTheBytesOfWriteParquetARowGroupAtATime) {
+  std::vector<RecordBatch> batches = {every_type_batch(300), every_type_batch(77, 300), every_type_batch(0)};
+  mouse::test::TempDir tmp;
+  pq::WriteOptions o;
+  o.row_group_rows = 128;
+  o.page_bytes = 256;
+  for (const auto compression : {pq::Compression::kNone, pq::Compression::kZstd}) {
+    o.compression = compression;
+    const auto whole = pq::write_parquet(batches.front().schema, batches, o);
+    const fs::path path = tmp / "streamed.parquet";
+    fs::remove(path);
+    pq::ParquetWriter w(path, batches.front().schema, o);
+    w.write(batches[0]);
+    // Two row groups are on disk already, under the temporary name; the target is not there.
+    EXPECT_FALSE(fs::exists(path));
+    const auto names = names_in(tmp.path());
+    ASSERT_EQ(names.size(), 1u);
+    EXPECT_TRUE(names[0].starts_with("streamed.parquet.tmp-")) << names[0];
+    EXPECT_GT(fs::file_size(tmp / names[0]), 1000u);
+    w.write(batches[1]);
+    w.write(batches[2]);
+    w.close();
+    w.close();  // a second close does nothing
+    EXPECT_EQ(file_bytes(path), std::string(whole.begin(), whole.end()));
+    EXPECT_EQ(names_in(tmp.path()), std::vector<std::string>{"streamed.parquet"});
+    EXPECT_THROW(w.write(batches[0]), mouse::InvalidArgument);
+  }
+}
+
+TEST(ParquetStreamWriter, AWriterNotClosedLeavesTheTargetAsItWas) {
+  mouse::test::TempDir tmp;
+  const fs::path path = tmp / "t.parquet";
+  const auto ints = make_batch({"x"}, {make_primitive<int32_t>(std::vector<int32_t>{1, 2})});
+  const auto longs = make_batch({"x"}, {make_primitive<int64_t>(std::vector<int64_t>{1, 2})});
+  std::vector<RecordBatch> old{ints};
+  pq::write_parquet(path, ints.schema, old);
+  const std::string before = file_bytes(path);
+  {
+    pq::WriteOptions o;
+    o.row_group_rows = 1;
+    pq::ParquetWriter w(path, ints.schema, o);
+    w.write(ints);
+    // A batch of another type is refused, naming the column; the writer is dropped unclosed.
+    try {
+      w.write(longs);
+      ADD_FAILURE() << "no error";
+    } catch (const mouse::InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("\"x\""), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(file_bytes(path), before);
+  EXPECT_EQ(names_in(tmp.path()), std::vector<std::string>{"t.parquet"});
+  // Bad arguments and an unwritable place are errors before anything is written.
+  EXPECT_THROW(pq::ParquetWriter(path, nullptr), mouse::InvalidArgument);
+  pq::WriteOptions zero;
+  zero.row_group_rows = 0;
+  EXPECT_THROW(pq::ParquetWriter(path, ints.schema, zero), mouse::InvalidArgument);
+  EXPECT_THROW(pq::ParquetWriter(tmp / "missing" / "t.parquet", ints.schema), mouse::IoError);
 }
 
 // --- cross-implementation -------------------------------------------------------------------
