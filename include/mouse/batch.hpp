@@ -31,7 +31,9 @@ struct BatchifierOptions {
   /// Batches that may be ready or in the making ahead of the consumer; must be >= 1.
   int64_t prefetch = 4;
   /// Background threads; 0 = none, next_batch() samples and gathers on the calling thread.
-  /// Must be >= 0.
+  /// Must be >= 0. With workers, a next_batch() whose batch is not ready yet, while fewer than
+  /// `prefetch` batches are ready or in the making, assembles the next one itself instead of
+  /// sleeping (the same batch a worker would have made), then takes its own when it is there.
   int64_t num_workers = 1;
   /// Allocate batches in CUDA page-locked memory when libcudart and a device are present;
   /// otherwise a one-time warning on stderr and ordinary memory.
@@ -47,7 +49,7 @@ struct BatchifierOptions {
   /// InvalidArgument.
   std::string boundaries = "none";
   /// Optional per-batch step run by whoever assembles the batch (a worker thread, or the caller
-  /// with num_workers = 0) before it is queued, e.g. a TokenAugmenter:
+  /// inside next_batch) before it is queued, e.g. a TokenAugmenter:
   /// `[aug](TensorDict b, int64_t n, const Allocator& a) { return aug->apply_fresh(b, n, a); }`.
   /// Gets the batch, its number (0, 1, ... in delivery order) and the batch allocator; returns
   /// the batch to deliver. It may run on several threads at once, so it must be thread-safe; an

@@ -86,14 +86,16 @@ class PrefetchBatchifier:
         batch per epoch, then wrap) or ``"batch"`` (each epoch in a fresh random permutation).
     prefetch : Batches kept ready (>= 1).
     num_workers : C++ worker threads (0 = sample on the calling thread). Order is kept in every
-        mode, so ``sequential`` / ``batch`` may use several workers.
+        mode, so ``sequential`` / ``batch`` may use several workers. A ``next_batch`` whose
+        batch is not ready yet, with room in the queue, assembles the next one itself (GIL
+        released) rather than sleeping.
     pin_memory : Allocate batches in CUDA page-locked memory when a CUDA runtime is present
         (a warning and ordinary memory otherwise).
     seed : Makes every mode reproducible, whatever ``num_workers`` is (default: random).
     boundaries : ``"none"``, ``"source"`` (windows stay inside one loaded dataset or the buffer)
         or ``"episode"`` (inside one episode; short episodes are right-padded and a bool
         ``mask`` [B, S] marks real steps; padding has zeros, q_star -inf and time -1).
-    augmenter : A TokenAugmenter applied to every batch inside the workers (batch n gets the
+    augmenter : A TokenAugmenter applied to every batch as it is assembled (batch n gets the
         n-th snapshot and masks, reproducibly).
     format : Output type; defaults to the store's.
     stores : Several DatasetStores to mix (instead of ``store``). They must encode to the same

@@ -55,6 +55,12 @@ struct BatchifierImpl {
   void stop_workers();
   void worker_loop();
   Result produce(int64_t* seq);
+  // Under mutex_: puts batch `seq` in its ring slot; true if a sleeping next() should wake.
+  bool fill(int64_t seq, Result r);
+  // Called by next() (holding `lock` on mutex_, which it releases while assembling) when its
+  // batch is not ready and the ring has room: plans and assembles the next batch on the
+  // calling thread, as a worker would, instead of sleeping.
+  void help(std::unique_lock<std::mutex>& lock);
 
   std::vector<std::shared_ptr<const RowSource>> sources_;
   BatchifierOptions options_;
@@ -88,6 +94,7 @@ struct BatchifierImpl {
   // Whether next() spins a little before it sleeps: only when a core is left over for it.
   bool spin_ = false;
   bool stop_ = false;
+  int64_t generation_ = 0;  // start_workers() calls: a batch planned before a restart is dropped
   bool closed_ = false;
   BatchifierState delivered_state_;
 
@@ -231,14 +238,34 @@ void BatchifierImpl::worker_loop() {
     {
       std::lock_guard lock(mutex_);
       if (stop_) return;
-      const auto index = static_cast<size_t>(seq % slots);
-      ring_[index] = std::move(r);
-      filled_[index].store(seq, std::memory_order_release);
-      // Only the batch a lone next() waits for wakes it (it finds the others when it gets to
-      // them); with several next() waiting, any batch may be one's.
-      wake = waiters_ > 1 || (waiters_ == 1 && waiting_for_ == seq);
+      wake = fill(seq, std::move(r));
     }
     if (wake) ready_cv_.notify_all();
+  }
+}
+
+bool BatchifierImpl::fill(int64_t seq, Result r) {
+  const auto index = static_cast<size_t>(seq % static_cast<int64_t>(ring_.size()));
+  ring_[index] = std::move(r);
+  filled_[index].store(seq, std::memory_order_release);
+  // Only the batch a lone next() waits for wakes it (it finds the others when it gets to
+  // them); with several next() waiting, any batch may be one's.
+  return waiters_ > 1 || (waiters_ == 1 && waiting_for_ == seq);
+}
+
+void BatchifierImpl::help(std::unique_lock<std::mutex>& lock) {
+  ++outstanding_;
+  const int64_t generation = generation_;
+  lock.unlock();
+  int64_t seq = 0;
+  Result r = produce(&seq);
+  lock.lock();
+  // Stopped (closed, or restarted by restore) meanwhile: the ring it was planned for is gone.
+  if (stop_ || generation != generation_) return;
+  if (fill(seq, std::move(r))) {
+    lock.unlock();
+    ready_cv_.notify_all();
+    lock.lock();
   }
 }
 
@@ -253,6 +280,7 @@ void BatchifierImpl::start_workers() {
   spin_ = options_.num_workers > 0 &&
           options_.num_workers < static_cast<int64_t>(std::thread::hardware_concurrency());
   waiting_for_ = -1;
+  ++generation_;
   outstanding_ = 0;
   delivered_ = 0;
   delivered_hint_.store(0, std::memory_order_relaxed);
@@ -291,32 +319,47 @@ SampledBatch BatchifierImpl::next() {
     }
     r = produce(nullptr);
   } else {
-    if (spin_) {
-      // Only a hint (next() may race with another next()): the slot is checked again under
-      // the lock.
-      const int64_t want = delivered_hint_.load(std::memory_order_relaxed);
-      const auto index = static_cast<size_t>(want % static_cast<int64_t>(ring_.size()));
-      // A worker on another core is about to deliver: waiting a few tens of microseconds
-      // for it costs less than sleeping and being woken (a context switch each way).
-      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
-      while (filled_[index].load(std::memory_order_acquire) != want &&
-             std::chrono::steady_clock::now() < until) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-      }
-    }
     std::unique_lock lock(mutex_);
     if (closed_) throw InvalidArgument("PrefetchBatchifier: next_batch after close");
     const auto slots = static_cast<int64_t>(ring_.size());
-    // The batch to take is the next undelivered one (another next() may take one meanwhile).
-    ++waiters_;
-    while (!closed_ && !ring_[static_cast<size_t>(delivered_ % slots)].has_value()) {
+    // Until the batch to take (the next undelivered one) is there: while the ring has room,
+    // assemble the next planned batch here, as a worker would, instead of sleeping (its place
+    // in the order is its sequence number, so the batches are the same whoever assembles
+    // them); then spin a little when a core is free for it; then sleep.
+    bool spun = false;
+    while (!ring_[static_cast<size_t>(delivered_ % slots)].has_value()) {
+      if (!stop_ && outstanding_ < slots) {
+        help(lock);
+        if (closed_) {
+          throw InvalidArgument("PrefetchBatchifier: closed while next_batch waited");
+        }
+        continue;
+      }
+      if (spin_ && !spun) {
+        spun = true;
+        const int64_t want = delivered_;
+        const auto index = static_cast<size_t>(want % slots);
+        lock.unlock();
+        // A worker on another core is about to deliver: waiting a few tens of microseconds
+        // for it costs less than sleeping and being woken (a context switch each way).
+        const auto until =
+            std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+        while (filled_[index].load(std::memory_order_acquire) != want &&
+               std::chrono::steady_clock::now() < until) {
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+        }
+        lock.lock();
+        if (closed_) throw InvalidArgument("PrefetchBatchifier: closed while next_batch waited");
+        continue;
+      }
+      ++waiters_;
       waiting_for_ = delivered_;
       ready_cv_.wait(lock);
+      --waiters_;
+      if (closed_) throw InvalidArgument("PrefetchBatchifier: closed while next_batch waited");
     }
-    --waiters_;
-    if (closed_) throw InvalidArgument("PrefetchBatchifier: closed while next_batch waited");
     const auto index = static_cast<size_t>(delivered_ % slots);
     r = std::move(*ring_[index]);
     ring_[index].reset();

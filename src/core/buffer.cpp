@@ -80,8 +80,12 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
       ::close(fd);
       throw_errno("cannot mmap", path, err);
     }
-    // Windows are sampled at random: no readahead (advice only).
+    // Windows are sampled at random: no readahead (advice only). Huge pages where the kernel
+    // and filesystem map file pages that way (e.g. ext4 and xfs with large folios): a random
+    // window then costs no page walk, which matters once the mapped data outgrows the TLB's
+    // reach by far (100M rows: 5 GB).
     (void)::madvise(p, static_cast<size_t>(st.st_size), MADV_RANDOM);
+    (void)::madvise(p, static_cast<size_t>(st.st_size), MADV_HUGEPAGE);
     data = static_cast<const uint8_t*>(p);
   }
   ::close(fd);
