@@ -3,6 +3,7 @@
 // and 0, 1, 2 workers, alongside a memcpy of the same bytes. Reports batches/s, steps/s and
 // bytes/s (bytes of the delivered batch tensors).
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -91,23 +92,29 @@ BENCHMARK(BM_Batchifier)
     ->Unit(benchmark::kMicrosecond);
 
 // The floor: copying a batch's bytes (from random places in a buffer of the same size as the
-// encoded columns) into fresh memory.
-void BM_MemcpyBaseline(benchmark::State& state) {
+// encoded columns of `rows` rows) into fresh memory.
+void memcpy_baseline(benchmark::State& state, int64_t rows) {
   mouse::BatchifierOptions o;
   o.num_workers = 0;
   o.seed = 1;
   mouse::PrefetchBatchifier b(store(), kS, kB, o);
   const int64_t bytes_per_batch = b.next_batch().nbytes();
   const int64_t row_bytes = bytes_per_batch / (kB * kS);
-  std::vector<uint8_t> src(static_cast<size_t>(kRows * row_bytes), 1);
+  // In huge pages, as the store's mapped files are where the kernel allows it: the floor.
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t src_bytes = (static_cast<size_t>(rows * row_bytes) + kHuge - 1) / kHuge * kHuge;
+  std::unique_ptr<uint8_t, decltype(&std::free)> src(
+      static_cast<uint8_t*>(std::aligned_alloc(kHuge, src_bytes)), &std::free);
+  (void)::madvise(src.get(), src_bytes, MADV_HUGEPAGE);
+  std::memset(src.get(), 1, src_bytes);
   int64_t batches = 0;
   uint64_t x = 88172645463325252ull;
   for (auto _ : state) {
     auto dst = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(bytes_per_batch));
     for (int64_t w = 0; w < kB; ++w) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      const int64_t start = static_cast<int64_t>(x % static_cast<uint64_t>(kRows - kS));
-      std::memcpy(dst.get() + w * kS * row_bytes, src.data() + start * row_bytes,
+      const int64_t start = static_cast<int64_t>(x % static_cast<uint64_t>(rows - kS));
+      std::memcpy(dst.get() + w * kS * row_bytes, src.get() + start * row_bytes,
                   static_cast<size_t>(kS * row_bytes));
     }
     benchmark::DoNotOptimize(dst.get());
@@ -115,6 +122,8 @@ void BM_MemcpyBaseline(benchmark::State& state) {
   }
   report(state, batches, batches * bytes_per_batch);
 }
+
+void BM_MemcpyBaseline(benchmark::State& state) { memcpy_baseline(state, kRows); }
 BENCHMARK(BM_MemcpyBaseline)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // 84x84x3 frames stored as PNG (an Image feature): every step of a batch is decoded, so this is
@@ -465,6 +474,13 @@ const mouse::DatasetStore& scale_store(int64_t millions) {
   return *large;
 }
 
+// The memcpy floor over a buffer of the encoded size of 1M or 100M rows (6.3 GB): what random
+// windows cost the memory system itself at each scale. Arg: millions of rows.
+void BM_MemcpyBaselineAtScale(benchmark::State& state) {
+  memcpy_baseline(state, state.range(0) * 1'000'000);
+  state.SetLabel(std::to_string(state.range(0)) + "M rows memcpy");
+}
+
 // Args: millions of rows (1 or 100), mode index, workers, boundaries (0 none, 1 episode).
 void BM_BatchifierAtScale(benchmark::State& state) {
   mouse::BatchifierOptions o;
@@ -494,6 +510,12 @@ int main(int argc, char** argv) {
         ->ArgsProduct({{1, 100}, {0}, {0, 2}, {0, 1}})
         ->ArgsProduct({{1, 100}, {1, 2}, {0, 2}, {0}})
         ->ArgNames({"Mrows", "mode", "workers", "episode"})
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark("BM_MemcpyBaselineAtScale", BM_MemcpyBaselineAtScale)
+        ->ArgName("Mrows")
+        ->Arg(1)
+        ->Arg(100)
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
   }

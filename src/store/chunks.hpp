@@ -31,15 +31,24 @@ struct Chunk {
 struct ChunkList {
   std::vector<Chunk> chunks;
   std::vector<int64_t> starts{0};
+  /// Rows of every chunk but the last when they all hold the same number (record batches of
+  /// `datasets`' writer_batch_size), else 0: find() then divides instead of searching.
+  int64_t uniform = 0;
 
   int64_t rows() const noexcept { return starts.back(); }
   /// Appends `chunk` of `n` rows.
   void add(const Chunk& chunk, int64_t n) {
+    if (chunks.empty()) {
+      uniform = n;
+    } else if (uniform > 0 && starts.back() - starts[starts.size() - 2] != uniform) {
+      uniform = 0;  // the chunk before this one is no longer the last, and not of the size
+    }
     chunks.push_back(chunk);
     starts.push_back(starts.back() + n);
   }
   /// The chunk holding row `row` (0 <= row < rows()).
   size_t find(int64_t row) const noexcept {
+    if (uniform > 0) return std::min(static_cast<size_t>(row / uniform), chunks.size() - 1);
     return static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), row) -
                                starts.begin() - 1);
   }
