@@ -189,6 +189,55 @@ TEST(Close, FromAWatchdogWhileTheConsumerDestroysTheBatchifier) {
   }
 }
 
+// A next_batch whose batch is not ready, with room in the ring, assembles the next batch itself
+// (the same batch a worker would have made), so one worker and the consumer share the work.
+TEST(Workers, ConsumerAssemblesWhileItsBatchIsNotReady) {
+  auto src = std::make_shared<FakeSource>(std::vector<int64_t>{1000});
+  PrefetchBatchifier sync(src, 10, 3, opts("random", 0));
+  std::vector<TensorDict> expected = take(sync, 12);
+  const auto consumer = std::this_thread::get_id();
+  std::atomic<int> on_consumer{0};
+  BatchifierOptions o = opts("random", 1);
+  o.prefetch = 4;
+  o.transform = [&](TensorDict b, int64_t, const Allocator&) {
+    if (std::this_thread::get_id() == consumer) ++on_consumer;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // batches are slow to make
+    return b;
+  };
+  PrefetchBatchifier b(src, 10, 3, o);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_TRUE(b.next_batch().equals(expected[i])) << "batch " << i;
+  }
+  EXPECT_GT(on_consumer.load(), 0);
+}
+
+// close() from another thread while the consumer is assembling a batch inside next_batch: that
+// next_batch (or the one after it) throws the closed error; nothing hangs or leaks.
+TEST(Close, WhileTheConsumerAssemblesABatch) {
+  auto src = std::make_shared<FakeSource>(std::vector<int64_t>{1000});
+  for (int round = 0; round < 10; ++round) {
+    BatchifierOptions o = opts("random", 1);
+    o.prefetch = 4;
+    o.transform = [](TensorDict b, int64_t, const Allocator&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      return b;
+    };
+    PrefetchBatchifier b(src, 10, 3, o);
+    std::atomic<bool> threw{false};
+    std::thread consumer([&] {
+      try {
+        for (;;) b.next_batch();
+      } catch (const InvalidArgument& e) {
+        threw = std::string(e.what()).find("close") != std::string::npos;
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1 + round));
+    b.close();
+    consumer.join();
+    EXPECT_TRUE(threw) << "round " << round;
+  }
+}
+
 TEST(Close, DestructorJoinsRunningWorkers) {
   auto src = std::make_shared<FakeSource>(std::vector<int64_t>{1000});
   for (int i = 0; i < 20; ++i) {
