@@ -92,20 +92,20 @@ BENCHMARK(BM_Batchifier)
     ->Unit(benchmark::kMicrosecond);
 
 // The floor: copying a batch's bytes (from random places in a buffer of the same size as the
-// encoded columns of `rows` rows) into fresh memory.
-void memcpy_baseline(benchmark::State& state, int64_t rows) {
+// encoded columns of `rows` rows) into fresh memory; with `huge`, the buffer in huge pages, as
+// the store's mapped files are where the kernel allows it (the stricter floor).
+void memcpy_baseline(benchmark::State& state, int64_t rows, bool huge) {
   mouse::BatchifierOptions o;
   o.num_workers = 0;
   o.seed = 1;
   mouse::PrefetchBatchifier b(store(), kS, kB, o);
   const int64_t bytes_per_batch = b.next_batch().nbytes();
   const int64_t row_bytes = bytes_per_batch / (kB * kS);
-  // In huge pages, as the store's mapped files are where the kernel allows it: the floor.
   constexpr size_t kHuge = size_t{2} << 20;
   const size_t src_bytes = (static_cast<size_t>(rows * row_bytes) + kHuge - 1) / kHuge * kHuge;
   std::unique_ptr<uint8_t, decltype(&std::free)> src(
       static_cast<uint8_t*>(std::aligned_alloc(kHuge, src_bytes)), &std::free);
-  (void)::madvise(src.get(), src_bytes, MADV_HUGEPAGE);
+  (void)::madvise(src.get(), src_bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
   std::memset(src.get(), 1, src_bytes);
   int64_t batches = 0;
   uint64_t x = 88172645463325252ull;
@@ -123,8 +123,10 @@ void memcpy_baseline(benchmark::State& state, int64_t rows) {
   report(state, batches, batches * bytes_per_batch);
 }
 
-void BM_MemcpyBaseline(benchmark::State& state) { memcpy_baseline(state, kRows); }
+void BM_MemcpyBaseline(benchmark::State& state) { memcpy_baseline(state, kRows, false); }
 BENCHMARK(BM_MemcpyBaseline)->UseRealTime()->Unit(benchmark::kMicrosecond);
+void BM_MemcpyBaselineHugePages(benchmark::State& state) { memcpy_baseline(state, kRows, true); }
+BENCHMARK(BM_MemcpyBaselineHugePages)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // 84x84x3 frames stored as PNG (an Image feature): every step of a batch is decoded, so this is
 // where workers pay off. The frames are appended as pixels, written with save_to_disk (PNG
@@ -474,11 +476,13 @@ const mouse::DatasetStore& scale_store(int64_t millions) {
   return *large;
 }
 
-// The memcpy floor over a buffer of the encoded size of 1M or 100M rows (6.3 GB): what random
-// windows cost the memory system itself at each scale. Arg: millions of rows.
+// The memcpy floor over a buffer of the encoded size of 1M or 100M rows (6.3 GB), in 4 KB or
+// huge pages: what random windows cost the memory system itself at each scale. Args: millions
+// of rows, huge pages (0 / 1).
 void BM_MemcpyBaselineAtScale(benchmark::State& state) {
-  memcpy_baseline(state, state.range(0) * 1'000'000);
-  state.SetLabel(std::to_string(state.range(0)) + "M rows memcpy");
+  memcpy_baseline(state, state.range(0) * 1'000'000, state.range(1) != 0);
+  state.SetLabel(std::to_string(state.range(0)) + "M rows memcpy" +
+                 (state.range(1) ? " huge pages" : ""));
 }
 
 // Args: millions of rows (1 or 100), mode index, workers, boundaries (0 none, 1 episode).
@@ -513,9 +517,8 @@ int main(int argc, char** argv) {
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark("BM_MemcpyBaselineAtScale", BM_MemcpyBaselineAtScale)
-        ->ArgName("Mrows")
-        ->Arg(1)
-        ->Arg(100)
+        ->ArgsProduct({{1, 100}, {0, 1}})
+        ->ArgNames({"Mrows", "huge"})
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
   }

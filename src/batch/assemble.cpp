@@ -102,9 +102,11 @@ SampledBatch assemble_batch(std::span<const std::shared_ptr<const RowSource>> so
   if (with_mask) {
     Tensor mask = Tensor::empty({b, s}, DType::kBool, allocator);
     bool* m = mask.data_as<bool>();
+    static_assert(sizeof(bool) == 1);
     for (int64_t i = 0; i < b; ++i) {
-      const int64_t length = plan.windows[static_cast<size_t>(i)].length;
-      for (int64_t j = 0; j < s; ++j) m[i * s + j] = j < length;
+      const auto length = static_cast<size_t>(plan.windows[static_cast<size_t>(i)].length);
+      std::memset(m + i * s, 1, length);  // true
+      std::memset(m + i * s + static_cast<int64_t>(length), 0, static_cast<size_t>(s) - length);
     }
     data.set("mask", std::move(mask));
   }
