@@ -1,8 +1,10 @@
 // PrefetchBatchifier's threads, in the manner of PyTorch's C++ DataLoader: batches carry
 // sequence numbers, a worker plans its batch under the sampler lock (so plans come out in batch
 // order) and assembles it outside any lock, results land in a ring of `prefetch` slots indexed
-// by sequence number, and the consumer takes slot `delivered` only. A worker never lets an
-// exception escape; it ships an exception_ptr in its slot for the consumer to rethrow.
+// by sequence number, and the consumer takes slot `delivered` only; while that slot is empty
+// and the ring has room, the consumer plans and assembles the next batch itself, exactly as a
+// worker would, rather than sleeping. A worker never lets an exception escape; it ships an
+// exception_ptr in its slot for the consumer to rethrow.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -90,7 +92,6 @@ struct BatchifierImpl {
   // Per slot, the sequence number of the batch it holds (-1: none), published after the slot
   // is filled, so next() can see its batch arrive without the lock while it spins.
   std::unique_ptr<std::atomic<int64_t>[]> filled_;
-  std::atomic<int64_t> delivered_hint_{0};  // delivered_, readable without the lock
   // Whether next() spins a little before it sleeps: only when a core is left over for it.
   bool spin_ = false;
   bool stop_ = false;
@@ -283,7 +284,6 @@ void BatchifierImpl::start_workers() {
   ++generation_;
   outstanding_ = 0;
   delivered_ = 0;
-  delivered_hint_.store(0, std::memory_order_relaxed);
   planned_ = 0;
   stop_ = false;
   workers_.reserve(static_cast<size_t>(options_.num_workers));
@@ -365,7 +365,6 @@ SampledBatch BatchifierImpl::next() {
     ring_[index].reset();
     filled_[index].store(-1, std::memory_order_relaxed);
     ++delivered_;
-    delivered_hint_.store(delivered_, std::memory_order_relaxed);
     --outstanding_;
     const bool others_wait = waiters_ > 0;  // their batch is now the next one
     lock.unlock();
