@@ -57,7 +57,7 @@ def time_batches(next_batch, n, warmup=5):
 
 def cxx_batch_bench(binary):
     out = subprocess.run(
-        [binary, "--benchmark_filter=BM_Batchifier/mode:0/workers:[02]/episode:0/|BM_MemcpyBaseline",
+        [binary, "--benchmark_filter=BM_Batchifier/mode:0/workers:[012]/episode:0/|BM_MemcpyBaseline/",
          "--benchmark_format=json", "--benchmark_min_time=2s"],
         capture_output=True, text=True, check=True)
     res = {}
@@ -99,7 +99,7 @@ def main():
         nbytes = sum(v.numel() * v.element_size() for v in store[np.arange(B * S)].values())
 
         for fmt in ("torch", "numpy"):
-            for workers in (0, 2):
+            for workers in (0, 1, 2):
                 b = mouse_data.PrefetchBatchifier(store, S, B, num_workers=workers, prefetch=8,
                                                   seed=1, format=fmt)
                 res[f"mouse_data {fmt} workers={workers}"] = time_batches(b.next_batch, args.batches)
@@ -118,8 +118,9 @@ def main():
         res["numpy memcpy of the batch bytes"] = time_batches(memcpy_batch, args.batches)
 
         cxx = cxx_batch_bench(os.path.join(args.build, "bench", "batch_bench"))
-        res["C++ batch_bench workers=0"] = cxx["BM_Batchifier/mode:0/workers:0/episode:0/real_time"]
-        res["C++ batch_bench workers=2"] = cxx["BM_Batchifier/mode:0/workers:2/episode:0/real_time"]
+        for w in (0, 1, 2):
+            res[f"C++ batch_bench workers={w}"] = cxx[
+                f"BM_Batchifier/mode:0/workers:{w}/episode:0/real_time"]
         res["C++ memcpy baseline"] = cxx["BM_MemcpyBaseline/real_time"]
 
         core = load_mouse_core()
@@ -156,7 +157,7 @@ def main():
         print(f"| {k} | {v * 1e6:.1f} | {1 / v:.0f} |")
     ratio = lambda a, b: res[a] / res[b]  # noqa: E731
     print()
-    for w in (0, 2):
+    for w in (0, 1, 2):
         print(f"Python / C++ at workers={w}: "
               f"{ratio(f'mouse_data torch workers={w}', f'C++ batch_bench workers={w}'):.3f}")
         if f"mouse-core 0.3.0 workers={w}" in res:
