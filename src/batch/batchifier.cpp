@@ -88,6 +88,8 @@ struct BatchifierImpl {
   int64_t outstanding_ = 0;  // claimed by workers or ready, not yet delivered
   int64_t delivered_ = 0;
   int64_t waiters_ = 0;       // next() calls asleep on ready_cv_
+  // next() calls in progress (taking, assembling, spinning or asleep): a hint for the workers.
+  std::atomic<int64_t> inside_next_{0};
   int64_t waiting_for_ = -1;  // the sequence number the last of them sleeps on
   // Per slot, the sequence number of the batch it holds (-1: none), published after the slot
   // is filled, so next() can see its batch arrive without the lock while it spins.
@@ -223,12 +225,25 @@ BatchifierImpl::Result BatchifierImpl::produce(int64_t* seq) {
 
 // How long next() spins for its batch before it sleeps, when a core is free for it.
 constexpr int64_t kSpinMicros = 50;
+// How many times a worker facing a full ring yields its core before it sleeps (each yield is
+// a system call of about a microsecond).
+constexpr int kYields = 64;
 
 void BatchifierImpl::worker_loop() {
   const auto slots = static_cast<int64_t>(ring_.size());
   for (;;) {
     {
       std::unique_lock lock(mutex_);
+      // A full ring while the consumer is inside next() is mostly the batch it waits for still
+      // being made by a thread that lost its core (more threads than cores): give the core
+      // away for a moment instead of sleeping, so that thread runs at once and nobody needs
+      // waking (two workers on two cores: 18.8 -> 16.5 us a batch). A full ring while the
+      // consumer is elsewhere (training) is a slow consumer: sleep.
+      for (int i = 0; i < kYields && !stop_ && outstanding_ >= slots && inside_next_ > 0; ++i) {
+        lock.unlock();
+        std::this_thread::yield();
+        lock.lock();
+      }
       space_cv_.wait(lock, [&] { return stop_ || outstanding_ < slots; });
       if (stop_) return;
       ++outstanding_;
@@ -319,6 +334,13 @@ SampledBatch BatchifierImpl::next() {
     }
     r = produce(nullptr);
   } else {
+    struct Inside {  // counts this call in inside_next_ on every way out
+      std::atomic<int64_t>& n;
+      explicit Inside(std::atomic<int64_t>& count) : n(count) { n.fetch_add(1); }
+      ~Inside() { n.fetch_sub(1); }
+      Inside(const Inside&) = delete;
+      Inside& operator=(const Inside&) = delete;
+    } inside(inside_next_);
     std::unique_lock lock(mutex_);
     if (closed_) throw InvalidArgument("PrefetchBatchifier: next_batch after close");
     const auto slots = static_cast<int64_t>(ring_.size());
