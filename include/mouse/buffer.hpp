@@ -73,13 +73,18 @@ class MappedFile : public std::enable_shared_from_this<MappedFile> {
   /// in from the page cache on the next access), so pages touched while reading scattered
   /// metadata do not stay resident. Thread-safe; a no-op for an empty file.
   void release_resident() const noexcept;
+  /// Whether the map asked the kernel for huge pages: it does while the bytes mapped that way
+  /// by this process fit in half the memory available when it first mapped a file; past that
+  /// (data larger than memory) it keeps 4 KB pages, as a huge page is read whole on a fault.
+  bool huge_pages() const noexcept { return huge_pages_; }
 
  private:
-  MappedFile(std::filesystem::path path, const uint8_t* data, int64_t size)
-      : path_(std::move(path)), data_(data), size_(size) {}
+  MappedFile(std::filesystem::path path, const uint8_t* data, int64_t size, bool huge_pages)
+      : path_(std::move(path)), data_(data), size_(size), huge_pages_(huge_pages) {}
   std::filesystem::path path_;
   const uint8_t* data_;
   int64_t size_;
+  bool huge_pages_;
 };
 
 /// Writes `bytes` to `path` through a temporary file in the same directory that is renamed

@@ -70,9 +70,11 @@ Buffer Buffer::slice(int64_t offset, int64_t length) const {
 }
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) {
+  detail::ByteBudget& huge_budget = detail::huge_page_budget();  // first: it may read /proc
   struct stat st {};
   const int fd = detail::open_regular_file(path, &st);
   const uint8_t* data = nullptr;
+  bool huge = false;
   if (st.st_size > 0) {
     void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
@@ -83,17 +85,22 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
     // Windows are sampled at random: no readahead (advice only). Huge pages where the kernel
     // and filesystem map file pages that way (e.g. ext4 and xfs with large folios): a random
     // window then costs no page walk, which matters once the mapped data outgrows the TLB's
-    // reach by far (100M rows: 5 GB).
+    // reach by far (100M rows: 5 GB). Only while what is mapped so fits in memory (see
+    // huge_page_budget): data larger than memory keeps 4 KB pages and 4 KB reads.
     (void)::madvise(p, static_cast<size_t>(st.st_size), MADV_RANDOM);
-    (void)::madvise(p, static_cast<size_t>(st.st_size), MADV_HUGEPAGE);
+    if (huge_budget.take(st.st_size)) {
+      huge = ::madvise(p, static_cast<size_t>(st.st_size), MADV_HUGEPAGE) == 0;
+      if (!huge) huge_budget.give_back(st.st_size);
+    }
     data = static_cast<const uint8_t*>(p);
   }
   ::close(fd);
-  return std::shared_ptr<MappedFile>(new MappedFile(path, data, st.st_size));
+  return std::shared_ptr<MappedFile>(new MappedFile(path, data, st.st_size, huge));
 }
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), static_cast<size_t>(size_));
+  if (huge_pages_) detail::huge_page_budget().give_back(size_);
 }
 
 void MappedFile::release_resident() const noexcept {

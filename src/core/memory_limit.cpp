@@ -200,5 +200,18 @@ void check_below_physical_memory(int64_t bytes, std::string_view what) {
   }
 }
 
+bool ByteBudget::take(int64_t bytes) noexcept {
+  int64_t used = used_.load();
+  while (bytes <= limit_ - used) {
+    if (used_.compare_exchange_weak(used, used + bytes)) return true;
+  }
+  return false;
+}
+
+ByteBudget& huge_page_budget() {
+  static ByteBudget budget(available_memory_bytes() / 2);
+  return budget;
+}
+
 }  // namespace detail
 }  // namespace mouse

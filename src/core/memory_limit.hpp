@@ -2,6 +2,7 @@
 // physical-memory bound of every allocation.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,6 +31,27 @@ std::vector<CgroupPath> memory_cgroups(std::string_view proc_self_cgroup);
 /// unlimited value above 2^62) or the text does not parse.
 std::optional<int64_t> cgroup_headroom(std::string_view limit, std::string_view usage,
                                        std::string_view stat);
+
+/// A process-wide allowance of bytes, taken and given back by many threads.
+class ByteBudget {
+ public:
+  explicit ByteBudget(int64_t limit) noexcept : limit_(limit) {}
+  /// Takes `bytes` if they fit in what is left (true), else takes nothing (false).
+  bool take(int64_t bytes) noexcept;
+  /// Gives back `bytes` taken before.
+  void give_back(int64_t bytes) noexcept { used_.fetch_sub(bytes); }
+  int64_t used() const noexcept { return used_.load(); }
+
+ private:
+  int64_t limit_;
+  std::atomic<int64_t> used_{0};
+};
+
+/// The budget of mapped file bytes that get huge pages (MappedFile): half the memory available
+/// when the first file is mapped. Past it a mapping keeps 4 KB pages, because the kernel reads a
+/// whole 2 MB page per fault of a huge-page file mapping: random windows over data larger than
+/// memory would read 512 times the bytes they use.
+ByteBudget& huge_page_budget();
 
 /// Throws InvalidArgument naming `what` when `bytes` exceeds physical memory. Cheap (cached
 /// sysconf): the sanity bound of every allocation, where available_memory_bytes() is too slow.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/memory_limit.hpp"
 #include "mouse/error.hpp"
 #include "test_support.hpp"
 
@@ -80,6 +81,35 @@ TEST(MappedFile, MapsWholeFile) {
   EXPECT_EQ(map->size(), 12);
   EXPECT_EQ(map->path(), dir / "a.bin");
   EXPECT_EQ(as_string(map->buffer()), "mapped bytes");
+}
+
+// Huge pages are asked for while the process-wide budget allows, and the budget gets the bytes
+// back when the map goes; a map the budget cannot hold keeps 4 KB pages.
+TEST(MappedFile, HugePagesComeFromABudgetGivenBackOnUnmap) {
+  test::TempDir dir;
+  write_file_atomically(dir / "a.bin", as_bytes("mapped bytes"));
+  detail::ByteBudget& budget = detail::huge_page_budget();
+  const int64_t before = budget.used();
+  {
+    std::shared_ptr<MappedFile> map = MappedFile::open(dir / "a.bin");
+    // Refused only where the kernel has no transparent huge pages at all.
+    EXPECT_EQ(budget.used() - before, map->huge_pages() ? 12 : 0);
+    EXPECT_EQ(as_string(map->buffer()), "mapped bytes");
+  }
+  EXPECT_EQ(budget.used(), before);
+  // Fill the budget: the next map keeps small pages and still reads the same bytes.
+  int64_t filler = 0;
+  while (budget.take(int64_t{1} << 40)) filler += int64_t{1} << 40;
+  for (int64_t step = int64_t{1} << 39; step > 0; step >>= 1) {
+    if (budget.take(step)) filler += step;
+  }
+  {
+    std::shared_ptr<MappedFile> map = MappedFile::open(dir / "a.bin");
+    EXPECT_FALSE(map->huge_pages());
+    EXPECT_EQ(as_string(map->buffer()), "mapped bytes");
+  }
+  budget.give_back(filler);
+  EXPECT_EQ(budget.used(), before);
 }
 
 TEST(MappedFile, EmptyFileMapsToEmptyBuffer) {

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "mouse/buffer.hpp"
 #include "mouse/error.hpp"
@@ -105,6 +108,36 @@ TEST(Memory, SizesPastAvailableMemoryAreRefusedWithTheBytes) {
   EXPECT_NE(message_of(saturating_sum({available, int64_t{1} << 30}), "x"), "");
   EXPECT_EQ(message_of(1 << 20, "x"), "");
   EXPECT_EQ(message_of(available / 4, "x"), "");
+}
+
+TEST(ByteBudget, TakesWhatFitsAndNothingPastIt) {
+  ByteBudget budget(100);
+  EXPECT_TRUE(budget.take(60));
+  EXPECT_FALSE(budget.take(41));  // 101 > 100: nothing taken
+  EXPECT_EQ(budget.used(), 60);
+  EXPECT_TRUE(budget.take(40));
+  EXPECT_FALSE(budget.take(1));
+  budget.give_back(60);
+  EXPECT_EQ(budget.used(), 40);
+  EXPECT_TRUE(budget.take(60));
+  EXPECT_FALSE(budget.take(INT64_MAX));  // no overflow
+}
+
+TEST(ByteBudget, ThreadsNeverTakeMoreThanTheLimit) {
+  ByteBudget budget(1000);
+  std::atomic<int64_t> taken{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        if (budget.take(7)) taken += 7;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(taken.load(), budget.used());
+  EXPECT_LE(budget.used(), 1000);
+  EXPECT_GT(budget.used(), 1000 - 7);  // filled up to the last 7 bytes that fit
 }
 
 TEST(Memory, BufferAllocatePastPhysicalMemoryNamesItself) {
