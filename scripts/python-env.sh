@@ -5,24 +5,34 @@
 # keyed by the requirements' hash, so the large PyPI torch build is downloaded once per machine:
 # $MOUSE_DATA_VENV if set, else ~/.cache/mouse-data/venv-<hash>. The packages of the peer
 # benchmark (bench/peers/requirements.txt: torchrl, matplotlib) are added to it without their
-# dependencies, once per version of that file, so changing them does not download torch again.
+# dependencies, once per version of that file, so changing them does not download torch again;
+# so are python/requirements-extra.txt's (gymnasium for the collection-loop tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-add_peers() {
-  local peers_hash
-  peers_hash=$(sha256sum bench/peers/requirements.txt | cut -c1-12)
-  if [[ ! -f "$1/.peers-$peers_hash" ]]; then
-    "$1/bin/pip" install -q --disable-pip-version-check --no-deps -r bench/peers/requirements.txt >&2
-    rm -f "$1"/.peers-*
-    touch "$1/.peers-$peers_hash"
+# Adds the packages of a requirements file to the venv without their dependencies, once per
+# version of that file (a marker .layer-<name>-<hash>), so changing it does not download torch
+# again.
+add_layer() {
+  local venv=$1 file=$2 name layer_hash
+  name=$(basename "$(dirname "$file")")-$(basename "$file" .txt)
+  layer_hash=$(sha256sum "$file" | cut -c1-12)
+  if [[ ! -f "$venv/.layer-$name-$layer_hash" ]]; then
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r "$file" >&2
+    rm -f "$venv"/.layer-"$name"-*
+    touch "$venv/.layer-$name-$layer_hash"
   fi
+}
+
+add_layers() {
+  add_layer "$1" bench/peers/requirements.txt
+  add_layer "$1" python/requirements-extra.txt
 }
 
 hash=$(cat python/requirements-test.txt python/requirements-oracle.txt | sha256sum | cut -c1-12)
 venv=${MOUSE_DATA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/mouse-data/venv-$hash}
 if [[ -x "$venv/bin/python" && -f "$venv/.complete" ]]; then
-  add_peers "$venv"
+  add_layers "$venv"
   echo "$venv"
   exit 0
 fi
@@ -47,5 +57,5 @@ rm -rf "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r python/requirements-test.txt >&2
 "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r python/requirements-oracle.txt >&2
 touch "$venv/.complete"
-add_peers "$venv"
+add_layers "$venv"
 echo "$venv"
