@@ -107,6 +107,28 @@ std::string StoreArgs::width_options() const {
   return out;
 }
 
+int64_t encoded_row_bytes(const DatasetStore& store) {
+  int64_t total = 0;
+  for (const auto& [name, t] : store.empty_rows(0)) {
+    (void)name;
+    int64_t step = dtype_size(t.dtype());
+    for (size_t d = 1; d < t.shape().size(); ++d) step = saturating_product({step, t.shape()[d]});
+    total = saturating_sum({total, step});
+  }
+  return total;
+}
+
+int64_t encoded_row_values(const DatasetStore& store) {
+  int64_t total = 0;
+  for (const auto& [name, t] : store.empty_rows(0)) {
+    (void)name;
+    int64_t step = 1;
+    for (size_t d = 1; d < t.shape().size(); ++d) step = saturating_product({step, t.shape()[d]});
+    total = saturating_sum({total, step});
+  }
+  return total;
+}
+
 std::unique_ptr<DatasetStore> open_store(const StoreArgs& args) {
   // One encoded row must fit before anything is loaded (the store checks the rest).
   check_fits_in_memory(args.row_bytes(), fmt::format("one encoded row with {}", args.width_options()));

@@ -66,6 +66,12 @@ struct StoreArgs : SourceArgs {
   std::string width_options() const;
 };
 
+/// Bytes of one row of `store` as get() and batches encode it now: the columns its data have,
+/// at the configured widths, saturating.
+int64_t encoded_row_bytes(const DatasetStore& store);
+/// Values (tensor elements) of one encoded row of `store`, saturating.
+int64_t encoded_row_values(const DatasetStore& store);
+
 /// A store with `args.path` loaded (either layout, see load_source). A DatasetDict loads every split in order, or with --split
 /// the splits matching those names or globs (as from_dataset's split_pattern, so an unmatched
 /// name is an error listing the splits). A single dataset ignores a --split that names its own

@@ -48,9 +48,10 @@ void run(const Options& opt) {
   const std::vector<int64_t> indices = parse_indices(opt.indices);
   // The rows, and their text (up to ~24 characters a value), are built whole before printing.
   const auto n = static_cast<int64_t>(indices.size());
-  check_fits_in_memory(saturating_product({n, opt.store.row_values(), 24}),
+  const auto store = open_store(opt.store);
+  check_fits_in_memory(saturating_product({n, encoded_row_values(*store), 24}),
                        fmt::format("encode of {} rows with {}", n, opt.store.width_options()));
-  const TensorDict td = open_store(opt.store)->get(indices);
+  const TensorDict td = store->get(indices);
   std::cout << (opt.json ? tensor_dict_json(td) : tensor_dict_text(td));
 }
 

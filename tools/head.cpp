@@ -105,7 +105,11 @@ void run(const Options& opt) {
 
 void add_head(CLI::App& app) {
   auto opt = std::make_shared<Options>();
-  auto* cmd = app.add_subcommand("head", "Print the first rows of a dataset, one JSON object per row");
+  auto* cmd = app.add_subcommand(
+      "head",
+      "Print the first rows of a dataset. Text by default: a 'row N (split)' line, then one "
+      "'  column = value' line per column (values as JSON); --json prints one JSON object per "
+      "row instead");
   opt->source.add_to(cmd);
   cmd->add_option("--split", opt->split, "Split of a DatasetDict (default: every split in order)");
   cmd->add_option("-n", opt->n, "Number of rows")->capture_default_str();

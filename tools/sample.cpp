@@ -53,19 +53,21 @@ struct SamplerArgs {
         ->capture_default_str();
   }
 
-  // Refuses sizes the machine cannot hold before the store is loaded, naming the options.
-  void check_sizes() const {
+  // Refuses sizes the machine cannot hold, naming the options: batches of `st`'s rows as they
+  // encode (only the columns the dataset has; a --max-action-dim with no q-values column costs
+  // nothing), checked once the store is open (mapping it reads no rows).
+  void check_sizes(const DatasetStore& st) const {
     if (options.num_workers > kMaxWorkers) {
       throw InvalidArgument(fmt::format("--workers {}: more than {} threads", options.num_workers,
                                         kMaxWorkers));
     }
     if (sequence_length <= 0 || batch_size <= 0 || options.prefetch <= 0) return;  // the batchifier says why
     const int64_t windows = saturating_product({batch_size, sequence_length});
-    const int64_t batch = saturating_product({windows, store.row_bytes()});
+    const int64_t batch = saturating_product({windows, encoded_row_bytes(st) + 1});  // + mask
     // The batches queued (--prefetch), being built (--workers) and handed out; the text of one.
     const int64_t held = saturating_product(
         {batch, std::max<int64_t>(options.prefetch, 1) + std::max<int64_t>(options.num_workers, 0) + 2});
-    const int64_t text = saturating_product({windows, store.row_values(), 24});
+    const int64_t text = saturating_product({windows, encoded_row_values(st) + 1, 24});
     const int64_t perms = saturating_product(
         {batch_size, std::max<int64_t>(store.max_action_dim, 0) +
                          std::max<int64_t>(max_num_obs_discrete, 0) + 1, 8 * 4});
@@ -104,8 +106,8 @@ struct SampleOptions {
 
 void run_sample(SampleOptions& opt) {
   if (opt.batches < 0) throw InvalidArgument(fmt::format("--batches must be >= 0, got {}", opt.batches));
-  opt.sampler.check_sizes();
   auto store = open_store(opt.sampler.store);
+  opt.sampler.check_sizes(*store);
   auto batchifier = opt.sampler.make(*store);
   for (int64_t k = 0; k < opt.batches; ++k) {
     SampledBatch b = batchifier->next();
@@ -141,8 +143,8 @@ double percentile(std::vector<double>& sorted_ms, double p) {
 void run_bench(BenchOptions& opt) {
   if (!(opt.seconds > 0)) throw InvalidArgument(fmt::format("--seconds must be > 0, got {}", opt.seconds));
   using clock = std::chrono::steady_clock;
-  opt.sampler.check_sizes();
   auto store = open_store(opt.sampler.store);
+  opt.sampler.check_sizes(*store);
   auto batchifier = opt.sampler.make(*store);
   (void)batchifier->next_batch();  // warm-up: first batch includes thread start-up
   std::vector<double> latencies_ms;

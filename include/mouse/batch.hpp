@@ -180,9 +180,13 @@ class PrefetchBatchifier {
   PrefetchBatchifier(DatasetStore&& store, int64_t sequence_length, int64_t batch_size,
                      BatchifierOptions options = {}) = delete;
 
-  /// Over several stores, mixed by options.weights / weight_mode (see BatchifierOptions). The
-  /// stores must encode to the same columns, dtypes and shapes (a batch mixing two that do not
-  /// throws InvalidArgument naming the column), and outlive the batchifier. Throws as above,
+  /// Over several stores, mixed by options.weights / weight_mode (see BatchifierOptions). Every
+  /// batch has the columns of all stores with rows (e.g. a Hub store with q-values beside an
+  /// online store without): a store's windows get a missing value for a column it lacks (0,
+  /// q_star -inf, time -1), as rows of a store's own segments do. A column two stores share must
+  /// encode to the same dtype and shape (the same max dims; InvalidArgument naming the column
+  /// and the stores otherwise). The required columns are in every store. The stores must
+  /// outlive the batchifier. Throws as above,
   /// and when `stores` is empty or holds a null pointer, weights has another length than
   /// stores or a negative, non-finite or all-zero weight, weight_mode is unknown, or no store
   /// has a window.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "mouse/dataset.hpp"
+#include "mouse/hub.hpp"
 #include "mouse/tensor.hpp"
 #include "mouse/tensor_dict.hpp"
 
@@ -237,7 +239,8 @@ class DatasetStore {
   /// (its missing columns null; a buffer column the source lacks is InvalidArgument). Empty
   /// store → an empty dataset.
   Dataset to_dataset() const;
-  /// One dataset of all stores' rows in order; none → an empty dataset.
+  /// One dataset of all stores' rows in order, their columns lined up by name (align_columns):
+  /// a column one store lacks is null for its rows. None → an empty dataset.
   static Dataset merge_stores_to_dataset(std::span<const DatasetStore* const> stores);
 
   /// Empties source and buffer.
@@ -246,5 +249,45 @@ class DatasetStore {
  private:
   std::unique_ptr<detail::StoreState> state_;
 };
+
+/// The stores of one split: saved as their merge_stores_to_dataset.
+struct StoreSplit {
+  std::string name;
+  std::vector<const DatasetStore*> stores;
+};
+
+/// The splits of one Hub config.
+struct StoreConfigSplits {
+  std::string config;
+  std::vector<StoreSplit> splits;
+};
+
+/// Writes one config's stores as a Hub layout at `dir` (data/<split>-* Parquet shards and a
+/// README naming `config.config`, atomically, as save_to_hub_layout): each split is the merge of
+/// its stores (merge_stores_to_dataset), and the splits are lined up by column name
+/// (align_columns: a column one split lacks is null in the other's rows). Empty splits are left
+/// out; returns false (writing nothing) when every split is empty. Throws what
+/// merge_stores_to_dataset, align_columns and save_to_hub_layout throw.
+bool save_stores_to_hub_layout(const StoreConfigSplits& config, const std::filesystem::path& dir,
+                               HubSaveOptions options = {});
+
+/// As above for several configs in one layout (`<config>/<split>-*` shards, one README listing
+/// them all; save_to_hub_layout's multi-config form). Empty splits and configs are left out;
+/// false when all are empty.
+bool save_stores_to_hub_layout(const std::vector<StoreConfigSplits>& configs,
+                               const std::filesystem::path& dir,
+                               const HubSaveOptions& options = {});
+
+/// `datasets` lined up by column name, so that they concatenate (merging stores, splits of one
+/// Hub config): every result has the union of their columns, in order of first appearance, with
+/// one type each; a column a dataset lacks is null in its rows (which the encoder reads as SPEC
+/// §3's fill: time -1, q_star -inf, 0 otherwise). A column whose types differ widens, never
+/// narrows: bool → integer → float (int64 for two integer widths; float64 for a float32 beside
+/// an int32 or int64), null-typed → the other type, and the kinds conform() converts (list
+/// kinds, string kinds); the widened column's feature is what `datasets` infers for the type.
+/// A dataset already in that shape is returned as it is (zero-copy); the others get new
+/// record batches that share every column that needs no conversion. InvalidArgument naming the
+/// column and both datasets when two types cannot be lined up (e.g. a string and a float).
+std::vector<Dataset> align_columns(std::span<const Dataset> datasets);
 
 }  // namespace mouse

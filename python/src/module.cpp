@@ -511,50 +511,37 @@ NB_MODULE(_core, m) {
   // --- Hub layout ------------------------------------------------------------------------------
   m.def(
       "save_hub_layout",
-      [](const std::vector<std::pair<std::string, std::vector<const DatasetStore*>>>& splits,
+      [](std::vector<std::pair<std::string, std::vector<const DatasetStore*>>> splits,
          const std::string& dir, const std::string& config_name, int64_t max_shard_bytes) {
-        nb::gil_scoped_release release;
-        DatasetDict dict;
-        for (const auto& [name, stores] : splits) {
-          Dataset merged = DatasetStore::merge_stores_to_dataset(stores);
-          if (merged.num_rows() > 0) dict.insert(name, std::move(merged));
-        }
-        if (dict.size() == 0) return false;
+        StoreConfigSplits config{config_name, {}};
+        for (auto& [name, stores] : splits) config.splits.push_back({name, std::move(stores)});
         HubSaveOptions o;
-        o.config_name = config_name;
         o.max_shard_bytes = max_shard_bytes;
-        save_to_hub_layout(dict, dir, o);
-        return true;
+        nb::gil_scoped_release release;
+        return save_stores_to_hub_layout(config, dir, o);
       },
       "splits"_a, "dir"_a, "config_name"_a, "max_shard_bytes"_a,
-      "Writes each split's stores, merged, as a Hub layout (Parquet shards + README) at dir,\n"
-      "atomically; empty splits are left out. False (nothing written) when every split is empty.");
+      "save_stores_to_hub_layout for one config; False when every split is empty.");
   m.def(
       "save_hub_configs",
-      [](const std::vector<std::pair<
-             std::string, std::vector<std::pair<std::string, std::vector<const DatasetStore*>>>>>&
-             configs,
+      [](std::vector<std::pair<
+             std::string, std::vector<std::pair<std::string, std::vector<const DatasetStore*>>>>>
+             parts,
          const std::string& dir, int64_t max_shard_bytes) {
-        nb::gil_scoped_release release;
-        std::vector<std::pair<std::string, DatasetDict>> dicts;
-        for (const auto& [config, splits] : configs) {
-          DatasetDict dict;
-          for (const auto& [name, stores] : splits) {
-            Dataset merged = DatasetStore::merge_stores_to_dataset(stores);
-            if (merged.num_rows() > 0) dict.insert(name, std::move(merged));
+        std::vector<StoreConfigSplits> configs;
+        for (auto& [config, splits] : parts) {
+          configs.push_back({config, {}});
+          for (auto& [name, stores] : splits) {
+            configs.back().splits.push_back({name, std::move(stores)});
           }
-          if (dict.size() > 0) dicts.emplace_back(config, std::move(dict));
         }
-        if (dicts.empty()) return false;
         HubSaveOptions o;
         o.max_shard_bytes = max_shard_bytes;
-        save_to_hub_layout(dicts, dir, o);
-        return true;
+        nb::gil_scoped_release release;
+        return save_stores_to_hub_layout(configs, dir, o);
       },
       "configs"_a, "dir"_a, "max_shard_bytes"_a,
-      "Writes several configs (name -> splits -> stores, merged) as one Hub layout with\n"
-      "<config>/<split>-* shards, atomically; empty splits and configs are left out. False\n"
-      "(nothing written) when all are empty.");
+      "save_stores_to_hub_layout for several configs; False when all are empty.");
   m.def(
       "hub_config_names",
       [](const std::string& dir) {

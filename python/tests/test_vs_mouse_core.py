@@ -1116,13 +1116,39 @@ def test_diff_31_push_to_hub_one_commit_replacing_data_files(tmp_path):
     assert any(re.match(r"^data/train-\d{5}-of-\d{5}\.parquet$", p) for p in added)
 
 
+def _mouse_core_align_splits():
+    """mouse-core's ``_align_splits`` and the helpers it calls, taken from its ``hub.py`` (which
+    cannot be imported here: it needs an older ``huggingface_hub``)."""
+    import ast
+
+    path = MC_DS.__file__.replace("dataset_store.py", "hub.py")
+    tree = ast.parse(open(path).read())
+    wanted = {"_is_null_typed", "_placeholder_column_like", "_align_splits"}
+    module = ast.Module([n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in wanted],
+                        type_ignores=[])
+    scope = {"Any": object, "np": np, "Dataset": datasets.Dataset, "Features": datasets.Features,
+             "Value": datasets.Value, "__name__": "mouse_core_hub"}
+    exec(compile(module, path, "exec"), scope)
+    return scope["_align_splits"]
+
+
 def test_diff_32_splits_with_different_columns(tmp_path):
-    """mouse-core's push_to_hub aligns splits (_align_splits: union of columns, placeholders);
-    ours rejects splits whose features differ, naming both."""
-    src = open(MC_DS.__file__.replace("dataset_store.py", "hub.py")).read()
-    assert "def _align_splits" in src
+    """mouse-core's push_to_hub aligns splits with placeholders (a missing int column is 0, so a
+    split without episode_step reads back as step 0 everywhere); ours lines them up with nulls,
+    which encode as "not available" (time -1)."""
+    align = _mouse_core_align_splits()
+    train = datasets.Dataset.from_dict({"action": [1, 0], "reward": [0.5, 1.0], "done": [0, 1],
+                                        "episode_step": [0, 1]})
+    test = datasets.Dataset.from_dict({"action": [1], "reward": [0.5], "done": [1]})
+    theirs = align({"train": train, "test": test})
+    assert theirs["test"]["episode_step"] == [0]
     a, b = MD.DatasetStore(2), MD.DatasetStore(2)
-    a.append({"action": 1, "reward": 0.5, "done": 0, "x": 1.5})
-    b.append({"action": 1, "reward": 0.5, "done": 0, "y": "s"})
-    e = raises(lambda: MD.save_to_hub_layout({"train": [a], "test": [b]}, tmp_path / "hub"))
-    assert isinstance(e, ValueError) and "train" in str(e) and "test" in str(e)
+    a.from_dataset(train)
+    b.from_dataset(test)
+    assert MD.save_to_hub_layout({"train": [a], "test": [b]}, tmp_path / "hub")
+    ours = datasets.load_dataset(str(tmp_path / "hub"), cache_dir=str(tmp_path / "hf"))
+    assert ours["test"].column_names == theirs["test"].column_names
+    assert ours["test"]["episode_step"] == [None]
+    back = MD.DatasetStore(2, format="numpy")
+    back.from_dataset(ours["test"])
+    assert back[[0]]["time"].tolist() == [-1]

@@ -21,53 +21,50 @@ std::string describe(const Tensor& t) {
   return fmt::format("{} [{}]", dtype_name(t.dtype()), fmt::join(step, ", "));
 }
 
-// Throws unless `part` (from source `src`) has the columns of `want` (from source
-// `first_source`) with their dtypes and step shapes.
-void check_columns(const TensorDict& part, size_t src, const TensorDict& want,
-                   size_t first_source) {
+// Throws unless every column `part` (from source `src`) shares with `want` (whose columns came
+// from `owners`) has the same dtype and step shape there.
+void check_shared_columns(const TensorDict& part, size_t src, const TensorDict& want,
+                          const std::vector<size_t>& owners) {
   const std::vector<std::string> names = want.keys();
-  if (part.size() != names.size()) {
-    throw InvalidArgument(fmt::format(
-        "PrefetchBatchifier: store {} encodes to the columns [{}], store {} to [{}]; stores "
-        "mixed in one batchifier need the same columns",
-        first_source, fmt::join(names, ", "), src, fmt::join(part.keys(), ", ")));
-  }
-  for (const std::string& name : names) {
-    if (!part.contains(name)) {
-      throw InvalidArgument(fmt::format(
-          "PrefetchBatchifier: store {} has no column \"{}\" (store {} has); stores mixed in "
-          "one batchifier need the same columns",
-          src, name, first_source));
-    }
+  for (size_t k = 0; k < names.size(); ++k) {
+    const std::string& name = names[k];
+    if (!part.contains(name)) continue;
     const Tensor& have = part.at(name);
     const Tensor& w = want.at(name);
     if (have.dtype() != w.dtype() || have.ndim() != w.ndim() ||
         !std::equal(have.shape().begin() + 1, have.shape().end(), w.shape().begin() + 1)) {
       throw InvalidArgument(fmt::format(
           "PrefetchBatchifier: column \"{}\" is {} in store {} but {} in store {}; stores mixed "
-          "in one batchifier must encode to the same dtypes and shapes (the same max dims)",
-          name, describe(have), src, describe(w), first_source));
+          "in one batchifier must encode a shared column to the same dtype and shape (the same "
+          "max dims)",
+          name, describe(have), src, describe(w), owners[k]));
     }
   }
 }
 
 }  // namespace
 
-void check_same_columns(std::span<const std::shared_ptr<const RowSource>> sources) {
-  TensorDict first({0});
-  size_t first_source = 0;
-  bool have_first = false;
+TensorDict union_layout(std::span<const std::shared_ptr<const RowSource>> sources, int64_t rows,
+                        const Allocator& allocator) {
+  TensorDict layout({0});
+  std::vector<size_t> owners;  // the source each column of `layout` was first seen in
   for (size_t src = 0; src < sources.size(); ++src) {
     if (sources[src]->size() == 0) continue;
-    TensorDict part = sources[src]->allocate(0, default_allocator());
-    if (!have_first) {
-      first = std::move(part);
-      first_source = src;
-      have_first = true;
-      continue;
+    const TensorDict part = sources[src]->allocate(0, default_allocator());
+    check_shared_columns(part, src, layout, owners);
+    for (const auto& [name, t] : part) {
+      if (layout.contains(name)) continue;
+      layout.set(name, t);
+      owners.push_back(src);
     }
-    check_columns(part, src, first, first_source);
   }
+  TensorDict out({rows});
+  for (const auto& [name, t] : layout) {
+    std::vector<int64_t> shape = t.shape();
+    shape[0] = rows;
+    out.set(name, Tensor::empty(std::move(shape), t.dtype(), allocator));
+  }
+  return out;
 }
 
 SampledBatch assemble_batch(std::span<const std::shared_ptr<const RowSource>> sources,
@@ -88,14 +85,15 @@ SampledBatch assemble_batch(std::span<const std::shared_ptr<const RowSource>> so
     out.stores.push_back(w.source);
     slots[static_cast<size_t>(w.source)].push_back({w.start, w.length, i});
   }
-  // The first window's source allocates the batch (from the snapshot it reads); the others
-  // write into it, after a check that they encode to the same columns.
+  // One source: it allocates the batch from the snapshot it reads. Several: the batch has the
+  // columns of all of them (a column a source lacks is written as missing values for its
+  // windows, as for a store's own segments), so every batch has the same keys.
   const auto first = static_cast<size_t>(b == 0 ? 0 : plan.windows[0].source);
   TensorDict flat({b * s});
+  if (sources.size() > 1) flat = union_layout(sources, b * s, allocator);
   sources[first]->gather_windows(slots[first], s, flat, allocator);
   for (size_t src = 0; src < sources.size(); ++src) {
     if (src == first || slots[src].empty()) continue;
-    check_columns(sources[src]->allocate(0, allocator), src, flat, first);
     sources[src]->gather_windows(slots[src], s, flat, allocator);
   }
   TensorDict data = flat.reshape({b, s});

@@ -185,7 +185,7 @@ BatchifierImpl::BatchifierImpl(std::vector<std::shared_ptr<const RowSource>> sou
       b_(b),
       sampler_(sources_, initial_state(s, b, options_, sources_.size())) {
   sampler_.check_plannable();
-  if (sources_.size() > 1) check_same_columns(sources_);
+  if (sources_.size() > 1) union_layout(sources_, 0, default_allocator());  // shared columns agree
   options_.seed = sampler_.state().seed;
   delivered_state_ = sampler_.state();
   const Allocator* base = &default_allocator();

@@ -50,38 +50,45 @@ void RowSource::gather_windows(std::span<const WindowSlot> windows, int64_t sequ
     }
   }
   for (const auto& [name, want] : out) {
-    if (!part.contains(name)) {
-      throw InvalidArgument(fmt::format("gather_windows: the source has no column \"{}\"", name));
-    }
-    const Tensor& have = part.at(name);
     const int64_t out_rows = want.shape()[0];
     const int64_t step_bytes = out_rows == 0 ? 0 : want.nbytes() / out_rows;
-    if (have.dtype() != want.dtype() || (!rows.empty() && have.nbytes() / have.shape()[0] != step_bytes)) {
-      throw InvalidArgument(fmt::format(
-          "gather_windows: column \"{}\" of the source does not match the output", name));
+    // A column this source lacks gets what a missing value encodes to, as padding does.
+    const bool missing = !part.contains(name);
+    if (!missing) {
+      const Tensor& have = part.at(name);
+      if (have.dtype() != want.dtype() ||
+          (!rows.empty() && have.nbytes() / have.shape()[0] != step_bytes)) {
+        throw InvalidArgument(fmt::format(
+            "gather_windows: column \"{}\" of the source does not match the output", name));
+      }
     }
     Tensor target = want;
     auto* dst = static_cast<uint8_t*>(target.mutable_data());
-    const auto* from = static_cast<const uint8_t*>(have.data());
+    const auto* from = missing ? nullptr : static_cast<const uint8_t*>(part.at(name).data());
     // Padded steps hold what a missing value encodes to (SPEC §7): q_star -inf, time -1,
     // everything else 0.
     const bool q_star = name == "q_star" && want.dtype() == DType::kFloat32;
     const bool time = name == "time" && want.dtype() == DType::kInt64;
+    auto fill_missing = [&](uint8_t* first, int64_t bytes) {
+      if (q_star) {
+        std::fill_n(reinterpret_cast<float*>(first), bytes / 4,
+                    -std::numeric_limits<float>::infinity());
+      } else if (time) {
+        std::fill_n(reinterpret_cast<int64_t*>(first), bytes / 8, int64_t{-1});
+      } else {
+        std::memset(first, 0, static_cast<size_t>(bytes));
+      }
+    };
     int64_t k = 0;  // rows of `part` used so far
     for (const WindowSlot& w : windows) {
       uint8_t* slot = dst + w.slot * s * step_bytes;
+      if (missing) {
+        fill_missing(slot, s * step_bytes);
+        continue;
+      }
       std::memcpy(slot, from + k * step_bytes, static_cast<size_t>(w.length * step_bytes));
       k += w.length;
-      uint8_t* first = slot + w.length * step_bytes;
-      const int64_t pad_bytes = (s - w.length) * step_bytes;
-      if (q_star) {
-        std::fill_n(reinterpret_cast<float*>(first), pad_bytes / 4,
-                    -std::numeric_limits<float>::infinity());
-      } else if (time) {
-        std::fill_n(reinterpret_cast<int64_t*>(first), pad_bytes / 8, int64_t{-1});
-      } else {
-        std::memset(first, 0, static_cast<size_t>(pad_bytes));
-      }
+      fill_missing(slot + w.length * step_bytes, (s - w.length) * step_bytes);
     }
   }
 }

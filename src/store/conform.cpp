@@ -235,7 +235,10 @@ bool can_conform(const DataType& from, const DataType& to) noexcept {
     return is_integer_type(to.id) || (is_float_type(to.id) && to.id != TypeId::kFloat16);
   }
   if (is_float_type(from.id)) return to.id == TypeId::kFloat32 || to.id == TypeId::kFloat64;
-  if (from.id == TypeId::kBool) return to.id == TypeId::kBool;
+  if (from.id == TypeId::kBool) {  // widening: false / true as 0 / 1
+    return to.id == TypeId::kBool || is_integer_type(to.id) ||
+           to.id == TypeId::kFloat32 || to.id == TypeId::kFloat64;
+  }
   if (is_stringish(from.id)) return is_stringish(to.id) && !(is_text(to.id) && !is_text(from.id));
   if (from.is_list_like()) return to.is_list_like() && can_conform(*from.value_type(), *to.value_type());
   if (from.id == TypeId::kStruct && to.id == TypeId::kStruct) {

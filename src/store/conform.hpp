@@ -15,7 +15,8 @@ namespace mouse::detail {
 arrow::ArrayPtr all_null(const arrow::TypePtr& type, int64_t length);
 
 /// Whether conform() can turn arrays of `from` into `to`: equal types; null into anything;
-/// integers into any integer or float; floats into floats; bool into bool; utf8 / large_utf8 /
+/// integers into any integer or float; floats into floats; bool into bool, any integer or
+/// float (0 / 1); utf8 / large_utf8 /
 /// binary / large_binary among themselves (not binary into utf8); any list kind into any list
 /// kind with conformable items; structs member by member (missing members become null).
 bool can_conform(const arrow::DataType& from, const arrow::DataType& to) noexcept;

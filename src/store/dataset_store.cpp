@@ -494,7 +494,8 @@ Dataset DatasetStore::merge_stores_to_dataset(std::span<const DatasetStore* cons
     parts.push_back(store->to_dataset());
   }
   if (parts.empty()) return Dataset();
-  return parts.size() == 1 ? parts.front() : Dataset::concatenate(parts);
+  if (parts.size() == 1) return parts.front();
+  return Dataset::concatenate(align_columns(parts));
 }
 
 void DatasetStore::clear() {

@@ -69,6 +69,64 @@ TEST(StoreBatches, EqualTheStoresEncodingOfTheWindowRows) {
   }
 }
 
+// A Hub-like store (observations, q-values, episode steps) mixed with an online store that
+// appends only action / reward / done: every batch has the columns of both, and a window of the
+// online store reads as the same rows appended to the Hub store would (obs 0, q_star -inf).
+TEST(StoreBatches, StoresWithDifferentColumnsMixAsOneStoreWithBothSegments) {
+  auto hub = cartpole_store({3000});
+  auto combined = cartpole_store({3000});
+  StoreConfig config = hub->config();
+  DatasetStore online(config);
+  for (int i = 0; i < 500; ++i) {
+    StepRow row;
+    row["action"] = int64_t{i % 2};
+    row["reward"] = 0.5 * i;
+    row["done"] = int64_t{i % 37 == 36 ? 1 : 0};
+    online.append(row);
+    combined->append(row);
+  }
+  for (const char* mode : {"random", "sequential"}) {
+    for (int64_t workers : {0, 2}) {
+      BatchifierOptions o;
+      o.sampling = mode;
+      o.num_workers = workers;
+      o.seed = 11;
+      PrefetchBatchifier b(std::vector<const DatasetStore*>{hub.get(), &online}, 8, 16, o);
+      bool saw[2] = {false, false};
+      for (int i = 0; i < 30; ++i) {  // 28 batches make a sequential epoch
+        SampledBatch batch = b.next();
+        std::vector<int64_t> rows;
+        for (size_t w = 0; w < batch.starts.size(); ++w) {
+          saw[batch.stores[w]] = true;
+          const int64_t base = batch.stores[w] == 1 ? hub->size() : 0;
+          for (int64_t j = 0; j < 8; ++j) rows.push_back(base + batch.starts[w] + j);
+        }
+        const TensorDict want =
+            combined->get(rows).reshape({static_cast<int64_t>(batch.starts.size()), 8});
+        ASSERT_EQ(batch.data.keys().size(), 6u) << mode;  // obs_continuous and q_star included
+        ASSERT_TRUE(batch.data.equals(want)) << mode << " workers " << workers << " batch " << i;
+      }
+      EXPECT_TRUE(saw[0] && saw[1]) << mode;
+    }
+  }
+}
+
+TEST(StoreBatches, StoresEncodingASharedColumnDifferentlyAreRefusedByName) {
+  auto hub = cartpole_store({1000});
+  StoreConfig narrow = hub->config();
+  narrow.max_obs_continuous_dim = 3;
+  DatasetStore other(narrow);
+  other.from_dataset(cartpole(1000, 5));
+  try {
+    PrefetchBatchifier b(std::vector<const DatasetStore*>{hub.get(), &other}, 8, 4);
+    FAIL() << "stores with obs_continuous [4] and [3] were mixed";
+  } catch (const InvalidArgument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("column \"obs_continuous\""), std::string::npos) << what;
+    EXPECT_NE(what.find("store 1"), std::string::npos) << what;
+  }
+}
+
 TEST(StoreBatches, SameSeedSameBatchesWhateverTheWorkers) {
   auto store = cartpole_store({5000});
   std::vector<TensorDict> reference;

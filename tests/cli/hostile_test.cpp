@@ -366,12 +366,19 @@ TEST_F(HostileInputs, UnknownFeatureTypesOnEncodedColumnsAreErrors) {
 
 TEST_F(HostileInputs, SizesPastMemoryNameTheOption) {
   const std::string d = quote(disk());
-  expect_clean_error("encode " + d + " --indices 0,1 --max-action-dim 1000000000", "--max-action-dim");
+  // --max-action-dim sizes q_star, which only a dataset with q-values has.
+  const fs::path lake = root_->path() / "lake";
+  ASSERT_EQ(mouse::test::run_command(std::string(MOUSE_CLI_PATH) + " generate frozenlake-4x4 " + quote(lake) +
+                                     " --steps 20 >/dev/null")
+                .status,
+            0);
+  const std::string q = quote(lake);
+  expect_clean_error("encode " + q + " --indices 0,1 --max-action-dim 1000000000", "--max-action-dim");
   expect_clean_error("encode " + d + " --indices 0 --max-obs-image-pixels 4000000000000000000",
                      "--max-obs-image-pixels");
   expect_clean_error("sample " + d + " -S 4 -B 4000000000000", "-B 4000000000000");
   expect_clean_error("sample " + d + " -S 4 -B 2 --prefetch 4000000000000000", "--prefetch");
-  expect_clean_error("sample " + d + " -S 4 -B 2 --max-action-dim 1000000000", "--max-action-dim");
+  expect_clean_error("sample " + q + " -S 4 -B 2 --max-action-dim 1000000000", "--max-action-dim");
   expect_clean_error("sample " + d + " -S 4 -B 2 --workers 100000", "--workers 100000");
   const fs::path cfg = root_->path() / "permute.yaml";
   write(cfg, "permute_obs_discrete: true\n");
@@ -380,6 +387,17 @@ TEST_F(HostileInputs, SizesPastMemoryNameTheOption) {
                      "--max-num-obs-discrete");
   expect_clean_error("sample " + d + " -S 4 -B 2 --augment /dev/zero", "character device");
   expect_clean_error("sample " + d + " -S 4 -B 2 --augment " + quote(root_->path()), "is a directory");
+}
+
+// The memory check counts the columns the dataset has: CartPole has no q-values, so the default
+// --max-action-dim 1000 costs nothing, and a million windows of 4 of its rows fit.
+TEST_F(HostileInputs, SizesCountOnlyTheColumnsTheDatasetHas) {
+  const auto r = mouse::test::run_command(std::string(MOUSE_CLI_PATH) + " sample " + quote(disk()) +
+                                          " -S 4 -B 1000000 --workers 0 --batches 0 2>&1");
+  EXPECT_EQ(r.status, 0) << r.out;
+  const auto e = mouse::test::run_command(std::string(MOUSE_CLI_PATH) + " encode " + quote(disk()) +
+                                          " --indices 0,1 --max-action-dim 1000000000 2>&1");
+  EXPECT_EQ(e.status, 0) << e.out;
 }
 
 TEST_F(HostileInputs, OverwriteNeverReplacesAnInputOrAForeignDirectory) {

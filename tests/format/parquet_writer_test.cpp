@@ -167,6 +167,25 @@ TEST(ParquetWriter, WithoutArrowSchemaTheParquetTypesAreUsed) {
   EXPECT_EQ(t.schema->fields[1].type->to_string(), "fixed_size_list<item: float>[3]");
 }
 
+// A fixed_size_list column whose rows are all null in a row group (a column a merged split
+// lacks) has no items to stand under its null slots: it reads back as nulls of the declared size.
+TEST(ParquetWriter, AllNullFixedSizeListRowGroupsReadBack) {
+  const std::vector<float> items = {1, 2, 3, 4, 5, 6};
+  RecordBatch valid = make_batch({"fsl"}, {make_fixed_size_list(make_primitive<float>(items), 3)});
+  RecordBatch nulls = make_batch(
+      {"fsl"}, {make_fixed_size_list(make_primitive<float>(std::vector<float>(9, 0.0f)), 3,
+                                     {false, false, false})});
+  nulls.schema = valid.schema;
+  pq::WriteOptions o;
+  o.row_group_rows = 3;  // row group 1 holds only null rows
+  const std::vector<RecordBatch> batches = {valid, nulls};
+  auto bytes = pq::write_parquet(valid.schema, batches, o);
+  pq::Table t = pq::read_parquet(mouse::Buffer::copy_of(bytes), "null-fsl.parquet");
+  ASSERT_EQ(t.num_rows(), 5);
+  EXPECT_EQ(t.schema->fields[0].type->to_string(), "fixed_size_list<item: float>[3]");
+  mouse::test::expect_same_rows(mouse::test::pq_rows(t), rows_of(batches), "all-null row group");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     ParquetCodecs, ParquetWriterRoundTrip,
     ::testing::Combine(::testing::Values(pq::Compression::kNone, pq::Compression::kSnappy, pq::Compression::kGzip,

@@ -53,6 +53,17 @@ Buffer widen_offsets(const ArrayData& a) {
   return out;
 }
 
+// `n` zeroed, valid items of a fixed-width primitive `type` (placeholders under null list rows),
+// or nullptr for other types.
+arrow::ArrayPtr zeroed_items(const arrow::TypePtr& type, int64_t n) {
+  if (type->byte_width() <= 0) return nullptr;
+  auto out = std::make_shared<arrow::ArrayData>();
+  out->type = type;
+  out->length = n;
+  out->buffers = {Buffer(), Buffer::allocate(n * type->byte_width())};
+  return out;
+}
+
 }  // namespace
 
 std::shared_ptr<const arrow::Schema> decode_arrow_schema(std::string_view b64) {
@@ -137,6 +148,7 @@ arrow::ArrayPtr cast_to(const arrow::ArrayPtr& a, const arrow::TypePtr& target, 
     // directly rather than through the checked accessor.
     const int32_t* offs = a->buffers[1].as<int32_t>() + a->offset;
     const uint8_t* bits = a->null_count > 0 && !a->buffers[0].empty() ? a->buffers[0].data() : nullptr;
+    arrow::ArrayPtr placeholders;  // `size` items for null rows, when the child has too few
     ranges.reserve(static_cast<size_t>(a->length));
     for (int64_t i = 0; i < a->length; ++i) {
       const int64_t b = offs[i], e = offs[i + 1];
@@ -152,10 +164,17 @@ arrow::ArrayPtr cast_to(const arrow::ArrayPtr& a, const arrow::TypePtr& target, 
       } else {
         contiguous = false;
         if (a->children[0]->length < size) {
-          throw FormatError(source, -1, fmt::format("{}: cannot give null row {} the {} items of its "
-                                                    "fixed_size_list", where, i, size));
+          // Too few items to borrow (e.g. every row of the chunk is null): zeroed placeholders
+          // of a fixed-width item type.
+          if (!placeholders) placeholders = zeroed_items(a->children[0]->type, size);
+          if (!placeholders) {
+            throw FormatError(source, -1, fmt::format("{}: cannot give null row {} the {} items "
+                                                      "of its fixed_size_list", where, i, size));
+          }
+          ranges.push_back({1, 0, size});
+        } else {
+          ranges.push_back({0, 0, size});
         }
-        ranges.push_back({0, 0, size});
       }
     }
     arrow::ArrayPtr child = a->children[0];
@@ -163,6 +182,7 @@ arrow::ArrayPtr cast_to(const arrow::ArrayPtr& a, const arrow::TypePtr& target, 
       child = child->slice(offs[0], a->length * size);
     } else if (!contiguous) {
       std::vector<arrow::ArrayPtr> chunks{child};
+      if (placeholders) chunks.push_back(placeholders);
       child = arrow::take_ranges(child->type, chunks, ranges);
     } else {
       child = child->slice(0, 0);
