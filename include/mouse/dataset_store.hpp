@@ -153,27 +153,36 @@ class DatasetStore {
                     std::optional<std::vector<std::string>> split_pattern = {});
 
   /// Appends one step to the buffer. Value types: bool, int (int64), float (float64), string,
-  /// lists (nested allowed; ints and floats mixed give floats), ImagePixels (stored PNG-encoded;
-  /// float pixels as round(v * 255)) and EncodedImage (stored as given) as an HF Image column. The first non-null value of a
-  /// column fixes its type (a null or empty list leaves it open until one arrives); later rows may
-  /// omit columns (null) or add new ones (null for earlier rows). An int fits a float column; a
-  /// float widens an int column (or the int items of a list column) to float64, earlier values
-  /// becoming floats, as `datasets` infers [0, 0.5]; a list of a fixed_size_list column must have
-  /// its length.
-  /// Errors, all leaving the store unchanged: empty row, or no value for action / reward / done
-  /// (every buffer row must be encodable) → InvalidArgument; a value that does not fit its
-  /// column, a contract column (SPEC §3) of a type that cannot convert, or a float that is not a
-  /// whole number (1.5, NaN, inf) for action / done / episode_step / observation_discrete →
-  /// TypeError naming the column (and the row it would have been).
+  /// lists (nested allowed), ImagePixels (stored PNG-encoded; float pixels as v * 255) and
+  /// EncodedImage (stored as given) as an HF Image column. The first non-null value of a column
+  /// fixes its type (a null or empty list leaves it open until one arrives); later rows may omit
+  /// columns (null) or add new ones (null for earlier rows). Types widen, never narrow (SPEC §4,
+  /// bool -> int -> float, also for list items): a bool column that gets an int becomes int64
+  /// (earlier values 0 / 1), a bool or int column that gets a float becomes float64 (as
+  /// `datasets` infers [0, 0.5]); a bool in an int or float column is 0 / 1, an int in a float
+  /// column a float; a list of a fixed_size_list column must have its length.
+  /// Values outside the contract are refused here, naming the column and the row (its global
+  /// row index, source rows included): done not 0, 1 or 2; a negative action; an action >=
+  /// max_action_dim while q-values are encoded (a metadata_q_star column in the source, the buffer
+  /// or this row); a NaN or infinite reward; a non-whole float (1.5, NaN, inf) for action / done /
+  /// episode_step / observation_discrete. An image of more than max_obs_image_pixels values
+  /// (H x W x C) is appended, and the first one warns once per store on stderr (column, H x W x C,
+  /// max_obs_image_pixels): obs_image keeps only its first values.
+  /// Errors, all leaving the store unchanged: empty row, no value for action / reward / done
+  /// (every buffer row must be encodable), or a value outside the contract → InvalidArgument; a
+  /// value that does not fit its column or a contract column (SPEC §3) of a type that cannot
+  /// convert → TypeError naming the column.
   void append(const StepRow& row);
   /// Typed bulk append of `num_rows` steps given as Arrow columns (one array per column, all of
   /// length num_rows): the fast path for many steps. The arrays become one buffer chunk without a
-  /// copy when their types are the columns' types (or the columns are new); otherwise they are
-  /// converted to the fixed types (integers to wider integers or floats, list kinds, ...;
-  /// TypeError when they cannot be). action / reward / done must be present without nulls
-  /// (InvalidArgument); arrays are fully validated (InvalidArgument), float values of integer
-  /// keys must be whole numbers (InvalidArgument naming column and row). On error nothing
-  /// changes.
+  /// copy when their types are the columns' types (or the columns are new); otherwise the column
+  /// and the array meet in the wider type (SPEC §4 widening, as append: a bool column that gets
+  /// int arrays becomes int64, ...) and the array is converted to it (TypeError when the two
+  /// cannot meet, e.g. numbers and strings). action / reward / done must be present without
+  /// nulls (InvalidArgument); arrays are fully validated (InvalidArgument). The value contract of
+  /// append is checked over whole arrays (one pass per contract column, no per-row work when it
+  /// holds): InvalidArgument naming the column and the row within this call (counted from 0).
+  /// Image columns (Image structs or binary) warn as append does. On error nothing changes.
   void append_columns(const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns);
 
   /// Total rows (source + buffer).
@@ -233,14 +242,22 @@ class DatasetStore {
   TensorDict encode_hf_rows(const Dataset& rows) const;
 
   /// Every step as a dataset: source only → the source itself (no copy; several source
-  /// datasets are concatenated zero-copy and must share features); buffer only → a dataset of the
-  /// buffer (columns in order of first appearance, pixel images as PNG `Image` features); both →
-  /// their concatenation, with the buffer converted to the first source's columns and types
-  /// (its missing columns null; a buffer column the source lacks is InvalidArgument). Empty
-  /// store → an empty dataset.
+  /// datasets are concatenated zero-copy); buffer only → a dataset of the buffer (columns in order
+  /// of first appearance, pixel images as PNG `Image` features); both → their concatenation in
+  /// the first source's columns and features (the buffer's missing columns null; a buffer column
+  /// the source lacks is InvalidArgument). Types never narrow a value (SPEC §4): each column is
+  /// written in the first source's type when every other part's values fit it exactly and are of
+  /// no wider kind (bool < int < float) — e.g. appended bools or whole numbers into an int64 source
+  /// column, float32-exact floats into a float32 one; otherwise in the wider type both meet in
+  /// (source bool + appended ints → int64, source float32 + appended 0.1 → float64), and then only
+  /// the parts whose type differs are converted: such a source column is materialized with its
+  /// feature inferred from the new type, every other source column stays shared. Types that
+  /// cannot meet (numbers and strings) → InvalidArgument naming the column and both parts.
+  /// Empty store → an empty dataset.
   Dataset to_dataset() const;
-  /// One dataset of all stores' rows in order, their columns lined up by name (align_columns):
-  /// a column one store lacks is null for its rows. None → an empty dataset.
+  /// One dataset of all stores' rows in order: their columns lined up by name (align_columns: a
+  /// column one store lacks is null for its rows, types widen bool → int → float), then widened
+  /// as to_dataset widens them. None → an empty dataset.
   static Dataset merge_stores_to_dataset(std::span<const DatasetStore* const> stores);
 
   /// Empties source and buffer.

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "mouse/arrow_c_data.hpp"
@@ -30,7 +32,15 @@ bool try_array(nb::handle h, ArrayView& out) {
   // PIL images and other __array_interface__ objects: through numpy.asarray.
   if (nb::hasattr(h, "__array_interface__") || nb::hasattr(h, "__array__")) {
     nb::object arr = nb::module_::import_("numpy").attr("ascontiguousarray")(h);
-    return nb::try_cast(arr, out, false);
+    if (nb::try_cast(arr, out, false)) return true;
+    // Non-native byte order (">f4" from a file): DLPack has no such arrays; native ones hold the
+    // same values.
+    nb::object dtype = arr.attr("dtype");
+    const std::string order = nb::cast<std::string>(dtype.attr("byteorder"));
+    if (order == ">" || order == "<") {
+      arr = arr.attr("astype")(dtype.attr("newbyteorder")("="));
+      return nb::try_cast(arr, out, false);
+    }
   }
   return false;
 }
@@ -88,6 +98,22 @@ arrow::TypePtr arrow_type_of(nb::dlpack::dtype d, std::string_view where) {
                               where, dl_name(d)));
 }
 
+// IEEE half bits as a double (exact).
+double half_to_double(uint16_t h) {
+  const int exp = (h >> 10) & 0x1F;
+  const int mant = h & 0x3FF;
+  double magnitude;
+  if (exp == 0) {
+    magnitude = std::ldexp(static_cast<double>(mant), -24);
+  } else if (exp == 31) {
+    magnitude = mant != 0 ? std::numeric_limits<double>::quiet_NaN()
+                          : std::numeric_limits<double>::infinity();
+  } else {
+    magnitude = std::ldexp(static_cast<double>(mant | 0x400), exp - 25);
+  }
+  return (h & 0x8000) != 0 ? -magnitude : magnitude;
+}
+
 // Element `i` of a flat array of DLPack type `d`, as a step value.
 StepValue element(const uint8_t* data, nb::dlpack::dtype d, int64_t i) {
   using C = nb::dlpack::dtype_code;
@@ -120,9 +146,11 @@ StepValue element(const uint8_t* data, nb::dlpack::dtype d, int64_t i) {
       }
     }
   }
+  if (d.bits == 16) return StepValue(half_to_double(load(uint16_t{})));
   if (d.bits == 32) return StepValue(double{load(float{})});
   if (d.bits == 64) return StepValue(load(double{}));
-  throw TypeError(fmt::format("float{} values are not supported (use float32 or float64)", d.bits));
+  throw TypeError(fmt::format("float{} values are not supported (use float16, float32 or float64)",
+                              d.bits));
 }
 
 StepValue nested_list(const uint8_t* data, nb::dlpack::dtype d, const int64_t* shape, int64_t ndim,
@@ -254,10 +282,18 @@ StepValue value_from_python(nb::handle h, std::string_view column) {
     }
     return StepValue(std::move(out));
   }
-  // NumPy scalars and 0-dim tensors become Python scalars; arrays and tensors are read in place.
+  // NumPy scalars and 0-dim arrays / tensors (of any dtype: bool, ints, float16..64) become
+  // Python scalars; arrays and tensors are read in place.
   if (nb::hasattr(h, "dtype") && nb::hasattr(h, "ndim") && nb::cast<int>(h.attr("ndim")) == 0 &&
       nb::hasattr(h, "item")) {
     return value_from_python(h.attr("item")(), column);
+  }
+  // NumPy object arrays (lists of Python values in an array): their values, as lists.
+  if (nb::hasattr(h, "dtype") && nb::hasattr(h, "tolist")) {
+    nb::object dtype = h.attr("dtype");
+    if (nb::hasattr(dtype, "kind") && nb::cast<std::string>(dtype.attr("kind")) == "O") {
+      return value_from_python(h.attr("tolist")(), column);
+    }
   }
   ArrayView view;
   if (try_array(h, view)) return value_from_array(view, column);

@@ -809,7 +809,7 @@ def test_diff_11_mixed_rows_qstar_fill_is_neg_inf(tmp_path):
     ours, theirs = both_stores(2)
     for s in (ours, theirs):
         s.from_dataset(ds)
-        s.append({"action": 2, "reward": 9.0, "done": 1})
+        s.append({"action": 1, "reward": 9.0, "done": 1})
     assert theirs[[0, 2]]["q_star"].tolist()[1] == [0.0, 0.0]
     assert ours[[0, 2]]["q_star"].tolist()[1] == [float("-inf")] * 2
 
@@ -837,6 +837,14 @@ def test_diff_13_append_checks_types_at_once():
     assert isinstance(raises(lambda: ours.append({"action": 1})), ValueError)  # no reward / done
     theirs.append({"action": 1})
     assert len(theirs) == 3
+    # Values outside the contract: stored by the original, refused by ours (naming column, row).
+    for bad in ({"done": 3}, {"action": -1}, {"reward": float("nan")}, {"action": 1.5}):
+        row = {"action": 1, "reward": 0.0, "done": 0, **bad}
+        theirs.append(row)
+        err = raises(lambda: ours.append(row))
+        assert isinstance(err, ValueError) and "at row 1" in str(err), err
+    assert len(theirs) == 7
+    assert len(ours) == 1
 
 
 def test_diff_14_to_dataset_keeps_every_column():

@@ -18,6 +18,7 @@ namespace mouse::detail {
 
 namespace {
 
+using arrow::ArrayData;
 using arrow::ArrayPtr;
 using arrow::TypeId;
 using arrow::TypePtr;
@@ -87,19 +88,62 @@ const double* non_whole(const StepValue& v) {
   return nullptr;
 }
 
-// An integer key's column stored as float must get whole numbers (SPEC §3).
-void check_whole(const std::string& name, const arrow::DataType& type, const StepValue& v,
-                 const StoreConfig& config, int64_t row_number) {
-  if (!is_float_type(leaf_type(type).id)) return;
+// The key whose column `name` is, when the store encodes it; nullptr otherwise.
+const KeySpec* contract_key(std::string_view name, const StoreConfig& config) noexcept {
   for (const KeySpec& spec : key_specs()) {
-    if (spec.column != name || !is_integer_key(spec.key) || !key_enabled(spec.key, config)) continue;
+    if (spec.column == name && key_enabled(spec.key, config)) return &spec;
+  }
+  return nullptr;
+}
+
+// The value checks of SPEC §4 for one appended value of a contract column: whole numbers for
+// integer keys (SPEC §3), then done / action / reward ranges.
+void check_row_value(const KeySpec& spec, const StepValue& v, const StoreConfig& config,
+                     bool q_star, int64_t row_number) {
+  if (is_integer_key(spec.key)) {
     if (const double* bad = non_whole(v)) {
-      throw TypeError(fmt::format(
+      throw InvalidArgument(fmt::format(
           "append: column \"{}\" gets the value {} at row {}, which is not a whole number; "
-          "\"{}\" is int64, so a float column must hold whole numbers; the store is unchanged",
-          name, *bad, row_number, spec.name));
+          "\"{}\" is int64, so its values must be whole numbers; the store is unchanged",
+          spec.column, *bad, row_number, spec.name));
     }
   }
+  ValueProblem problem = ValueProblem::kNone;
+  std::string shown;
+  if (const auto* b = std::get_if<bool>(&v.value)) {
+    problem = check_value_contract(spec.key, int64_t{*b}, q_star, config.max_action_dim);
+    shown = *b ? "True" : "False";
+  } else if (const auto* i = std::get_if<int64_t>(&v.value)) {
+    problem = check_value_contract(spec.key, *i, q_star, config.max_action_dim);
+    shown = fmt::format("{}", *i);
+  } else if (const auto* d = std::get_if<double>(&v.value)) {
+    problem = check_value_contract(spec.key, *d, q_star, config.max_action_dim);
+    shown = fmt::format("{}", *d);
+  }
+  if (problem != ValueProblem::kNone) {
+    throw InvalidArgument(fmt::format("append: column \"{}\" at row {}: {}; the store is unchanged",
+                                      spec.column, row_number,
+                                      describe_value_problem(problem, shown, config.max_action_dim)));
+  }
+}
+
+// Whether the store encodes q-values once this append is in: the source has metadata_q_star,
+// or the buffer, or the appended row / columns (with a value).
+bool encodes_q_star(bool source, const std::vector<BufferColumn>& columns, bool appended) {
+  if (source || appended) return true;
+  for (const BufferColumn& c : columns) {
+    if (c.name == "metadata_q_star" && c.type->id != TypeId::kNull) return true;
+  }
+  return false;
+}
+
+// The shape of an image value (pixels, or the headers of encoded bytes); nullopt otherwise.
+std::optional<std::array<int64_t, 3>> image_shape(const StepValue& v) {
+  if (const auto* px = std::get_if<ImagePixels>(&v.value)) {
+    return std::array<int64_t, 3>{px->height, px->width, px->channels};
+  }
+  if (const auto* enc = std::get_if<EncodedImage>(&v.value)) return peek_image_shape(enc->bytes);
+  return std::nullopt;
 }
 
 // Append-only bytes that readers share a prefix of: bytes once written are never rewritten, and
@@ -220,10 +264,18 @@ struct Node {
     }
     switch (type->id) {
       case TypeId::kBool: set_bit(bools, length, std::get<bool>(v.value)); break;
-      case TypeId::kInt64: values.push<int64_t>(std::get<int64_t>(v.value)); break;
+      case TypeId::kInt64:
+        if (const auto* b = std::get_if<bool>(&v.value)) {
+          values.push<int64_t>(*b ? 1 : 0);
+        } else {
+          values.push<int64_t>(std::get<int64_t>(v.value));
+        }
+        break;
       case TypeId::kFloat64:
         if (const auto* i = std::get_if<int64_t>(&v.value)) {
           values.push<double>(static_cast<double>(*i));
+        } else if (const auto* b = std::get_if<bool>(&v.value)) {
+          values.push<double>(*b ? 1.0 : 0.0);
         } else {
           values.push<double>(std::get<double>(v.value));
         }
@@ -295,29 +347,47 @@ struct Node {
   }
 };
 
-// An int64 node as a float64 one. The values move to a new allocation (readers keep the old).
-std::unique_ptr<Node> widen_to_float(const Node& ints) {
+// A bool or int64 node as an int64 or float64 one (SPEC §4 widening): bools become 0 / 1. The
+// values move to a new allocation (readers keep the old).
+std::unique_ptr<Node> widen(const Node& from, const TypePtr& to) {
   auto n = std::make_unique<Node>();
-  n->type = arrow::float64();
-  n->length = ints.length;
-  n->null_count = ints.null_count;
-  n->valid = ints.valid;
-  const Buffer old = ints.values.prefix(ints.length * 8, false);
+  n->type = to;
+  n->length = from.length;
+  n->null_count = from.null_count;
+  n->valid = from.valid;
+  const bool to_float = to->id == TypeId::kFloat64;
+  if (from.type->id == TypeId::kBool) {
+    for (int64_t i = 0; i < from.length; ++i) {
+      const bool b = arrow::get_bit(from.bools.data(), i);
+      if (to_float) {
+        n->values.push<double>(b ? 1.0 : 0.0);
+      } else {
+        n->values.push<int64_t>(b ? 1 : 0);
+      }
+    }
+    return n;
+  }
+  MOUSE_DCHECK(from.type->id == TypeId::kInt64 && to_float);
+  const Buffer old = from.values.prefix(from.length * 8, false);
   const auto* v = reinterpret_cast<const int64_t*>(old.data());
-  for (int64_t i = 0; i < ints.length; ++i) n->values.push<double>(static_cast<double>(v[i]));
+  for (int64_t i = 0; i < from.length; ++i) n->values.push<double>(static_cast<double>(v[i]));
   return n;
 }
 
-// Brings `node` to the column type `column` when null parts of its type were filled in or an
-// integer part widened to float (the node's own type follows its child's, so that a chunk's
+// Brings `node` to the column type `column` when null parts of its type were filled in or a
+// bool or integer part widened (the node's own type follows its child's, so that a chunk's
 // schema matches its arrays).
 void refine(std::unique_ptr<Node>& node, const TypePtr& column) {
   if (node->type->id == TypeId::kNull) {
     if (column->id != TypeId::kNull) node = Node::make(column, node->length);
     return;
   }
+  if (node->type->id == TypeId::kBool && column->id != TypeId::kBool && !column->is_list_like()) {
+    node = widen(*node, builder_type(column));
+    return;
+  }
   if (node->type->id == TypeId::kInt64 && is_float_type(column->id)) {
-    node = widen_to_float(*node);
+    node = widen(*node, arrow::float64());
     return;
   }
   if (node->child && column->is_list_like()) {
@@ -372,9 +442,14 @@ void AppendBuffer::set_column_types(
 }
 
 PreparedRow AppendBuffer::prepare_row(const StepRow& row, BufferColumns columns,
-                                      const StoreConfig& config, int64_t row_number,
+                                      const StoreConfig& config, const EntryContext& context,
                                       std::vector<std::string>* png) {
   if (row.empty()) throw InvalidArgument("append: the row is empty; expected at least one column");
+  const int64_t row_number = context.first_row;
+  const auto q_column = row.find("metadata_q_star");
+  const bool q_star = encodes_q_star(
+      context.source_q_star, *columns,
+      q_column != row.end() && !std::holds_alternative<std::monostate>(q_column->second.value));
   // Validate everything, including every step that can fail (PNG encoding): nothing changes
   // unless the whole row fits, and applying cannot throw (but for allocation).
   PreparedRow out;
@@ -396,7 +471,15 @@ PreparedRow AppendBuffer::prepare_row(const StepRow& row, BufferColumns columns,
                                   name, error, value_kind(value)));
     }
     check_contract(name, *type, config);
-    check_whole(name, *type, value, config, row_number);
+    if (const KeySpec* spec = contract_key(name, config)) {
+      check_row_value(*spec, value, config, q_star, row_number);
+      if (spec->key == Key::kObsImage && !out.wide_image) {
+        const auto shape = image_shape(value);
+        if (shape && (*shape)[0] * (*shape)[1] * (*shape)[2] > config.max_obs_image_pixels) {
+          out.wide_image = WideImage{*shape, fmt::format("append, row {}", row_number)};
+        }
+      }
+    }
     if (png == nullptr) {
       try {
         encode_pixels(value, out.png);
@@ -419,10 +502,6 @@ PreparedRow AppendBuffer::prepare_row(const StepRow& row, BufferColumns columns,
   }
   out.columns = std::move(columns);
   return out;
-}
-
-void AppendBuffer::append_row(const StepRow& row) {
-  apply_row(row, prepare_row(row, columns_, config_, rows_));
 }
 
 void AppendBuffer::apply_row(const StepRow& row, PreparedRow prepared) {
@@ -507,14 +586,80 @@ BufferView AppendBuffer::view() {
   return {sealed_, open_, columns_};
 }
 
-void AppendBuffer::append_columns(
-    const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns) {
-  apply_columns(columns, prepare_columns(columns, columns_, config_));
+namespace {
+
+constexpr std::string_view kCallRows = "append_columns (rows counted from 0 within the call)";
+
+// The value contract over a whole scalar column of `key` (SPEC §4): a branch-free pass over the
+// values finds whether any is out; only then a second pass finds the first, for the message.
+void check_column_values(const ArrayData& a, const KeySpec& spec, bool q_star,
+                         int64_t max_action_dim) {
+  if (spec.key != Key::kDone && spec.key != Key::kAction && spec.key != Key::kReward) return;
+  if (a.type->is_list_like()) return;
+  int64_t first_bad = -1;
+  ValueProblem problem = ValueProblem::kNone;
+  std::string shown;
+  visit_number(a.type->id, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    auto bad = [&](auto v) {
+      return check_value_contract(spec.key, v, q_star, max_action_dim) != ValueProblem::kNone;
+    };
+    if constexpr (std::is_arithmetic_v<T>) {
+      if (a.null_count == 0) {
+        const T* v = arrow::values<T>(a);
+        bool any = false;
+        for (int64_t i = 0; i < a.length; ++i) any |= bad(v[i]);
+        if (!any) return;
+      }
+    }
+    for (int64_t i = 0; i < a.length; ++i) {
+      if (a.null_count > 0 && !a.is_valid(i)) continue;
+      const auto v = load<T>(a, i);
+      if (bad(v)) {
+        first_bad = i;
+        problem = check_value_contract(spec.key, v, q_star, max_action_dim);
+        shown = fmt::format("{}", v);
+        return;
+      }
+    }
+  });
+  if (first_bad < 0) return;
+  throw InvalidArgument(fmt::format(
+      "append_columns: column \"{}\" at row {} of the call (rows counted from 0 within the "
+      "call): {}; nothing was appended",
+      spec.column, first_bad, describe_value_problem(problem, shown, max_action_dim)));
 }
+
+// The first image of an Image (or binary) column wider than max_obs_image_pixels, from the
+// headers of its bytes.
+std::optional<WideImage> wide_image_in(const ArrayData& a, int64_t max_pixels) {
+  const ArrayData* bytes = &a;
+  int64_t shift = 0;
+  if (a.type->id == TypeId::kStruct) {
+    bytes = nullptr;
+    shift = a.offset;
+    for (size_t f = 0; f < a.type->children.size(); ++f) {
+      if (a.type->children[f].name == "bytes") bytes = a.children[f].get();
+    }
+    if (bytes == nullptr) return std::nullopt;
+  } else if (a.type->id != TypeId::kBinary && a.type->id != TypeId::kLargeBinary) {
+    return std::nullopt;
+  }
+  for (int64_t i = 0; i < a.length; ++i) {
+    if (!a.is_valid(i) || !bytes->is_valid(i + shift)) continue;
+    const auto shape = peek_image_shape(arrow::binary_value(*bytes, i + shift));
+    if (shape && (*shape)[0] * (*shape)[1] * (*shape)[2] > max_pixels) {
+      return WideImage{*shape, fmt::format("append_columns, row {} of the call", i)};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 PreparedColumns AppendBuffer::prepare_columns(
     const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns, BufferColumns current,
-    const StoreConfig& config) {
+    const StoreConfig& config, const EntryContext& context) {
   if (columns.empty()) {
     throw InvalidArgument("append_columns: no columns given; expected at least one");
   }
@@ -544,17 +689,14 @@ PreparedColumns AppendBuffer::prepare_columns(
     }
     const int index = column_index(*current, name);
     const TypePtr existing = index >= 0 ? (*current)[static_cast<size_t>(index)].type : nullptr;
-    TypePtr type = array->type;
-    if (existing && existing->id != TypeId::kNull && array->type->id != TypeId::kNull) {
-      if (!can_conform(*array->type, *existing)) {
-        throw TypeError(fmt::format(
-            "append_columns: column \"{}\" has type {}, the store's column has type {}; the store "
-            "is unchanged",
-            name, array->type->to_string(), existing->to_string()));
-      }
-      type = existing;
-    } else if (existing && array->type->id == TypeId::kNull) {
-      type = existing;
+    // The column and the array meet in the wider type (SPEC §4: bool -> int -> float): the
+    // array is converted to it, and earlier chunks keep theirs (to_dataset converts them).
+    TypePtr type = wider_type(existing, array->type);
+    if (!type || !can_conform(*array->type, *type)) {
+      throw TypeError(fmt::format(
+          "append_columns: column \"{}\" has type {}, the store's column has type {}; the store "
+          "is unchanged",
+          name, array->type->to_string(), existing->to_string()));
     }
     if (type->id == TypeId::kStruct && !is_image_struct(*type)) {
       throw TypeError(fmt::format(
@@ -563,11 +705,6 @@ PreparedColumns AppendBuffer::prepare_columns(
     }
     check_contract(name, *type, config);
     arrays.push_back(conform(array, type, fmt::format("append_columns: column \"{}\"", name)));
-    for (const KeySpec& spec : key_specs()) {
-      if (spec.column == name && is_integer_key(spec.key) && key_enabled(spec.key, config)) {
-        check_whole_numbers(*arrays.back(), spec.key, "append_columns", 0);
-      }
-    }
     merged.push_back(std::move(type));
   }
   for (const KeySpec& spec : key_specs()) {
@@ -582,7 +719,22 @@ PreparedColumns AppendBuffer::prepare_columns(
           spec.column));
     }
   }
-  return {std::move(current), std::move(merged), std::move(arrays), length};
+  // The value contract, over whole arrays (no per-row work beyond one pass per contract column).
+  bool appended_q_star = false;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    appended_q_star = appended_q_star ||
+                      (columns[c].first == "metadata_q_star" && arrays[c]->null_count < length);
+  }
+  const bool q_star = encodes_q_star(context.source_q_star, *current, appended_q_star);
+  std::optional<WideImage> wide;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const KeySpec* spec = contract_key(columns[c].first, config);
+    if (spec == nullptr) continue;
+    if (is_integer_key(spec->key)) check_whole_numbers(*arrays[c], spec->key, kCallRows, 0);
+    check_column_values(*arrays[c], *spec, q_star, config.max_action_dim);
+    if (spec->key == Key::kObsImage) wide = wide_image_in(*arrays[c], config.max_obs_image_pixels);
+  }
+  return {std::move(current), std::move(merged), std::move(arrays), length, std::move(wide)};
 }
 
 void AppendBuffer::apply_columns(

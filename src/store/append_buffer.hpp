@@ -18,8 +18,10 @@
 // chunks and views handed out are immutable and shared with readers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,12 +78,29 @@ struct BufferView {
   BufferColumns columns;
 };
 
+/// What the checks at entry need to know of the store beyond the buffer's columns.
+struct EntryContext {
+  /// Global row number of the (first) appended row: append's messages name it.
+  int64_t first_row = 0;
+  /// Whether the source has a metadata_q_star column. With one (or one in the buffer, or in
+  /// what is appended) q-values are encoded and an action must index them (< max_action_dim).
+  bool source_q_star = false;
+};
+
+/// An image wider than max_obs_image_pixels met while preparing (reported once the append
+/// succeeded): its H, W, C and where it is.
+struct WideImage {
+  std::array<int64_t, 3> shape{};
+  std::string where;
+};
+
 /// A row checked against the column types it was prepared with, and the PNG bytes of its
 /// ImagePixels values (depth-first through lists, in column order).
 struct PreparedRow {
   BufferColumns columns;
   std::vector<arrow::TypePtr> merged;  ///< the column type after this row, per row entry
   std::vector<std::string> png;
+  std::optional<WideImage> wide_image;
 };
 
 /// Bulk columns checked against the column types they were prepared with, and converted to
@@ -91,6 +110,7 @@ struct PreparedColumns {
   std::vector<arrow::TypePtr> merged;   ///< the column type after the append, per column
   std::vector<arrow::ArrayPtr> arrays;  ///< the columns, conformed to `merged`
   int64_t length = 0;
+  std::optional<WideImage> wide_image;
 };
 
 struct BlockBuilder;
@@ -103,27 +123,25 @@ class AppendBuffer {
   AppendBuffer(const AppendBuffer&) = delete;
   AppendBuffer& operator=(const AppendBuffer&) = delete;
 
-  /// Checks `row` against `columns` (SPEC §4 type rules) and PNG-encodes its pixel images.
-  /// Touches no buffer state, so it runs without the store's lock and on any thread. Throws
-  /// what append_row throws; `row_number` (the row it becomes) names it in messages. With
-  /// `png`, images are not encoded again but taken from it (the bytes of an earlier prepare of
-  /// the same row).
+  /// Checks `row` against `columns` (SPEC §4 type rules and the value contract: done 0, 1 or
+  /// 2, action >= 0 (and < max_action_dim with q-values), finite reward, whole numbers for
+  /// integer keys) and PNG-encodes its pixel images. Touches no buffer state, so it runs
+  /// without the store's lock and on any thread. Throws what append_row throws; `context`
+  /// .first_row (the row it becomes) names it in messages. With `png`, images are not encoded
+  /// again but taken from it (the bytes of an earlier prepare of the same row).
   static PreparedRow prepare_row(const StepRow& row, BufferColumns columns,
-                                 const StoreConfig& config, int64_t row_number,
+                                 const StoreConfig& config, const EntryContext& context,
                                  std::vector<std::string>* png = nullptr);
   /// Appends a row prepared against the current column types (precondition:
   /// `prepared.columns == column_types()`). Does not throw but for allocation.
   void apply_row(const StepRow& row, PreparedRow prepared);
-  /// Appends one row (prepare_row then apply_row); on any error the buffer is unchanged.
-  void append_row(const StepRow& row);
-  /// Appends equal-length Arrow columns as one chunk (converted to the columns' fixed types
-  /// when they differ); on any error the buffer is unchanged.
-  void append_columns(const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns);
-  /// The checks and conversions of append_columns against `columns_now`, touching no buffer
-  /// state (runs without the store's lock). Throws what append_columns throws.
+  /// The checks and conversions of DatasetStore::append_columns against `columns_now`
+  /// (types meet by the SPEC §4 widening; the value contract is checked over whole arrays),
+  /// touching no buffer state (runs without the store's lock). Messages count rows from 0
+  /// within the call.
   static PreparedColumns prepare_columns(
       const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns,
-      BufferColumns columns_now, const StoreConfig& config);
+      BufferColumns columns_now, const StoreConfig& config, const EntryContext& context);
   /// Appends columns prepared against the current column types (precondition:
   /// `prepared.columns == column_types()`).
   void apply_columns(const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns,

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -235,9 +236,9 @@ bool can_conform(const DataType& from, const DataType& to) noexcept {
     return is_integer_type(to.id) || (is_float_type(to.id) && to.id != TypeId::kFloat16);
   }
   if (is_float_type(from.id)) return to.id == TypeId::kFloat32 || to.id == TypeId::kFloat64;
-  if (from.id == TypeId::kBool) {  // widening: false / true as 0 / 1
-    return to.id == TypeId::kBool || is_integer_type(to.id) ||
-           to.id == TypeId::kFloat32 || to.id == TypeId::kFloat64;
+  if (from.id == TypeId::kBool) {
+    return to.id == TypeId::kBool || is_integer_type(to.id) || to.id == TypeId::kFloat32 ||
+           to.id == TypeId::kFloat64;
   }
   if (is_stringish(from.id)) return is_stringish(to.id) && !(is_text(to.id) && !is_text(from.id));
   if (from.is_list_like()) return to.is_list_like() && can_conform(*from.value_type(), *to.value_type());
@@ -252,6 +253,150 @@ bool can_conform(const DataType& from, const DataType& to) noexcept {
     return true;
   }
   return false;
+}
+
+namespace {
+
+bool is_signed_integer(TypeId id) noexcept {
+  return id == TypeId::kInt8 || id == TypeId::kInt16 || id == TypeId::kInt32 || id == TypeId::kInt64;
+}
+
+// The rank of a numeric kind in the widening order: bool 0, integer 1, float 2 (of the list
+// leaf); -1 for anything else.
+int kind_rank(const DataType& type) noexcept {
+  const DataType* t = &type;
+  while (t->is_list_like()) t = t->value_type().get();
+  if (t->id == TypeId::kBool) return 0;
+  if (is_integer_type(t->id)) return 1;
+  if (is_float_type(t->id)) return 2;
+  return -1;
+}
+
+// Whether every valid element of the numeric array `a` keeps its value as `To`.
+template <class From, class To>
+bool numbers_exact(const ArrayData& a) {
+  for (int64_t i = 0; i < a.length; ++i) {
+    if (a.null_count > 0 && !a.is_valid(i)) continue;
+    const auto v = load<From>(a, i);
+    using V = decltype(v);
+    if constexpr (std::is_integral_v<To>) {
+      if constexpr (std::is_integral_v<V>) {
+        if (!std::in_range<To>(v)) return false;
+      } else {
+        return false;  // can_conform admits no float into an integer
+      }
+    } else if constexpr (std::is_integral_v<V>) {
+      // long double holds every int64 / uint64 exactly (x86-64: 64-bit mantissa).
+      if (static_cast<long double>(static_cast<To>(v)) != static_cast<long double>(v)) return false;
+    } else {
+      if (!std::isnan(v) && static_cast<double>(static_cast<To>(v)) != static_cast<double>(v)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+TypePtr wider_type(const TypePtr& a, const TypePtr& b) {
+  if (!a || a->id == TypeId::kNull) return b;
+  if (!b || b->id == TypeId::kNull) return a;
+  if (a->equals(*b)) return a;
+  const TypeId x = a->id;
+  const TypeId y = b->id;
+  if (is_numeric_or_bool_type(x) && is_numeric_or_bool_type(y)) {
+    if (x == TypeId::kBool) return b;
+    if (y == TypeId::kBool) return a;
+    if (is_float_type(x) && is_float_type(y)) return a->byte_width() >= b->byte_width() ? a : b;
+    if (is_float_type(x) || is_float_type(y)) return arrow::float64();
+    if (is_signed_integer(x) == is_signed_integer(y)) {
+      return a->byte_width() >= b->byte_width() ? a : b;
+    }
+    // A signed type wider than the unsigned one holds both; else int64 (uint64 values past
+    // INT64_MAX fail the conversion, naming the value).
+    const TypePtr& s = is_signed_integer(x) ? a : b;
+    const TypePtr& u = is_signed_integer(x) ? b : a;
+    return s->byte_width() > u->byte_width() ? s : arrow::int64();
+  }
+  if (is_stringish(x) && is_stringish(y)) {
+    const bool large = a->has_large_offsets() || b->has_large_offsets();
+    if (is_text(x) && is_text(y)) return large ? arrow::large_utf8() : arrow::utf8();
+    return large ? arrow::large_binary() : arrow::binary();
+  }
+  if (a->is_list_like() && b->is_list_like()) {
+    TypePtr item = wider_type(a->value_type(), b->value_type());
+    if (!item) return nullptr;
+    arrow::Field field = a->children.front();
+    field.type = std::move(item);
+    if (x == y && (x != TypeId::kFixedSizeList || a->list_size == b->list_size)) {
+      if (x == TypeId::kFixedSizeList) return arrow::fixed_size_list(std::move(field), a->list_size);
+      return x == TypeId::kLargeList ? arrow::large_list(std::move(field))
+                                     : arrow::list(std::move(field));
+    }
+    return (x == TypeId::kLargeList || y == TypeId::kLargeList) ? arrow::large_list(std::move(field))
+                                                                : arrow::list(std::move(field));
+  }
+  if (x == TypeId::kStruct && y == TypeId::kStruct && can_conform(*b, *a)) return a;
+  return nullptr;
+}
+
+bool converts_exactly(const ArrayData& a, const DataType& to) {
+  const DataType& from = *a.type;
+  if (from.id == TypeId::kNull || from.equals(to)) return true;
+  if (!can_conform(from, to)) return false;
+  if (from.is_list_like()) {
+    if (to.id == TypeId::kFixedSizeList) {
+      const int64_t k = to.list_size;
+      for (int64_t i = 0; i < a.length; ++i) {
+        if (!a.is_valid(i)) continue;
+        int64_t n = from.list_size;
+        if (from.id != TypeId::kFixedSizeList) {
+          const auto [b, e] = arrow::value_range(a, i);
+          n = e - b;
+        }
+        if (n != k) return false;
+      }
+    }
+    const auto [begin, end] = child_span(a);
+    return converts_exactly(*a.children[0]->slice(begin, end - begin), *to.value_type());
+  }
+  if (from.id == TypeId::kStruct) {
+    for (const auto& field : to.children) {
+      for (size_t f = 0; f < from.children.size(); ++f) {
+        if (from.children[f].name == field.name &&
+            !converts_exactly(*a.children[f]->slice(a.offset, a.length), *field.type)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+  if (is_stringish(from.id)) return true;
+  bool exact = true;
+  visit_number(from.id, [&](auto from_tag) {
+    using From = typename decltype(from_tag)::type;
+    visit_number(to.id, [&](auto to_tag) {
+      using To = typename decltype(to_tag)::type;
+      if constexpr (!std::is_same_v<To, BitTag> && !std::is_same_v<To, HalfTag>) {
+        exact = numbers_exact<From, To>(a);
+      }
+    });
+  });
+  return exact;
+}
+
+TypePtr settle_type(const TypePtr& column, const ArrayData& array) {
+  const TypePtr& type = array.type;
+  if (!column || column->id == TypeId::kNull) return type;
+  if (type->id == TypeId::kNull || type->equals(*column)) return column;
+  TypePtr wider = wider_type(column, type);
+  if (!wider || wider->equals(*column)) return wider;
+  const int from_rank = kind_rank(*type);
+  const int to_rank = kind_rank(*column);
+  const bool wider_kind = from_rank >= 0 && to_rank >= 0 && from_rank > to_rank;
+  if (!wider_kind && converts_exactly(array, *column)) return column;
+  return wider;
 }
 
 ArrayPtr conform(const ArrayPtr& array, const TypePtr& to, std::string_view where) {

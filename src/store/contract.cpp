@@ -78,6 +78,25 @@ DType key_dtype(Key key, const StoreConfig& config) noexcept {
   }
 }
 
+std::string describe_value_problem(ValueProblem problem, std::string_view value,
+                                   int64_t max_action_dim) {
+  switch (problem) {
+    case ValueProblem::kNone: break;
+    case ValueProblem::kDone:
+      return fmt::format("the value {} is not 0 (running), 1 (terminal) or 2 (truncated)", value);
+    case ValueProblem::kNegativeAction:
+      return fmt::format("the value {} is negative; actions are indices from 0", value);
+    case ValueProblem::kActionPastQStar:
+      return fmt::format(
+          "the value {} is not below max_action_dim {}; the store encodes q-values "
+          "(metadata_q_star), which hold max_action_dim entries per row",
+          value, max_action_dim);
+    case ValueProblem::kNonFiniteReward:
+      return fmt::format("the value {} is not finite; rewards must be finite numbers", value);
+  }
+  return {};
+}
+
 const arrow::DataType& leaf_type(const arrow::DataType& type) noexcept {
   const arrow::DataType* t = &type;
   while (t->is_list_like()) t = t->value_type().get();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "mouse/arrow.hpp"
 #include "mouse/dataset_store.hpp"
@@ -95,6 +96,46 @@ struct SchemaPlan {
 /// (the caller decides). Unconvertible types throw as classify_column.
 SchemaPlan plan_schema(const arrow::Schema& schema, const StoreConfig& config,
                        std::string_view dataset, bool require);
+
+/// A value outside the contract of its key (SPEC §4 "values outside the contract").
+enum class ValueProblem : uint8_t {
+  kNone,
+  kDone,              ///< done not 0, 1 or 2
+  kNegativeAction,    ///< action < 0
+  kActionPastQStar,   ///< action >= max_action_dim while q-values are encoded
+  kNonFiniteReward,   ///< reward NaN or +-inf
+};
+
+/// Checks one value `v` of `key`'s column (bool as 0 / 1): done must be 0, 1 or 2; action >= 0,
+/// and < `max_action_dim` when `q_star` (the store encodes metadata_q_star, whose rows an action
+/// indexes); reward finite. kNone for every other key. Whole-number checks of integer keys are
+/// separate (is_whole_int64).
+template <class T>
+constexpr ValueProblem check_value_contract(Key key, T v, bool q_star,
+                                            int64_t max_action_dim) noexcept {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (key == Key::kReward) {
+      return v - v == T(0) ? ValueProblem::kNone : ValueProblem::kNonFiniteReward;
+    }
+  }
+  if (key == Key::kDone) {
+    return v == T(0) || v == T(1) || v == T(2) ? ValueProblem::kNone : ValueProblem::kDone;
+  }
+  if (key == Key::kAction) {
+    if constexpr (std::is_signed_v<T> || std::is_floating_point_v<T>) {
+      if (v < T(0)) return ValueProblem::kNegativeAction;
+    }
+    if (q_star && !(static_cast<double>(v) < static_cast<double>(max_action_dim))) {
+      return ValueProblem::kActionPastQStar;
+    }
+  }
+  return ValueProblem::kNone;
+}
+
+/// What is wrong with a value (shown as `value`) that has `problem`, for messages: "the value 3
+/// is not 0 (running), 1 (terminal) or 2 (truncated)".
+std::string describe_value_problem(ValueProblem problem, std::string_view value,
+                                   int64_t max_action_dim);
 
 /// Leaf type of a (nested) list type, or the type itself.
 const arrow::DataType& leaf_type(const arrow::DataType& type) noexcept;

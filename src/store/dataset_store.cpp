@@ -191,13 +191,31 @@ StoreConfig make_config(int64_t a, int64_t c, int64_t d, int64_t i) {
   return config;
 }
 
-// The buffer rows of `snap` as one dataset with the given schema and features.
-Dataset buffer_dataset(const Snapshot& snap, std::shared_ptr<const arrow::Schema> schema,
-                       std::optional<Features> features) {
-  std::vector<arrow::RecordBatch> batches;
+// The buffer rows of `snap` in the columns `fields` (in that order; a column the buffer lacks is
+// null throughout): each column of the type it settles to over the buffer's chunks (SPEC §4
+// widening), starting from the field's type, so that no chunk's value is narrowed.
+std::pair<std::shared_ptr<arrow::Schema>, std::vector<arrow::RecordBatch>> buffer_rows(
+    const Snapshot& snap, std::vector<arrow::Field> fields) {
   std::vector<const detail::BufferChunk*> chunks;
   for (const auto& chunk : snap.sealed->chunks) chunks.push_back(chunk.get());
   if (snap.open) chunks.push_back(snap.open.get());
+  for (arrow::Field& field : fields) {
+    for (const detail::BufferChunk* chunk : chunks) {
+      const int index = chunk->schema->field_index(field.name);
+      if (index < 0) continue;
+      const arrow::ArrayData& array = *chunk->columns[static_cast<size_t>(index)];
+      arrow::TypePtr settled = detail::settle_type(field.type, array);
+      if (!settled) {  // the append checks make the chunks of a column meet
+        throw InvalidArgument(fmt::format(
+            "to_dataset: buffer column \"{}\" holds values of type {} and {}", field.name,
+            field.type->to_string(), array.type->to_string()));
+      }
+      field.type = std::move(settled);
+    }
+  }
+  auto schema = std::make_shared<arrow::Schema>();
+  schema->fields = std::move(fields);
+  std::vector<arrow::RecordBatch> batches;
   for (const detail::BufferChunk* chunk : chunks) {
     arrow::RecordBatch batch;
     batch.schema = schema;
@@ -211,20 +229,119 @@ Dataset buffer_dataset(const Snapshot& snap, std::shared_ptr<const arrow::Schema
     }
     batches.push_back(std::move(batch));
   }
-  return Dataset::from_batches(std::move(schema), std::move(batches), std::move(features));
+  return {std::move(schema), std::move(batches)};
+}
+
+// `base` with the features of the columns `changed` inferred from their types in `schema`.
+Features with_features_of(const Features& base, const arrow::Schema& schema,
+                          const std::vector<std::string>& changed) {
+  if (changed.empty()) return base;
+  auto json = nlohmann::ordered_json::parse(base.to_json());
+  for (const std::string& name : changed) {
+    arrow::Schema one;
+    one.fields.push_back(schema.fields[static_cast<size_t>(schema.field_index(name))]);
+    json[name] = nlohmann::ordered_json::parse(Features::from_schema(one).to_json())[name];
+  }
+  return Features::from_json(json.dump(), "to_dataset features");
 }
 
 Dataset buffer_only_dataset(const Snapshot& snap) {
-  auto schema = std::make_shared<arrow::Schema>();
+  std::vector<arrow::Field> fields;
   for (const auto& column : *snap.buffer_columns) {
-    schema->fields.push_back(arrow::Field{column.name, column.type, true, {}});
+    fields.push_back(arrow::Field{column.name, column.type, true, {}});
   }
+  auto [schema, batches] = buffer_rows(snap, std::move(fields));
   // Image columns are Image features (what `datasets` writes for PIL images), not plain dicts.
   auto json = nlohmann::ordered_json::parse(Features::from_schema(*schema).to_json());
   for (const auto& column : *snap.buffer_columns) {
     if (detail::is_image_struct(*column.type)) json[column.name] = {{"_type", "Image"}};
   }
-  return buffer_dataset(snap, schema, Features::from_json(json.dump(), "buffer features"));
+  return Dataset::from_batches(std::move(schema), std::move(batches),
+                               Features::from_json(json.dump(), "buffer features"));
+}
+
+// One dataset of `parts` (at least one), in the columns of the first, after bringing every
+// column to one type (SPEC §4 widening, never narrowing a value): a column stays as the first
+// part has it when every other part's values fit it exactly and are of no wider kind; otherwise
+// it takes the wider type, and only the parts whose type differs from it are converted (a
+// source's column is then materialized; every other column stays shared). Parts whose columns
+// need no change are used as they are. With `last_takes_features`, the last part (the buffer)
+// takes the first part's features (ClassLabel names, Image features ...). `labels` name the
+// parts in errors.
+Dataset concatenate_widened(std::vector<Dataset> parts, const std::vector<std::string>& labels,
+                            bool last_takes_features, std::string_view op) {
+  const arrow::Schema& first = *parts.front().schema();
+  std::vector<arrow::TypePtr> target;
+  std::vector<std::string> changed;  // columns whose type is not the first part's
+  for (const arrow::Field& field : first.fields) {
+    arrow::TypePtr type = field.type;
+    size_t decided_by = 0;
+    for (size_t p = 1; p < parts.size(); ++p) {
+      const arrow::Schema& schema = *parts[p].schema();
+      const int index = schema.field_index(field.name);
+      if (index < 0 || schema.fields[static_cast<size_t>(index)].type->equals(*type)) continue;
+      for (const auto& batch : parts[p].batches()) {
+        arrow::TypePtr settled =
+            detail::settle_type(type, *batch.columns[static_cast<size_t>(index)]);
+        if (!settled) {
+          throw InvalidArgument(fmt::format(
+              "{}: column \"{}\" is {} in {} and {} in {}; the two cannot be concatenated", op,
+              field.name, type->to_string(), labels[decided_by],
+              schema.fields[static_cast<size_t>(index)].type->to_string(), labels[p]));
+        }
+        if (!settled->equals(*type)) decided_by = p;
+        type = std::move(settled);
+      }
+    }
+    if (!type->equals(*field.type)) changed.push_back(field.name);
+    target.push_back(std::move(type));
+  }
+  const Features features = with_features_of(parts.front().features(), [&] {
+    arrow::Schema s;
+    for (size_t c = 0; c < first.fields.size(); ++c) {
+      s.fields.push_back(arrow::Field{first.fields[c].name, target[c], true, {}});
+    }
+    return s;
+  }(), changed);
+  for (size_t p = 0; p < parts.size(); ++p) {
+    const Dataset& part = parts[p];
+    const arrow::Schema& schema = *part.schema();
+    std::vector<std::string> part_changed;
+    auto next = std::make_shared<arrow::Schema>();
+    std::vector<int> convert(schema.fields.size(), -1);  // column -> target index
+    for (size_t c = 0; c < schema.fields.size(); ++c) {
+      arrow::Field field = schema.fields[c];
+      const int t = first.field_index(field.name);
+      if (t >= 0 && !field.type->equals(*target[static_cast<size_t>(t)])) {
+        field.type = target[static_cast<size_t>(t)];
+        convert[c] = t;
+        part_changed.push_back(field.name);
+      }
+      next->fields.push_back(std::move(field));
+    }
+    const bool takes_features = last_takes_features && p + 1 == parts.size() && p > 0;
+    if (part_changed.empty() && !takes_features) continue;
+    std::vector<arrow::RecordBatch> batches;
+    for (const auto& batch : part.batches()) {
+      arrow::RecordBatch b;
+      b.schema = next;
+      b.num_rows = batch.num_rows;
+      for (size_t c = 0; c < batch.columns.size(); ++c) {
+        b.columns.push_back(
+            convert[c] < 0
+                ? batch.columns[c]
+                : detail::conform(batch.columns[c], next->fields[c].type,
+                                  fmt::format("{}: column \"{}\" of {}", op,
+                                              next->fields[c].name, labels[p])));
+      }
+      batches.push_back(std::move(b));
+    }
+    Features part_features = p == 0 || takes_features
+                                 ? features
+                                 : with_features_of(part.features(), *next, part_changed);
+    parts[p] = Dataset::from_batches(std::move(next), std::move(batches), std::move(part_features));
+  }
+  return parts.size() == 1 ? parts.front() : Dataset::concatenate(parts);
 }
 
 }  // namespace
@@ -261,52 +378,82 @@ void DatasetStore::from_dataset(const DatasetDict& dict, std::optional<std::vect
   detail::publish_segments(*state_, std::move(segs));
 }
 
+namespace {
+
+// What the entry checks need to know of the store now (caller holds the lock).
+detail::EntryContext entry_context(const detail::StoreState& state) {
+  return {state.source->rows() + state.buffer->num_rows(),
+          state.source->layout.present[static_cast<int>(detail::Key::kQStar)]};
+}
+
+void report_wide_image(const detail::StoreState& state, const std::optional<detail::WideImage>& w) {
+  if (!w) return;
+  state.image_warning.check("observation_image", w->where, w->shape[0], w->shape[1], w->shape[2],
+                            state.config.max_obs_image_pixels);
+}
+
+}  // namespace
+
 // Both appends check, convert and encode against the column types of the moment without the
 // lock, so readers are not held up for it, then apply under the lock. If the column types
-// changed in between (another thread appended a new column, or cleared the store), the checks
-// run again under the lock against the current types: the append then behaves exactly as if it
-// had run entirely under the lock. A failed check changes nothing, wherever it ran.
+// changed in between (another thread appended a new column, or cleared the store), or a source
+// with q-values arrived, the checks run again under the lock against the current state: the
+// append then behaves exactly as if it had run entirely under the lock. A failed check changes
+// nothing, wherever it ran.
 void DatasetStore::append(const StepRow& row) {
   using detail::AppendBuffer;
   detail::BufferColumns columns;
-  int64_t row_number = 0;
+  detail::EntryContext context;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     columns = state_->buffer->column_types();
-    row_number = state_->source->rows() + state_->buffer->num_rows();
+    context = entry_context(*state_);
   }
   detail::PreparedRow prepared =
-      AppendBuffer::prepare_row(row, std::move(columns), state_->config, row_number);
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  AppendBuffer& buffer = *state_->buffer;
-  if (prepared.columns != buffer.column_types()) {
-    prepared = AppendBuffer::prepare_row(row, buffer.column_types(), state_->config,
-                                         state_->source->rows() + buffer.num_rows(),
-                                         &prepared.png);
+      AppendBuffer::prepare_row(row, std::move(columns), state_->config, context);
+  std::optional<detail::WideImage> wide;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    AppendBuffer& buffer = *state_->buffer;
+    const detail::EntryContext now = entry_context(*state_);
+    if (prepared.columns != buffer.column_types() || now.source_q_star != context.source_q_star) {
+      prepared = AppendBuffer::prepare_row(row, buffer.column_types(), state_->config, now,
+                                           &prepared.png);
+    }
+    wide = std::move(prepared.wide_image);
+    buffer.apply_row(row, std::move(prepared));
+    ++state_->version;
+    state_->size.store(state_->source->rows() + buffer.num_rows());
   }
-  buffer.apply_row(row, std::move(prepared));
-  ++state_->version;
-  state_->size.store(state_->source->rows() + buffer.num_rows());
+  report_wide_image(*state_, wide);
 }
 
 void DatasetStore::append_columns(
     const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns) {
   using detail::AppendBuffer;
   detail::BufferColumns types;
+  detail::EntryContext context;
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     types = state_->buffer->column_types();
+    context = entry_context(*state_);
   }
   detail::PreparedColumns prepared =
-      AppendBuffer::prepare_columns(columns, std::move(types), state_->config);
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  AppendBuffer& buffer = *state_->buffer;
-  if (prepared.columns != buffer.column_types()) {
-    prepared = AppendBuffer::prepare_columns(columns, buffer.column_types(), state_->config);
+      AppendBuffer::prepare_columns(columns, std::move(types), state_->config, context);
+  std::optional<detail::WideImage> wide;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    AppendBuffer& buffer = *state_->buffer;
+    const detail::EntryContext now = entry_context(*state_);
+    if (prepared.columns != buffer.column_types() || now.source_q_star != context.source_q_star) {
+      prepared = AppendBuffer::prepare_columns(columns, buffer.column_types(), state_->config, now);
+    }
+    wide = std::move(prepared.wide_image);
+    buffer.apply_columns(columns, std::move(prepared));
+    ++state_->version;
+    state_->size.store(state_->source->rows() + buffer.num_rows());
   }
-  buffer.apply_columns(columns, std::move(prepared));
-  ++state_->version;
-  state_->size.store(state_->source->rows() + buffer.num_rows());
+  report_wide_image(*state_, wide);
 }
 
 int64_t DatasetStore::size() const noexcept { return state_->size.load(); }
@@ -351,6 +498,7 @@ TensorDict DatasetStore::get(std::span<const int64_t> indices, const Allocator& 
   }
   detail::BatchEncoder encoder(state_->config, snap->layout, static_cast<int64_t>(indices.size()),
                                allocator);
+  encoder.warn_wide_images(&state_->image_warning);
   // Runs of one chunk are encoded together: a counting sort by chunk (stable, so each chunk's
   // runs keep the order they were asked in).
   const size_t num_chunks = chunk_of.size();
@@ -415,6 +563,7 @@ void DatasetStore::gather_windows(std::span<const WindowSlot> windows, int64_t s
     out = detail::BatchEncoder(state_->config, snap->layout, out_rows, allocator).finish();
   }
   detail::BatchEncoder encoder(state_->config, snap->layout, out);
+  encoder.warn_wide_images(&state_->image_warning);
   // Each window's bytes are asked for kAhead windows before they are copied: the misses of
   // several windows overlap with each other and with the copying, instead of each run waiting
   // for its own.
@@ -460,7 +609,8 @@ void DatasetStore::read_done(int64_t begin, int64_t end, std::span<int64_t> out)
 }
 
 TensorDict DatasetStore::encode_hf_rows(const Dataset& rows) const {
-  return detail::encode_dataset(rows, state_->config, "encode_hf_rows: rows", default_allocator());
+  return detail::encode_dataset(rows, state_->config, "encode_hf_rows: rows", default_allocator(),
+                                &state_->image_warning);
 }
 
 Dataset DatasetStore::to_dataset() const {
@@ -469,10 +619,18 @@ Dataset DatasetStore::to_dataset() const {
   const bool has_buffer = snap->buffer_rows() > 0;
   if (segments.empty() && !has_buffer) return Dataset();
   std::vector<Dataset> parts;
-  for (const auto& seg : segments) parts.push_back(seg.dataset);
-  if (!has_buffer) return parts.size() == 1 ? parts.front() : Dataset::concatenate(parts);
+  std::vector<std::string> labels;
+  for (const auto& seg : segments) {
+    parts.push_back(seg.dataset);
+    labels.push_back(seg.label);
+  }
+  if (!has_buffer) {
+    return parts.size() == 1 ? parts.front()
+                             : concatenate_widened(std::move(parts), labels, false, "to_dataset");
+  }
   if (parts.empty()) return buffer_only_dataset(*snap);
-  // Both: the buffer takes the first source's columns and types, so the two concatenate.
+  // Both: the buffer in the first source's columns (its own types where it has the column), then
+  // every column in the type both meet in.
   const Dataset& first = parts.front();
   for (const auto& column : *snap->buffer_columns) {
     if (first.schema()->field_index(column.name) < 0) {
@@ -482,20 +640,34 @@ Dataset DatasetStore::to_dataset() const {
           column.name, segments.front().label));
     }
   }
-  parts.push_back(buffer_dataset(*snap, first.schema(), first.features()));
-  return Dataset::concatenate(parts);
+  std::vector<arrow::Field> fields;
+  for (const arrow::Field& field : first.schema()->fields) {
+    arrow::Field f{field.name, field.type, true, {}};
+    for (const auto& column : *snap->buffer_columns) {
+      if (column.name == field.name && column.type->id != arrow::TypeId::kNull) f.type = column.type;
+    }
+    fields.push_back(std::move(f));
+  }
+  auto [schema, batches] = buffer_rows(*snap, std::move(fields));
+  parts.push_back(Dataset::from_batches(schema, std::move(batches), Features::from_schema(*schema)));
+  labels.push_back(detail::buffer_label());
+  return concatenate_widened(std::move(parts), labels, true, "to_dataset");
 }
 
 Dataset DatasetStore::merge_stores_to_dataset(std::span<const DatasetStore* const> stores) {
   std::vector<Dataset> parts;
-  for (const DatasetStore* store : stores) {
+  std::vector<std::string> labels;
+  for (size_t i = 0; i < stores.size(); ++i) {
+    const DatasetStore* store = stores[i];
     if (store == nullptr) throw InvalidArgument("merge_stores_to_dataset: a store is null");
     if (store->size() == 0) continue;
     parts.push_back(store->to_dataset());
+    labels.push_back(fmt::format("store {}", i));
   }
   if (parts.empty()) return Dataset();
-  if (parts.size() == 1) return parts.front();
-  return Dataset::concatenate(align_columns(parts));
+  // Columns lined up by name first (a store without a column has nulls there), so the stores'
+  // rows concatenate.
+  return concatenate_widened(align_columns(parts), labels, false, "merge_stores_to_dataset");
 }
 
 void DatasetStore::clear() {

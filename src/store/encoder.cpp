@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -315,7 +316,7 @@ std::string read_image_file(const std::string& path, const std::string& where,
 template <class O>
 void image_rows(const ArrayData& a, std::span<const RowRun> runs, O* base, int64_t width,
                 std::string_view dataset, int64_t first_row, DecodedFrames& seen,
-                const std::optional<std::filesystem::path>& root) {
+                const std::optional<std::filesystem::path>& root, ImageWidthWarning* warning) {
   const ArrayData* bytes = &a;
   const ArrayData* path = nullptr;
   int64_t shift = 0;  // struct members are indexed with the struct's offset applied
@@ -348,13 +349,18 @@ void image_rows(const ArrayData& a, std::span<const RowRun> runs, O* base, int64
       const std::string where = fmt::format("{}: column \"observation_image\" row {}", dataset,
                                             first_row + local);
       const std::span<O> dst(out, static_cast<size_t>(width));
+      ImageInfo info;
       if (bytes->is_valid(k)) {
-        decode_image_into(arrow::binary_value(*bytes, k), where, dst);
+        info = decode_image_into(arrow::binary_value(*bytes, k), where, dst);
       } else if (path != nullptr && path->is_valid(k)) {
-        decode_image_into(read_image_file(std::string(arrow::binary_value(*path, k)), where, root), where,
-                          dst);
+        info = decode_image_into(read_image_file(std::string(arrow::binary_value(*path, k)), where, root),
+                                 where, dst);
       } else {
         std::fill(out, out + width, O{0});
+      }
+      if (warning != nullptr && info.size() > width) {
+        warning->check("observation_image", fmt::format("{}, row {}", dataset, first_row + local),
+                       info.height, info.width, info.channels, width);
       }
     }
   }
@@ -526,13 +532,13 @@ void BatchEncoder::encode(std::span<const arrow::ArrayPtr> columns, const Schema
         if (t.dtype() == DType::kUInt8) {
           if (shape == ColumnShape::kImage) {
             image_rows<uint8_t>(a, rows, t.data_as<uint8_t>(), w, dataset, first_row, frames_,
-                                plan.image_root);
+                                plan.image_root, image_warning_);
           } else {
             list_rows<uint8_t>(a, rows, t, w, 0, 0, 0, where);
           }
         } else if (shape == ColumnShape::kImage) {
           image_rows<int64_t>(a, rows, t.data_as<int64_t>(), w, dataset, first_row, frames_,
-                              plan.image_root);
+                              plan.image_root, image_warning_);
         } else {
           list_rows<int64_t>(a, rows, t, w, 0, 0, 0, where);
         }
@@ -551,12 +557,13 @@ TensorDict BatchEncoder::finish() {
 }
 
 TensorDict encode_dataset(const Dataset& ds, const StoreConfig& config, std::string_view label,
-                          const Allocator& allocator) {
+                          const Allocator& allocator, ImageWidthWarning* warning) {
   SchemaPlan plan = plan_schema(*ds.schema(), config, label, true);
   plan.image_root = ds.image_root();
   OutputLayout layout;
   layout.add(plan);
   BatchEncoder encoder(config, layout, ds.num_rows(), allocator);
+  encoder.warn_wide_images(warning);
   int64_t first = 0;
   for (const auto& batch : ds.batches()) {
     const RowRun run{first, 0, batch.num_rows};
@@ -618,11 +625,96 @@ void prefetch_rows(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& p
 
 void decode_image_rows(const arrow::ArrayData& column, int64_t first, int64_t n, uint8_t* out,
                        int64_t width, std::string_view label, int64_t first_row,
-                       const std::optional<std::filesystem::path>& image_root) {
+                       const std::optional<std::filesystem::path>& image_root,
+                       ImageWidthWarning* warning) {
   DecodedFrames seen;
   const RowRun run{0, first, n};
   image_rows<uint8_t>(column, std::span<const RowRun>(&run, 1), out, width, label, first_row, seen,
-                      image_root);
+                      image_root, warning);
+}
+
+void ImageWidthWarning::check(std::string_view column, std::string_view where, int64_t height,
+                              int64_t width, int64_t channels, int64_t max_pixels) noexcept {
+  const int64_t values = height * width * channels;
+  if (values <= max_pixels || warned_.load(std::memory_order_relaxed)) return;
+  if (warned_.exchange(true)) return;
+  try {
+    const std::string text = fmt::format(
+        "mouse-data: warning: column \"{}\" ({}) holds an image of {} x {} x {} (H x W x C) = {} "
+        "values, more than max_obs_image_pixels = {}: obs_image keeps only its first {} values "
+        "(for whole images max_obs_image_pixels must be at least {}; a forgotten x {} for the "
+        "channels?). Said once per store.\n",
+        column, where, height, width, channels, values, max_pixels, max_pixels, values, channels);
+    std::fputs(text.c_str(), stderr);
+  } catch (...) {
+    // A warning that cannot be formatted is not worth failing the read for.
+  }
+}
+
+namespace {
+
+uint32_t be32(const unsigned char* p) noexcept {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+uint32_t be16(const unsigned char* p) noexcept { return (uint32_t{p[0]} << 8) | p[1]; }
+
+}  // namespace
+
+std::optional<std::array<int64_t, 3>> peek_image_shape(std::string_view bytes) noexcept {
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  switch (sniff_image(bytes)) {
+    case ImageFormat::kPng: {
+      // Signature, then the IHDR chunk: length, "IHDR", width, height, depth, colour type.
+      if (n < 33 || std::memcmp(b + 12, "IHDR", 4) != 0) return std::nullopt;
+      int64_t channels = 0;
+      switch (b[25]) {
+        case 0: channels = 1; break;  // grey
+        case 2: channels = 3; break;  // RGB
+        case 3: channels = 3; break;  // palette, expanded to RGB
+        case 4: channels = 2; break;  // grey + alpha
+        case 6: channels = 4; break;  // RGBA
+        default: return std::nullopt;
+      }
+      // A tRNS chunk (before the image data) becomes an alpha channel.
+      if (channels == 1 || channels == 3) {
+        for (size_t pos = 33; pos + 8 <= n;) {
+          const uint32_t len = be32(b + pos);
+          if (std::memcmp(b + pos + 4, "tRNS", 4) == 0) {
+            ++channels;
+            break;
+          }
+          if (std::memcmp(b + pos + 4, "IDAT", 4) == 0 || len > n - pos - 8) break;
+          pos += 12 + len;
+        }
+      }
+      return std::array<int64_t, 3>{be32(b + 20), be32(b + 16), channels};
+    }
+    case ImageFormat::kJpeg: {
+      // Markers after SOI: FF xx, then a 16-bit length, until a start-of-frame.
+      for (size_t pos = 2; pos + 4 <= n;) {
+        if (b[pos] != 0xFF) return std::nullopt;
+        const unsigned char marker = b[pos + 1];
+        if (marker == 0xFF) {  // fill byte
+          ++pos;
+          continue;
+        }
+        const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
+                         marker != 0xCC;
+        if (sof) {
+          if (pos + 10 > n) return std::nullopt;
+          const int64_t components = b[pos + 9];
+          return std::array<int64_t, 3>{be16(b + pos + 5), be16(b + pos + 7),
+                                        components == 1 ? 1 : 3};
+        }
+        pos += 2 + be16(b + pos + 2);
+      }
+      return std::nullopt;
+    }
+    case ImageFormat::kUnknown: break;
+  }
+  return std::nullopt;
 }
 
 }  // namespace mouse::detail

@@ -5,7 +5,10 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <unordered_map>
@@ -48,6 +51,28 @@ struct FrameKeyHash {
 using DecodedFrames =
     std::unordered_map<std::pair<const arrow::ArrayData*, int64_t>, int64_t, FrameKeyHash>;
 
+/// Says once, on stderr, that an image holds more values (H x W x C) than max_obs_image_pixels,
+/// so that obs_image keeps only its first values (SPEC §3 truncation; typically a forgotten x C
+/// for the channels). One per store; thread-safe.
+class ImageWidthWarning {
+ public:
+  /// Warns, the first time only, when an image of `height` x `width` x `channels` values in
+  /// column `column`, met at `where` ("append, row 12"), holds more than `max_pixels` values.
+  /// Cheap (one comparison) when it does not.
+  void check(std::string_view column, std::string_view where, int64_t height, int64_t width,
+             int64_t channels, int64_t max_pixels) noexcept;
+  /// Whether the warning was given.
+  bool warned() const noexcept { return warned_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> warned_{false};
+};
+
+/// The height, width and channels the decoder would give for PNG or JPEG `bytes`, read from
+/// their headers (PNG IHDR and tRNS, JPEG start-of-frame) without decoding; nullopt when the
+/// headers do not say (the decoder then tells).
+std::optional<std::array<int64_t, 3>> peek_image_shape(std::string_view bytes) noexcept;
+
 /// Fills the tensors of one batch. Not thread-safe; one encoder per batch.
 class BatchEncoder {
  public:
@@ -73,6 +98,10 @@ class BatchEncoder {
   /// The batch, keys in SPEC §3 order.
   TensorDict finish();
 
+  /// Images decoded from here on that are wider than max_obs_image_pixels are reported to
+  /// `warning` (the store's; may be null).
+  void warn_wide_images(ImageWidthWarning* warning) noexcept { image_warning_ = warning; }
+
  private:
   void fill(Key key, std::span<const RowRun> rows);
 
@@ -82,6 +111,7 @@ class BatchEncoder {
   std::array<Tensor, kKeyCount> tensors_;
   std::array<int64_t, kKeyCount> width_{};  // elements per row (1 for scalars)
   DecodedFrames frames_;                     // each distinct frame of the batch decoded once
+  ImageWidthWarning* image_warning_ = nullptr;
 };
 
 /// Checks that every value of `column` (a scalar or list column feeding integer key `key`) is a
@@ -92,7 +122,7 @@ void check_whole_numbers(const arrow::ArrayData& column, Key key, std::string_vi
 
 /// Encodes every row of a dataset with its own layout (DatasetStore::encode_hf_rows).
 TensorDict encode_dataset(const Dataset& ds, const StoreConfig& config, std::string_view label,
-                          const Allocator& allocator);
+                          const Allocator& allocator, ImageWidthWarning* warning = nullptr);
 
 /// Writes the done values of elements [first, first + n) of a chunk to `out`, converted as the
 /// encoder converts them (0 when the chunk has no done column): only that column is read.
@@ -113,8 +143,10 @@ void prefetch_rows(std::span<const arrow::ArrayPtr> columns, const SchemaPlan& p
 /// zeros; null frames zeros), path-only frames read under `image_root` (SchemaPlan). FormatError
 /// / IoError naming `label` and the row (`first_row` + element) for a frame that does not decode
 /// or cannot be read, or whose path leaves `image_root`.
+/// Images wider than `width` are reported to `warning` when it is given.
 void decode_image_rows(const arrow::ArrayData& column, int64_t first, int64_t n, uint8_t* out,
                        int64_t width, std::string_view label, int64_t first_row,
-                       const std::optional<std::filesystem::path>& image_root);
+                       const std::optional<std::filesystem::path>& image_root,
+                       ImageWidthWarning* warning = nullptr);
 
 }  // namespace mouse::detail

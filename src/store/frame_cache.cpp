@@ -180,7 +180,8 @@ class Progress {
 };
 
 // Decodes every frame of `ds`'s column `field` into `file` (rows of `width` bytes).
-void build_frames(const Dataset& ds, int field, int64_t width, const fs::path& entry,
+void build_frames(const Dataset& ds, int field, int64_t width, ImageWidthWarning* warning,
+                  const fs::path& entry,
                   const fs::path& file, const std::string& label) {
   const int64_t rows = ds.num_rows();
   const int64_t bytes = rows * width;
@@ -218,7 +219,8 @@ void build_frames(const Dataset& ds, int field, int64_t width, const fs::path& e
       const arrow::ArrayData& column = *batch.columns[static_cast<size_t>(field)];
       for (int64_t r = 0; r < batch.num_rows; r += kBlockRows) {
         const int64_t n = std::min(kBlockRows, batch.num_rows - r);
-        decode_image_rows(column, r, n, block.data(), width, label, first_row, ds.image_root());
+        decode_image_rows(column, r, n, block.data(), width, label, first_row, ds.image_root(),
+                          warning);
         w.write(std::span<const uint8_t>(block.data(), static_cast<size_t>(n * width)));
         progress.update(first_row + r + n);
       }
@@ -273,7 +275,8 @@ fs::path frame_cache_root(const std::string& setting) {
 }
 
 std::optional<CachedFrames> cached_frames(const Dataset& ds, const SchemaPlan& plan,
-                                          const StoreConfig& config, const std::string& label) {
+                                          const StoreConfig& config, const std::string& label,
+                                          ImageWidthWarning* warning) {
   if (config.image_cache.empty() || config.max_obs_image_pixels <= 0) return std::nullopt;
   int field = -1;
   const arrow::Field* column = image_field(ds, plan, &field);
@@ -306,7 +309,7 @@ std::optional<CachedFrames> cached_frames(const Dataset& ds, const SchemaPlan& p
       // Missing, stale or damaged: whatever sits at the file and fingerprint paths goes.
       fs::remove_all(fp_file, ec);
       fs::remove_all(file, ec);
-      build_frames(ds, field, width, entry, file, label);
+      build_frames(ds, field, width, warning, entry, file, label);
       out.file = MappedFile::open(file);
       write_file_atomically(fp_file, fingerprint.dump());
       out.built = true;

@@ -26,6 +26,7 @@
 #include "mouse/dataset.hpp"
 #include "mouse/dataset_store.hpp"
 #include "store/contract.hpp"
+#include "store/encoder.hpp"
 
 namespace mouse::detail {
 
@@ -49,8 +50,10 @@ std::filesystem::path frame_cache_root(const std::string& setting);
 /// is not an Image) or config.image_cache is empty. Builds the entry when it is missing or
 /// stale: announces its size on stderr, refuses with IoError naming the directory, the bytes
 /// needed and the bytes free when the disk lacks the space, and shows progress while decoding.
-/// Errors while decoding are those of the decode path (FormatError naming the row).
+/// Errors while decoding are those of the decode path (FormatError naming the row). Frames wider
+/// than max_obs_image_pixels are reported to `warning` when given.
 std::optional<CachedFrames> cached_frames(const Dataset& ds, const SchemaPlan& plan,
-                                          const StoreConfig& config, const std::string& label);
+                                          const StoreConfig& config, const std::string& label,
+                                          ImageWidthWarning* warning = nullptr);
 
 }  // namespace mouse::detail

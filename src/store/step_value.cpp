@@ -92,10 +92,6 @@ TypePtr natural_type(const StepValue& v, std::string& error) {
   for (size_t i = 0; i < items.size(); ++i) {
     TypePtr t = natural_type(items[i], error);
     if (!t) return nullptr;
-    if (item->id == TypeId::kInt64 && t->id == TypeId::kFloat64) {
-      item = t;  // ints and floats mixed in one list are floats, as pyarrow infers
-      continue;
-    }
     std::string inner;
     TypePtr merged = merge_value_type(item, t, inner);
     if (!merged) {
@@ -117,14 +113,19 @@ TypePtr merge_value_type(const TypePtr& column, const TypePtr& value, std::strin
     return item == column->value_type() ? column : relist(*column, item);
   }
   bool fits = false;
+  // SPEC §4 widening, bool -> int -> float: a value of a wider kind widens the column (earlier
+  // values become 0 / 1, or floats), one of a narrower kind is stored in the column's kind.
   switch (value->id) {
-    case TypeId::kInt64: fits = is_integer_type(column->id) || is_float_type(column->id); break;
+    case TypeId::kInt64:
+      if (column->id == TypeId::kBool) return value;
+      fits = is_integer_type(column->id) || is_float_type(column->id);
+      break;
     case TypeId::kFloat64:
       // An integer column widens to float64 when a float arrives, as `datasets` infers [0, 0.5].
-      if (is_integer_type(column->id)) return value;
+      if (is_integer_or_bool_type(column->id)) return value;
       fits = is_float_type(column->id);
       break;
-    case TypeId::kBool: fits = column->id == TypeId::kBool; break;
+    case TypeId::kBool: fits = is_numeric_or_bool_type(column->id); break;
     case TypeId::kUtf8:
       fits = column->id == TypeId::kUtf8 || column->id == TypeId::kLargeUtf8 ||
              column->id == TypeId::kBinary || column->id == TypeId::kLargeBinary;

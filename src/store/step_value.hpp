@@ -14,17 +14,19 @@ namespace mouse::detail {
 const arrow::TypePtr& image_type();
 
 /// The natural type of `v`: null, bool, int64, float64 (double), utf8 (string), list<item>
-/// (items merged: int with float gives float64, null with T gives T; empty → list<null>), and
+/// (items merged as merge_value_type merges: bool with int gives int64, int with float float64,
+/// null with T gives T; empty → list<null>), and
 /// image_type() for pixels and encoded images. Returns nullptr and sets `error` for a list
 /// whose items have incompatible types.
 arrow::TypePtr natural_type(const StepValue& v, std::string& error);
 
 /// The column type after storing a value of natural type `value` in a column of type `column`
-/// (null when new): null parts of either side are filled in; otherwise `column` is kept when
-/// the value fits it (an int in a float column, a string in a binary column, a list of any kind
-/// into any list kind with fitting items, an image into an Image column); an integer column (or
-/// list item) that gets a float becomes float64. Returns nullptr and sets `error` when it does
-/// not fit.
+/// (null when new), by the SPEC §4 widening bool -> int -> float: null parts of either side are
+/// filled in; `column` is kept when the value fits it (a bool in an integer or float column, an
+/// int in a float column, a string in a binary column, a list of any kind into any list kind
+/// with fitting items, an image into an Image column); a bool column (or list item) that gets an
+/// int becomes int64, a bool or integer one that gets a float float64. Returns nullptr and sets
+/// `error` when it does not fit.
 arrow::TypePtr merge_value_type(const arrow::TypePtr& column, const arrow::TypePtr& value,
                                 std::string& error);
 

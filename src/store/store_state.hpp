@@ -70,6 +70,8 @@ struct StoreState {
   uint64_t version = 1;  // bumped by every mutation
   mutable std::shared_ptr<const Snapshot> snapshot;
   // Readable without the lock:
+  /// Warns once per store of images wider than max_obs_image_pixels (append and decoding).
+  mutable ImageWidthWarning image_warning;
   std::atomic<int64_t> size{0};
   std::atomic<int64_t> source_size{0};
 

@@ -20,8 +20,9 @@ TEST(StoreConcurrency, OneAppenderManyReadersSeeAConsistentPrefix) {
   constexpr int64_t kSource = 50;
   constexpr int64_t kAppends = 3000;
   constexpr int kReaders = 4;
-  DatasetStore store(3, 2);
-  store.from_dataset(step_dataset(kSource, 0, 2, 16));  // action = row, reward = row / 2
+  // action = row, reward = row / 2; actions index q-values, so max_action_dim is above them.
+  DatasetStore store(kSource + kAppends, 2);
+  store.from_dataset(step_dataset(kSource, 0, 2, 16));
   std::atomic<bool> done{false};
   std::atomic<int64_t> reads{0};
   std::atomic<int> failures{0};

@@ -38,7 +38,7 @@ json oracle_schema(const std::filesystem::path& file) {
 TEST(StoreOracle, ApacheArrowJsReadsSavedToDataset) {
   MOUSE_REQUIRE_ORACLE();
   // Source: 3 steps with observation fixed_size_list<float>[3] and a variable q_star list.
-  DatasetStore store(4, 3);
+  DatasetStore store(9, 3);  // actions up to 8 with q-values
   store.from_dataset(test::step_dataset(3, 0, 3));
   // Buffer: rows typed by Python-like values, one without q_star, converted to the source types.
   StepRow a = test::step_row(7, 0.5, 2);

@@ -97,20 +97,24 @@ TEST(AppendWidening, ListOfIntsThenListWithAFloatBecomesListOfDouble) {
   EXPECT_TRUE(back.at("obs_continuous").equals(td.at("obs_continuous")));
 }
 
-TEST(AppendWidening, FloatDoesNotWidenBoolOrStringColumns) {
+TEST(AppendWidening, FloatWidensBoolButNotStringColumns) {
   DatasetStore store(2);
   StepRow r0 = step_row(0, 0, 0);
   r0["flag"] = true;
   r0["note"] = "a";
   store.append(r0);
-  StepRow bad = step_row(1, 0, 0);
-  bad["flag"] = 0.5;
-  EXPECT_THROW_MSG(store.append(bad), TypeError, "column \"flag\": the column has type bool");
   StepRow bad_note = step_row(1, 0, 0);
   bad_note["note"] = 0.5;
   EXPECT_THROW_MSG(store.append(bad_note), TypeError, "column \"note\"");
+  StepRow bad_flag = step_row(1, 0, 0);
+  bad_flag["flag"] = "x";
+  EXPECT_THROW_MSG(store.append(bad_flag), TypeError, "column \"flag\": the column has type bool");
   EXPECT_EQ(store.size(), 1);
   EXPECT_EQ(type_of(store.to_dataset(), "flag"), "bool");
+  StepRow wider = step_row(1, 0, 0);
+  wider["flag"] = 0.5;  // bool -> float (SPEC §4: bool -> int -> float)
+  store.append(wider);
+  EXPECT_EQ(type_of(store.to_dataset(), "flag"), "double");
 }
 
 // action float32, done float64, episode_step bool, observation_discrete float32 scalar.
@@ -210,14 +214,14 @@ TEST(IntegralFloats, AppendedNonIntegralValueNamesColumnAndRowAndChangesNothing)
   const TensorDict before = all_rows(store);
   StepRow bad = step_row(2, 0, 0);
   bad["action"] = 1.5;  // would widen the int column, but 1.5 is no action
-  EXPECT_THROW_MSG(store.append(bad), TypeError,
+  EXPECT_THROW_MSG(store.append(bad), InvalidArgument,
                    "column \"action\" gets the value 1.5 at row 2, which is not a whole number");
   StepRow nan = step_row(2, 0, 0);
   nan["episode_step"] = std::numeric_limits<double>::quiet_NaN();
-  EXPECT_THROW_MSG(store.append(nan), TypeError, "column \"episode_step\" gets the value nan");
+  EXPECT_THROW_MSG(store.append(nan), InvalidArgument, "column \"episode_step\" gets the value nan");
   StepRow list = step_row(2, 0, 0);
   list["observation_discrete"] = StepValue::List{1, 2.5};
-  EXPECT_THROW_MSG(store.append(list), TypeError,
+  EXPECT_THROW_MSG(store.append(list), InvalidArgument,
                    "column \"observation_discrete\" gets the value 2.5 at row 2");
   EXPECT_EQ(store.size(), 2);
   EXPECT_TRUE(all_rows(store).equals(before));
@@ -236,7 +240,8 @@ TEST(IntegralFloats, AppendColumnsChecksFloatValuesOfIntegerKeys) {
       {"reward", arrow::make_primitive<float>(std::vector<float>{0, 0})},
       {"done", arrow::make_primitive<double>(std::vector<double>{0, 2.5})}};
   EXPECT_THROW_MSG(store.append_columns(bad), InvalidArgument,
-                   "append_columns: column \"done\" has the value 2.5 at row 1");
+                   "append_columns (rows counted from 0 within the call): column \"done\" has the "
+                   "value 2.5 at row 1");
   const TensorDict td = all_rows(store);
   EXPECT_EQ(values_of<int64_t>(td.at("action")), (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(values_of<int64_t>(td.at("done")), (std::vector<int64_t>{0, 2}));

@@ -78,7 +78,7 @@ TEST(StoreIndexing, MixedSourceAndBufferFillsKeysMissingFromOneSegment) {
        arrow::make_primitive<int64_t>(std::vector<int64_t>{0, 1}),
        arrow::make_primitive<int64_t>(std::vector<int64_t>{7, 8}),
        arrow::make_fixed_size_list(arrow::make_primitive<float>(std::vector<float>{1, 2, 3, 4}), 2)}));
-  StepRow row = step_row(9, 2.5, 2);
+  StepRow row = step_row(0, 2.5, 2);  // actions index q-values (max_action_dim 3)
   row["xformed_reward"] = 0.25;
   row["observation"] = StepValue::List{1.0, 2.0, 3.0};
   store.append(row);
@@ -89,7 +89,7 @@ TEST(StoreIndexing, MixedSourceAndBufferFillsKeysMissingFromOneSegment) {
   TensorDict td = store.get(idx);
   EXPECT_EQ(td.keys(), (std::vector<std::string>{"action", "reward", "done", "xformed_reward",
                                                   "time", "q_star", "obs_continuous"}));
-  EXPECT_EQ(values_of<int64_t>(td.at("action")), (std::vector<int64_t>{9, 1, 2}));
+  EXPECT_EQ(values_of<int64_t>(td.at("action")), (std::vector<int64_t>{0, 1, 2}));
   EXPECT_EQ(values_of<float>(td.at("reward")), (std::vector<float>{2.5f, 0.5f, 1.5f}));
   EXPECT_EQ(values_of<int64_t>(td.at("done")), (std::vector<int64_t>{2, 0, 1}));
   // Buffer-only key: zero for source rows.

@@ -61,7 +61,8 @@ void expect_windows_match_get(const DatasetStore& store, std::span<const WindowS
 // batches of 7 rows, sealed buffer chunks from append_columns, and an open block of appended
 // rows.
 std::unique_ptr<DatasetStore> boundary_store() {
-  auto store = std::make_unique<DatasetStore>(4, 3);
+  // Actions name their rows (up to 3008); they index q-values, so max_action_dim is above them.
+  auto store = std::make_unique<DatasetStore>(3009, 3);
   store->from_dataset(step_dataset(30, 0, 3, 7));
   store->from_dataset(step_dataset(12, 1000, 3, 5));
   for (int c = 0; c < 3; ++c) {
