@@ -20,7 +20,7 @@ TEST(StoreConcurrency, OneAppenderManyReadersSeeAConsistentPrefix) {
   constexpr int64_t kSource = 50;
   constexpr int64_t kAppends = 3000;
   constexpr int kReaders = 4;
-  DatasetStore store(3, 2);
+  DatasetStore store(test::unchecked(3, 2));
   store.from_dataset(step_dataset(kSource, 0, 2, 16));  // action = row, reward = row / 2
   std::atomic<bool> done{false};
   std::atomic<int64_t> reads{0};
