@@ -81,6 +81,8 @@ void StoreArgs::add_to(CLI::App* cmd) {
   cmd->add_option("--image-cache", image_cache,
                   "Decoded-frame cache for Image columns: 'auto' or a directory (default: decode "
                   "frames on every read)");
+  cmd->add_flag("--no-validate", no_validate,
+                "Load sources without checking their values against the column contract");
 }
 
 // The keys besides the widths: action, reward, done, time and a spare for the mask.
@@ -138,6 +140,7 @@ std::unique_ptr<DatasetStore> open_store(const StoreArgs& args) {
   config.max_obs_discrete_dim = args.max_obs_discrete_dim;
   config.max_obs_image_pixels = args.max_obs_image_pixels;
   config.image_cache = args.image_cache;
+  config.validate = !args.no_validate;
   if (args.obs_image_dtype == "uint8") {
     config.obs_image_dtype = DType::kUInt8;
   } else if (args.obs_image_dtype != "int64") {

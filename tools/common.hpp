@@ -55,8 +55,9 @@ struct StoreArgs : SourceArgs {
   int64_t max_obs_image_pixels = 0;
   std::string obs_image_dtype = "int64";
   std::string image_cache;  ///< StoreConfig::image_cache ("" = none)
+  bool no_validate = false;  ///< --no-validate: StoreConfig::validate off
 
-  /// Registers PATH, --split and the --max-* options on `cmd`.
+  /// Registers PATH, --split, the --max-* options, --image-cache and --no-validate on `cmd`.
   void add_to(CLI::App* cmd);
   /// Values in one encoded row (the widths plus the scalar keys), saturating.
   int64_t row_values() const;

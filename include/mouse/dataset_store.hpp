@@ -90,6 +90,18 @@ struct StoreConfig {
   /// space, showing progress), shared by processes and later runs, rebuilt when a source file
   /// changes; image windows are then plain copies. Buffer rows are always decoded on read.
   std::string image_cache;
+  /// Checks every value of a source's contract columns at from_dataset (SPEC §3-4): action,
+  /// reward and done not null; done 0, 1 or 2; action >= 0, and < max_action_dim when q_star is
+  /// encoded; reward finite; whole numbers in float-stored integer columns (action, done,
+  /// episode_step, observation_discrete). The first bad value is an InvalidArgument naming the
+  /// dataset, its file, the column and the row. One pass at memory bandwidth; a memory-mapped
+  /// file that passed is remembered in $MOUSE_DATA_CACHE/validated (else
+  /// $XDG_CACHE_HOME/mouse-data/validated, else ~/.cache/mouse-data/validated) by its path, size
+  /// and mtime, so opening it again reads nothing; in-memory sources are checked on every
+  /// from_dataset. The file pages the pass faults in are given back. false skips the check (a
+  /// bad value is then an error only when its row is encoded, if at all: done 3 or a NaN reward
+  /// is encoded as it is).
+  bool validate = true;
 };
 
 namespace detail {
@@ -138,10 +150,12 @@ class DatasetStore {
   /// Appends `ds` to the source (zero-copy); an empty dataset is skipped. Its required columns are
   /// checked now (SPEC §3: missing or unconvertible → InvalidArgument naming column and dataset;
   /// enabled optional columns of an unconvertible type too). Integer keys' columns (action, done,
-  /// episode_step, observation_discrete) may be bool or float; a float value that is not a whole
-  /// number (1.5, NaN, inf) is found when its row is encoded (get / batches: InvalidArgument
-  /// naming column and row), as the data are not read here. Datasets with different columns
-  /// may be loaded together: a key missing from one is filled as for mixed source/buffer rows.
+  /// episode_step, observation_discrete) may be bool or float. With config().validate (the
+  /// default) every value of the contract columns is checked now too (see
+  /// StoreConfig::validate: InvalidArgument naming dataset, file, column and row); without it a
+  /// float that is not a whole number is found when its row is encoded. Datasets with different
+  /// columns may be loaded together: a key missing from one is filled as for mixed
+  /// source/buffer rows.
   void from_dataset(const Dataset& ds);
   /// Appends splits of `dict` to the source (SPEC §4): `splits` exact names (in the order
   /// given), or `split_pattern` fnmatch globs (one or more; `*`, `?`, `[...]`, `[!...]`,

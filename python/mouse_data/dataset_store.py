@@ -36,6 +36,13 @@ class DatasetStore:
         then plain copies. Sources given as paths are fingerprinted by their files' size and
         mtime; ``datasets.Dataset`` objects and other in-memory sources by a hash of every
         frame's bytes, which reads them once per ``from_dataset``.
+    validate : ``True`` (default): ``from_dataset`` checks every value of a source's contract
+        columns (action, reward and done not null; done 0, 1 or 2; action >= 0, and <
+        ``max_action_dim`` when q_star is encoded; reward finite; whole numbers in float-stored
+        integer columns) and raises ValueError naming the dataset, file, column and row of the
+        first bad value. One pass at memory bandwidth; a memory-mapped file that passed is
+        remembered in ``$MOUSE_DATA_CACHE/validated`` (by path, size and mtime), so loading it
+        again reads nothing. ``False`` skips the check.
     format : ``"auto"`` (TensorDict of torch tensors when torch and tensordict are installed,
         else a dict of NumPy arrays), ``"torch"`` or ``"numpy"``.
     name : Optional name (e.g. the environment or task): ``push_stores_to_hub`` writes each
@@ -56,6 +63,7 @@ class DatasetStore:
         *,
         obs_image_dtype: str = "int64",
         image_cache: str | os.PathLike | None = None,
+        validate: bool = True,
         format: str = "auto",
         name: str | None = None,
     ) -> None:
@@ -76,6 +84,7 @@ class DatasetStore:
             int(max_obs_image_pixels),
             obs_image_dtype,
             "" if image_cache is None else os.fspath(image_cache),
+            bool(validate),
         )
         self._format = resolve_format(format)
 

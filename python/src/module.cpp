@@ -59,9 +59,10 @@ nb::tuple export_batch(const TensorDict& td, Framework framework) {
 }
 
 StoreConfig store_config(int64_t a, int64_t c, int64_t d, int64_t i, const std::string& dtype,
-                         const std::string& image_cache) {
+                         const std::string& image_cache, bool validate) {
   StoreConfig cfg;
   cfg.image_cache = image_cache;
+  cfg.validate = validate;
   cfg.max_action_dim = a;
   cfg.max_obs_continuous_dim = c;
   cfg.max_obs_discrete_dim = d;
@@ -237,11 +238,12 @@ NB_MODULE(_core, m) {
       .def(
           "__init__",
           [](DatasetStore* self, int64_t a, int64_t c, int64_t d, int64_t i,
-             const std::string& dtype, const std::string& image_cache) {
-            new (self) DatasetStore(store_config(a, c, d, i, dtype, image_cache));
+             const std::string& dtype, const std::string& image_cache, bool validate) {
+            new (self) DatasetStore(store_config(a, c, d, i, dtype, image_cache, validate));
           },
           "max_action_dim"_a, "max_obs_continuous_dim"_a, "max_obs_discrete_dim"_a,
-          "max_obs_image_pixels"_a, "obs_image_dtype"_a, "image_cache"_a = "")
+          "max_obs_image_pixels"_a, "obs_image_dtype"_a, "image_cache"_a = "",
+          "validate"_a = true)
       .def(
           "add_streams",
           [](DatasetStore& s, const std::vector<std::tuple<std::string, nb::object,

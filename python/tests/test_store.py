@@ -196,7 +196,7 @@ def test_list_features_nulls_and_sequence_lengths():
         "observation_discrete": datasets.Sequence(datasets.Value("int64"), length=2),
     })
     ds = datasets.Dataset.from_dict({
-        "action": [1, 2], "reward": [0.5, 1.5], "done": [0, 1], "episode_step": [0, None],
+        "action": [1, 0], "reward": [0.5, 1.5], "done": [0, 1], "episode_step": [0, None],
         "metadata_q_star": [[1.0], None], "observation_discrete": [[3, 4], [5, 6]],
     }, features=feats)
     s = DatasetStore(max_action_dim=2, max_obs_discrete_dim=3)

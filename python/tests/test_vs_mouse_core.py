@@ -677,7 +677,8 @@ def so_scale(snap):
 def test_diff_01_keys_from_schema_not_first_row(tmp_path):
     ds = on_disk(tmp_path, step_data(4, metadata_q_star=[None, [1.0], [2.0], None],
                                      observation=[None, [1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
-    ours, theirs = both_stores(2, 2)
+    # actions 0..2 with a 2-wide q_star: outside the value contract, which ours checks (item 29)
+    ours, theirs = MD.DatasetStore(2, 2, validate=False), MC_DS.DatasetStore(2, 2)
     t = theirs.encode_hf_rows(ds[:])
     o = ours.encode_hf_rows(ds[:])
     assert "q_star" not in t.keys() and "obs_continuous" not in t.keys()
@@ -784,8 +785,9 @@ def test_diff_08_palette_16bit_and_1bit_png(tmp_path):
 
 
 def test_diff_09_obs_image_dtype_option(full_ds):
-    o8 = MD.DatasetStore(2, 0, 0, 18, obs_image_dtype="uint8")
-    o64, theirs = both_stores(2, 0, 0, 18)
+    # actions 0..2 with a 2-wide q_star: outside the value contract, which ours checks (item 29)
+    o8 = MD.DatasetStore(2, 0, 0, 18, obs_image_dtype="uint8", validate=False)
+    o64, theirs = MD.DatasetStore(2, 0, 0, 18, validate=False), MC_DS.DatasetStore(2, 0, 0, 18)
     for s in (o8, o64, theirs):
         s.from_dataset(full_ds)
     t = theirs[[0, 1]]["obs_image"]
@@ -1073,6 +1075,18 @@ def test_diff_29_from_dataset_empty_split_list_and_differing_columns(tmp_path):
         s.from_dataset(b)
     assert isinstance(raises(lambda: theirs[[0, 2]]), TypeError)  # concatenated nulls crash
     assert ours[[0, 2]]["time"].tolist() == [-1, 7]
+
+
+def test_diff_29_from_dataset_checks_values(tmp_path):
+    ds = on_disk(tmp_path, step_data(8, done=[0, 0, 3, 0, 0, 0, 0, 1]))
+    ours, theirs = both_stores(4)
+    theirs.from_dataset(ds)
+    assert theirs[[2]]["done"].tolist() == [3]
+    e = raises(lambda: ours.from_dataset(ds))
+    assert isinstance(e, ValueError) and 'column "done" has the value 3 at row 2' in str(e)
+    lenient = MD.DatasetStore(4, validate=False)
+    lenient.from_dataset(ds)
+    assert lenient[[2]]["done"].tolist() == [3]
 
 
 def test_diff_30_buffer_column_missing_from_source_in_to_dataset(tmp_path):

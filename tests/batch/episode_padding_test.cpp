@@ -17,7 +17,7 @@ using test::values_of;
 
 TEST(EpisodePadding, PaddedStepsHoldZerosNegInfQStarAndMinusOneTime) {
   // Episodes [0, 2) (terminal) and [2, 6) (truncated); S = 3: windows 0 (2 real), 2 (3), 5 (1).
-  DatasetStore store(2, 2);
+  DatasetStore store(test::unchecked(2, 2));  // actions 1..6 name the rows
   store.from_dataset(test::make_dataset(
       {"action", "reward", "done", "xformed_reward", "episode_step", "metadata_q_star",
        "observation"},

@@ -24,7 +24,8 @@ std::string cli() { return MOUSE_CLI_PATH; }
 
 std::string quote(const fs::path& p) { return "'" + p.string() + "'"; }
 
-// 4 steps: reward has a NaN and an infinity, q_star lists of varying length.
+// 4 steps: reward has a NaN and an infinity (outside the value contract: the commands below load
+// them with --no-validate, to show how they print), q_star lists of varying length.
 mouse::Dataset steps(int64_t base) {
   using namespace mouse::arrow;
   std::vector<int64_t> q_offsets{0, 1, 3, 3, 5};
@@ -53,7 +54,7 @@ class CliEncode : public ::testing::Test {
 };
 
 TEST_F(CliEncode, JsonFormatIsExact) {
-  auto r = run_command(cli() + " encode " + quote(dir_ / "ds") +
+  auto r = run_command(cli() + " encode --no-validate " + quote(dir_ / "ds") +
                        " --indices=0,2,-3 --max-action-dim 3 --max-obs-continuous-dim 3 --json");
   ASSERT_EQ(r.status, 0) << r.out;
   json doc = json::parse(r.out);
@@ -81,10 +82,12 @@ TEST_F(CliEncode, JsonFormatIsExact) {
 
 TEST_F(CliEncode, AgreesWithTheLibrary) {
   std::vector<int64_t> idx{3, 0, -1, 1};
-  auto r = run_command(cli() + " encode " + quote(dir_ / "ds") + " --indices=3,0,-1,1 --json");
+  auto r = run_command(cli() + " encode --no-validate " + quote(dir_ / "ds") + " --indices=3,0,-1,1 --json");
   ASSERT_EQ(r.status, 0) << r.out;
   json doc = json::parse(r.out);
-  mouse::DatasetStore store;
+  mouse::StoreConfig config;
+  config.validate = false;
+  mouse::DatasetStore store(config);
   store.from_dataset(mouse::Dataset::load_from_disk(dir_ / "ds"));
   mouse::TensorDict td = store.get(idx);
   ASSERT_EQ(doc["tensors"].size(), td.size());
@@ -113,23 +116,23 @@ TEST_F(CliEncode, AgreesWithTheLibrary) {
 }
 
 TEST_F(CliEncode, DatasetDictWithoutSplitLoadsEverySplitInOrder) {
-  auto all = run_command(cli() + " encode " + quote(dir_ / "dict") + " --indices=0,4,-1 --json");
+  auto all = run_command(cli() + " encode --no-validate " + quote(dir_ / "dict") + " --indices=0,4,-1 --json");
   ASSERT_EQ(all.status, 0) << all.out;
   EXPECT_EQ(json::parse(all.out)["tensors"]["action"]["values"], (json{0, 100, 103}));
-  auto eval = run_command(cli() + " encode " + quote(dir_ / "dict") + " --split eval --indices=0 --json");
+  auto eval = run_command(cli() + " encode --no-validate " + quote(dir_ / "dict") + " --split eval --indices=0 --json");
   ASSERT_EQ(eval.status, 0) << eval.out;
   EXPECT_EQ(json::parse(eval.out)["tensors"]["action"]["values"], (json{100}));
 }
 
 TEST_F(CliEncode, TextFormWithoutJson) {
-  auto r = run_command(cli() + " encode " + quote(dir_ / "ds") + " --indices=1 --max-action-dim 1");
+  auto r = run_command(cli() + " encode --no-validate " + quote(dir_ / "ds") + " --indices=1 --max-action-dim 1");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("action int64 [1]: 1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("reward float32 [1]: \"nan\""), std::string::npos) << r.out;
 }
 
 TEST_F(CliEncode, ErrorsExitNonZeroWithOneLine) {
-  auto run = [&](const std::string& args) { return run_command(cli() + " encode " + args + " 2>&1"); };
+  auto run = [&](const std::string& args) { return run_command(cli() + " encode --no-validate " + args + " 2>&1"); };
   auto bad = run(quote(dir_ / "ds") + " --indices=1,x --json");
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.out.find("--indices: expected comma-separated integers"), std::string::npos) << bad.out;
@@ -147,9 +150,21 @@ TEST_F(CliEncode, ErrorsExitNonZeroWithOneLine) {
   EXPECT_NE(missing.out.find("--indices"), std::string::npos) << missing.out;
 }
 
+TEST_F(CliEncode, ValuesOutsideTheContractAreRefusedWithoutNoValidate) {
+  auto r = run_command(std::string(MOUSE_CLI_PATH) + " encode " + quote(dir_ / "ds") +
+                       " --indices=0 --json 2>&1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("column \"reward\" has the value nan at row 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--no-validate"), std::string::npos) << r.out;
+  auto sample = run_command(std::string(MOUSE_CLI_PATH) + " sample " + quote(dir_ / "dict") +
+                            " --sequence-length 2 --batch-size 1 2>&1");
+  EXPECT_NE(sample.status, 0);
+  EXPECT_NE(sample.out.find("split \"train_a\""), std::string::npos) << sample.out;
+}
+
 TEST(CliEncodeReal, LeRobotActionVectorIsRejectedNamingColumnAndDataset) {
   MOUSE_REQUIRE_TESTDATA();
-  auto r = run_command(cli() + " encode " + quote(mouse::test::testdata_dir() / "hf/lerobot-pusht/train") +
+  auto r = run_command(cli() + " encode --no-validate " + quote(mouse::test::testdata_dir() / "hf/lerobot-pusht/train") +
                        " --indices=0 --json 2>&1");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("column \"action\" has type fixed_size_list<item: float>[2]"), std::string::npos) << r.out;

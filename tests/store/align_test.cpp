@@ -94,7 +94,7 @@ TEST(AlignColumns, TypesThatCannotLineUpAreAnErrorNamingTheColumn) {
 // appended fewer columns: the online rows read back as SPEC §3's fill, not as zeros.
 TEST(MergeStores, ColumnsOneStoreLacksAreNullAndEncodeAsTheirFill) {
   StoreConfig config;
-  config.max_action_dim = 4;
+  config.max_action_dim = 8;
   config.max_obs_continuous_dim = 3;
   DatasetStore hub(config);
   hub.from_dataset(test::step_dataset(6));
@@ -113,7 +113,7 @@ TEST(MergeStores, ColumnsOneStoreLacksAreNullAndEncodeAsTheirFill) {
   const auto obs = test::values_of<double>(td.at("obs_continuous"));
   for (int64_t r = 6; r < 10; ++r) {
     EXPECT_EQ(time[static_cast<size_t>(r)], -1) << r;
-    for (int64_t k = 0; k < 4; ++k) EXPECT_TRUE(std::isinf(q[static_cast<size_t>(r * 4 + k)])) << r;
+    for (int64_t k = 0; k < 8; ++k) EXPECT_TRUE(std::isinf(q[static_cast<size_t>(r * 8 + k)])) << r;
     for (int64_t k = 0; k < 3; ++k) EXPECT_EQ(obs[static_cast<size_t>(r * 3 + k)], 0.0) << r;
   }
   EXPECT_EQ(time[5], 5);
@@ -123,7 +123,7 @@ TEST(SaveStoresToHub, SplitsWithDifferentColumnsAreLinedUpByName) {
   const test::TempDir tmp;
   const std::filesystem::path dir = tmp.path();
   StoreConfig config;
-  config.max_action_dim = 4;
+  config.max_action_dim = 8;
   DatasetStore train(config);
   train.from_dataset(test::step_dataset(8));
   DatasetStore test_split(config);

@@ -195,6 +195,7 @@ TEST(StoreAppendColumns, Errors) {
 
 TEST(StoreToDataset, BufferOnlyRoundTripsThroughSaveToDisk) {
   StoreConfig config;
+  config.validate = false;  // row-numbered actions, past max_action_dim
   config.max_action_dim = 3;
   config.max_obs_continuous_dim = 2;
   config.max_obs_discrete_dim = 2;
@@ -219,6 +220,7 @@ TEST(StoreToDataset, BufferOnlyRoundTripsThroughSaveToDisk) {
 
 TEST(StoreToDataset, SourceAndBufferConcatenateWithTheSourceTypes) {
   StoreConfig config;
+  config.validate = false;  // row-numbered actions, past max_action_dim
   config.max_action_dim = 4;
   config.max_obs_continuous_dim = 3;
   DatasetStore store(config);

@@ -136,7 +136,7 @@ Dataset float_step_dataset(std::vector<float> action, std::vector<double> done,
 
 TEST(IntegralFloats, FloatAndBoolIntegerColumnsLoadAndEncode) {
   const Dataset ds = float_step_dataset({0, 3, -2, 7}, {0, 1, 2, 0}, 3);
-  DatasetStore store(2, 0, 1);
+  DatasetStore store(test::unchecked(2, 0, 1));
   store.from_dataset(ds);
   const TensorDict td = all_rows(store);
   EXPECT_EQ(td.at("action").dtype(), DType::kInt64);
@@ -150,7 +150,7 @@ TEST(IntegralFloats, FloatAndBoolIntegerColumnsLoadAndEncode) {
 TEST(IntegralFloats, NonIntegralSourceValueNamesColumnAndRow) {
   // Two record batches: the bad value is row 3 of the dataset (row 1 of its batch).
   const Dataset ds = float_step_dataset({0, 1, 2, 1.5f}, {0, 0, 0, 0}, 2);
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   store.from_dataset(ds);  // values are checked when their rows are encoded
   const std::vector<int64_t> good = {0, 1, 2};
   EXPECT_EQ(values_of<int64_t>(store.get(good).at("action")), (std::vector<int64_t>{0, 1, 2}));

@@ -132,7 +132,7 @@ TEST(RealData, PushtImageEncodesEveryColumnAndDecodesItsPngs) {
   Dataset real = Dataset::load_from_disk(hf_dir() / "lerobot-pusht_image/train");
   ASSERT_EQ(real.num_rows(), 161);
   constexpr int64_t kPixels = 96 * 96 * 3;
-  DatasetStore store(4, 3, 0, kPixels + 5);
+  DatasetStore store(test::unchecked(4, 3, 0, kPixels + 5));  // frame_index as action
   store.from_dataset(relabelled_pusht(real));
   EXPECT_EQ(store.size(), 161);
   std::vector<int64_t> idx{0, 80, 160, -1, 17};
@@ -186,6 +186,7 @@ TEST(RealData, PushtPixelsAppendedRoundTripThroughToDatasetAndSaveToDisk) {
   MOUSE_REQUIRE_TESTDATA();
   Dataset real = Dataset::load_from_disk(hf_dir() / "lerobot-pusht_image/train");
   StoreConfig config;
+  config.validate = false;  // row-numbered actions, past max_action_dim
   config.max_action_dim = 2;
   config.max_obs_continuous_dim = 2;
   config.max_obs_image_pixels = 96 * 96 * 3;

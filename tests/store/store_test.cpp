@@ -32,7 +32,7 @@ TEST(StoreConstructor, DefaultsAndValidation) {
 }
 
 TEST(StoreFromDataset, ConcatenatesCallsAndSkipsEmptyDatasets) {
-  DatasetStore store(4);
+  DatasetStore store(test::unchecked(4));
   store.from_dataset(step_dataset(5, 0));
   store.from_dataset(step_dataset(0, 0));
   store.from_dataset(step_dataset(3, 100, 3, 2));  // three rows in batches of 2
@@ -45,7 +45,7 @@ TEST(StoreFromDataset, ConcatenatesCallsAndSkipsEmptyDatasets) {
 }
 
 TEST(StoreIndexing, OrderRepeatsAndNegativeIndices) {
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   store.from_dataset(step_dataset(6, 0, 3, 4));
   std::vector<int64_t> idx{5, -1, 0, -6, 3, 3};
   TensorDict td = store[idx];
@@ -57,7 +57,7 @@ TEST(StoreIndexing, OrderRepeatsAndNegativeIndices) {
 }
 
 TEST(StoreIndexing, OutOfRangeNamesIndexAndLength) {
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   store.from_dataset(step_dataset(6));
   std::vector<int64_t> high{0, 6};
   EXPECT_THROW_MSG(store.get(high), IndexError, "index 6 is out of range for a store of 6 rows");
@@ -106,7 +106,7 @@ TEST(StoreIndexing, MixedSourceAndBufferFillsKeysMissingFromOneSegment) {
 }
 
 TEST(StoreClear, EmptiesBothSegments) {
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   store.from_dataset(step_dataset(4));
   store.append(step_row(1, 1, 0));
   EXPECT_EQ(store.size(), 5);
@@ -138,26 +138,26 @@ std::vector<int64_t> actions(const DatasetStore& store) {
 }
 
 TEST(StoreSplits, NeitherLoadsAllSplitsInOrder) {
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   store.from_dataset(four_splits());
   EXPECT_EQ(actions(store), (std::vector<int64_t>{0, 1, 10, 11, 12, 20, 30, 31}));
   EXPECT_EQ(store.segment_starts(), (std::vector<int64_t>{0, 2, 5, 6, 8, 8}));
 }
 
 TEST(StoreSplits, ExactNames) {
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   store.from_dataset(four_splits(), std::vector<std::string>{"test", "train_a"});
   EXPECT_EQ(actions(store), (std::vector<int64_t>{30, 31, 0, 1}));
 }
 
 TEST(StoreSplits, OnePattern) {
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   store.from_dataset(four_splits(), std::nullopt, std::vector<std::string>{"train_*"});
   EXPECT_EQ(actions(store), (std::vector<int64_t>{0, 1, 10, 11, 12}));
 }
 
 TEST(StoreSplits, ListOfPatternsKeepsDictOrder) {
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   store.from_dataset(four_splits(), std::nullopt, std::vector<std::string>{"t?st", "*_a"});
   EXPECT_EQ(actions(store), (std::vector<int64_t>{0, 1, 20, 30, 31}));
 }
@@ -191,7 +191,7 @@ TEST(StoreSplits, BothGivenIsAnError) {
 TEST(StoreSplits, BadSplitLeavesStoreUnchanged) {
   DatasetDict dict = four_splits();
   dict.insert("broken", make_dataset({"action"}, {arrow::make_primitive<int64_t>(std::vector<int64_t>{1})}));
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   EXPECT_THROW_MSG(store.from_dataset(dict), InvalidArgument, "split \"broken\"");
   EXPECT_EQ(store.size(), 0);
 }
@@ -240,13 +240,13 @@ TEST(Fnmatch, PythonSemantics) {
 }
 
 TEST(StoreMerge, ConcatenatesStoresInOrder) {
-  DatasetStore a(2), b(2), empty(2);
+  DatasetStore a(test::unchecked(2)), b(test::unchecked(2)), empty(test::unchecked(2));
   a.from_dataset(step_dataset(2, 0));
   b.from_dataset(step_dataset(3, 10));
   std::vector<const DatasetStore*> stores{&a, &empty, &b};
   Dataset merged = DatasetStore::merge_stores_to_dataset(stores);
   EXPECT_EQ(merged.num_rows(), 5);
-  DatasetStore check(2);
+  DatasetStore check(test::unchecked(2));
   check.from_dataset(merged);
   EXPECT_EQ(actions(check), (std::vector<int64_t>{0, 1, 10, 11, 12}));
   std::vector<const DatasetStore*> none;
@@ -255,7 +255,7 @@ TEST(StoreMerge, ConcatenatesStoresInOrder) {
 
 TEST(StoreToDataset, SourceOnlyIsTheSourceItself) {
   Dataset ds = step_dataset(4);
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   store.from_dataset(ds);
   Dataset out = store.to_dataset();
   ASSERT_EQ(out.batches().size(), ds.batches().size());

@@ -68,6 +68,20 @@ inline Dataset step_dataset(int64_t n, int64_t base = 0, int32_t obs_dim = 3,
       batch_rows);
 }
 
+/// The settings of a store for tests of other behaviour whose data break the value contract on
+/// purpose (step_dataset's actions count rows, past max_action_dim while q_star is present):
+/// the SPEC §4 widths with the source value checks off (validate_test.cpp tests those).
+inline StoreConfig unchecked(int64_t max_action_dim, int64_t max_obs_continuous_dim = 0,
+                             int64_t max_obs_discrete_dim = 0, int64_t max_obs_image_pixels = 0) {
+  StoreConfig c;
+  c.max_action_dim = max_action_dim;
+  c.max_obs_continuous_dim = max_obs_continuous_dim;
+  c.max_obs_discrete_dim = max_obs_discrete_dim;
+  c.max_obs_image_pixels = max_obs_image_pixels;
+  c.validate = false;
+  return c;
+}
+
 /// The minimal step row.
 inline StepRow step_row(int64_t action, double reward, int64_t done) {
   return StepRow{{"action", action}, {"reward", reward}, {"done", done}};

@@ -174,9 +174,9 @@ TEST(GatherWindows, ConvertedTypesAndNullsMatchGet) {
 TEST(GatherWindows, KeysTheStoreLacksAreWrittenAsMissingValues) {
   // A store without episode_step and observation writes into an output that has them: the
   // rows get time -1 and obs 0, as get() gives rows of a segment without those columns.
-  DatasetStore wide(4, 3);
+  DatasetStore wide(test::unchecked(4, 3));
   wide.from_dataset(step_dataset(10, 0, 3));
-  DatasetStore narrow(4, 3);
+  DatasetStore narrow(test::unchecked(4, 3));
   narrow.append_columns({{"action", arrow::make_primitive<int64_t>(std::vector<int64_t>{7, 8, 9})},
                          {"reward", arrow::make_primitive<float>(std::vector<float>{1, 2, 3})},
                          {"done", arrow::make_primitive<int64_t>(std::vector<int64_t>{0, 0, 1})}});
@@ -189,7 +189,7 @@ TEST(GatherWindows, KeysTheStoreLacksAreWrittenAsMissingValues) {
 }
 
 TEST(GatherWindows, ErrorsNameWhatWasWrong) {
-  DatasetStore store(4, 3);
+  DatasetStore store(test::unchecked(4, 3));
   store.from_dataset(step_dataset(10, 0, 3, 4));
   auto one = [](int64_t start, int64_t length, int64_t slot) {
     return std::vector<WindowSlot>{{start, length, slot}};
@@ -229,7 +229,7 @@ TEST(GatherWindows, ErrorsNameWhatWasWrong) {
 
 TEST(GatherWindows, NullInARequiredColumnNamesTheRow) {
   std::vector<int64_t> action{0, 1, 2, 3, 4, 5};
-  DatasetStore store(2);
+  DatasetStore store(test::unchecked(2));
   store.from_dataset(make_dataset(
       {"action", "reward", "done"},
       {arrow::make_primitive<int64_t>(action, {true, true, true, true, false, true}),
