@@ -237,6 +237,10 @@ class DatasetStore {
   /// (its missing columns null; a buffer column the source lacks is InvalidArgument). Empty
   /// store → an empty dataset.
   Dataset to_dataset() const;
+  /// The buffer alone as a dataset, in its own column types (columns in order of first
+  /// appearance, pixel images as PNG `Image` features): what append_columns of its columns into an
+  /// empty buffer adds back exactly. No buffer rows → an empty dataset.
+  Dataset buffer_to_dataset() const;
   /// One dataset of all stores' rows in order; none → an empty dataset.
   static Dataset merge_stores_to_dataset(std::span<const DatasetStore* const> stores);
 
