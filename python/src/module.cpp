@@ -512,6 +512,16 @@ NB_MODULE(_core, m) {
              b.close();
            })
       .def_prop_ro("closed", &PrefetchBatchifier::closed)
+      .def("pause_workers",
+           [](PrefetchBatchifier& b) {
+             nb::gil_scoped_release release;
+             b.pause_workers();
+           })
+      .def("resume_workers",
+           [](PrefetchBatchifier& b) {
+             nb::gil_scoped_release release;
+             b.resume_workers();
+           })
       .def("total_batches",
            [](const PrefetchBatchifier& b) {
              nb::gil_scoped_release release;
