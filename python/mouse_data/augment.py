@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import _core
 from ._args import Args
 from ._output import resolve_format, wrap
-from .errors import InvalidArgumentError, NotFoundError
+from .errors import InvalidArgumentError, MissingKeyError, NotFoundError
 
 PermuteAction = Literal[False, "input", "target", "both"]
 
@@ -251,6 +252,8 @@ class TokenAugmenter:
 
     def update_augmentations(self, step_stream: Any) -> None:
         """Draw permutations and scalars for this batch's B and keep them."""
+        _check_batch(Args("TokenAugmenter.update_augmentations",
+                          TokenAugmenter.update_augmentations), step_stream)
         self._core.update_augmentations(_cpu(step_stream))
 
     def __call__(self, step_stream: Any) -> Any:
@@ -259,7 +262,20 @@ class TokenAugmenter:
         value outside its permutation's range."""
         if not self._core.enabled:
             return step_stream
+        _check_batch(Args("TokenAugmenter.__call__", TokenAugmenter.__call__), step_stream)
         return wrap(self._core.augment(_cpu(step_stream), self._format), self._format, self.device)
+
+
+def _check_batch(a: Args, batch: Any) -> None:
+    """A TensorDict [B, S], or a dict whose "action" array is [B, S]."""
+    if hasattr(batch, "batch_size") and hasattr(batch, "keys"):
+        return
+    if not isinstance(batch, Mapping):
+        raise a.type_error("step_stream", "a TensorDict [B, S] or a dict of arrays", batch)
+    action = batch.get("action")
+    if action is None or len(getattr(action, "shape", ())) < 2:
+        raise MissingKeyError(f"{a.where}: a dict batch needs an \"action\" array [B, S] (its "
+                              "shape gives B and S)")
 
 
 def _check_device(a: Args, device: Any) -> Any:

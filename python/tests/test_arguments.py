@@ -205,6 +205,18 @@ def test_the_signature_leads_a_type_error(store):
     assert "augmenter must be a TokenAugmenter or None, got str 'yes'" in msg
 
 
+def test_augmenter_methods_check_the_batch():
+    aug = TokenAugmenter(AugmentTokensConfig(permute_done=True), 3, 2, seed=0)
+    for call in (aug.update_augmentations, aug):
+        for bad in (None, 5, [1]):
+            with pytest.raises(TypeError) as ei:
+                call(bad)
+            check(ei, TypeError, "step_stream", "a TensorDict")
+        with pytest.raises(KeyError) as ei:
+            call({"reward": np.zeros((2, 3))})
+        check(ei, KeyError, '"action" array [B, S]')
+
+
 # --- a str is one split name, not letters ----------------------------------------------------
 
 def test_one_split_name_as_a_str(tmp_path):
