@@ -219,6 +219,13 @@ class PrefetchBatchifier {
   void close();
   /// Whether close() has run.
   bool closed() const noexcept;
+  /// Stops and joins the workers, keeping the position: state() is unchanged, and the batches
+  /// they had prefetched are made again after resume_workers(). For fork(): while paused, no
+  /// thread of the batchifier holds a lock (of the store or the allocator) that a forked child
+  /// would inherit locked. Nothing to do with num_workers = 0 or after close().
+  void pause_workers();
+  /// Restarts the workers pause_workers() stopped (unless close() or restore() ran since).
+  void resume_workers();
 
   /// Batches of one epoch of this rank for the windows W of the stores as they are now (under
   /// the boundaries policy): ceil(W / B) in a single process; ceil(W_rank / B) with

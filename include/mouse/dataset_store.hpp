@@ -269,6 +269,10 @@ class DatasetStore {
   /// cannot meet (numbers and strings) → InvalidArgument naming the column and both parts.
   /// Empty store → an empty dataset.
   Dataset to_dataset() const;
+  /// The buffer alone as a dataset, in its own column types (columns in order of first
+  /// appearance, pixel images as PNG `Image` features): what append_columns of its columns into an
+  /// empty buffer adds back exactly. No buffer rows → an empty dataset.
+  Dataset buffer_to_dataset() const;
   /// One dataset of all stores' rows in order: their columns lined up by name (align_columns: a
   /// column one store lacks is null for its rows, types widen bool → int → float), then widened
   /// as to_dataset widens them. None → an empty dataset.

@@ -3,10 +3,25 @@
 Change ``from mouse.data import ...`` to ``from mouse_data import ...``. Datasets are shared
 with ``datasets`` / pyarrow through the Arrow C data interface (no copies), batches come back as
 ``tensordict.TensorDict`` of torch tensors (DLPack, no copies) or NumPy dicts, and every call
-that works releases the GIL.
+that works releases the GIL. Every exception raised is a ``mouse_data.Error`` and also the
+builtin it always was (ValueError, KeyError, IndexError, TypeError, OSError): see
+``mouse_data.errors``.
 """
 
-from ._core import FormatError
+# errors first: the extension looks its exception classes up there as it initialises.
+from .errors import (
+    Error,
+    FormatError,
+    InternalError,
+    InvalidArgumentError,
+    IoError,
+    MissingDependencyError,
+    MissingKeyError,
+    NotFoundError,
+    OutOfRangeError,
+    UsedAfterForkError,
+    WrongTypeError,
+)
 from .augment import (
     AugmentMaskProbConfig,
     AugmentScalarSpec,
@@ -34,10 +49,20 @@ __all__ = [
     "AugmentSnapshot",
     "AugmentTokensConfig",
     "DatasetStore",
+    "Error",
     "FormatError",
+    "InternalError",
+    "InvalidArgumentError",
+    "IoError",
+    "MissingDependencyError",
+    "MissingKeyError",
+    "NotFoundError",
+    "OutOfRangeError",
     "PrefetchBatchifier",
     "SampledBatch",
     "TokenAugmenter",
+    "UsedAfterForkError",
+    "WrongTypeError",
     "hub_config_names",
     "load_stores",
     "push_stores_to_hub",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .errors import InternalError, WrongTypeError
+
 
 class _Stream:
     """Hands a C stream capsule to a consumer that takes ``__arrow_c_stream__`` objects."""
@@ -17,7 +19,7 @@ class _Stream:
             raise NotImplementedError("mouse_data streams are exported in their own schema")
         capsule, self._capsule = self._capsule, None
         if capsule is None:
-            raise RuntimeError("this Arrow stream was already consumed")
+            raise InternalError("this Arrow stream was already consumed")
         return capsule
 
 
@@ -43,7 +45,7 @@ def stream_of(obj: Any) -> Any:
         return ds.data.table.__arrow_c_stream__()
     if hasattr(obj, "__arrow_c_stream__"):
         return obj.__arrow_c_stream__()
-    raise TypeError(
+    raise WrongTypeError(
         "expected a datasets.Dataset / DatasetDict, a pyarrow.Table, an object with "
         f"__arrow_c_stream__, or a path; got {type(obj).__name__}"
     )

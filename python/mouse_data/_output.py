@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import InvalidArgumentError, MissingDependencyError, WrongTypeError
+
 _TORCH: bool | None = None
 
 
@@ -23,15 +25,18 @@ def torch_available() -> bool:
 
 def resolve_format(format: str | None) -> str:
     """'auto' / None -> 'torch' when available else 'numpy'; 'torch' / 'numpy' checked."""
+    if format is not None and not isinstance(format, str):
+        raise WrongTypeError(f"format must be 'auto', 'torch' or 'numpy', got {format!r} "
+                             f"({type(format).__name__})")
     if format is None or format == "auto":
         return "torch" if torch_available() else "numpy"
     if format == "torch":
         if not torch_available():
-            raise ImportError("format='torch' needs torch and tensordict (pip install torch tensordict)")
+            raise MissingDependencyError("format='torch' needs torch and tensordict (pip install torch tensordict)")
         return "torch"
     if format == "numpy":
         return "numpy"
-    raise ValueError(f"format must be 'auto', 'torch' or 'numpy', got {format!r}")
+    raise InvalidArgumentError(f"format must be 'auto', 'torch' or 'numpy', got {format!r}")
 
 
 _NEW_TD: Any = None
@@ -54,12 +59,14 @@ def _make_tensordict(tensors: dict[str, Any], batch_size: list[int]) -> Any:
     return _NEW_TD(tensors, batch_size)
 
 
-def wrap(result: tuple[list[int], dict[str, Any]], format: str, device: Any = None) -> Any:
-    """A (batch_size, {name: array}) pair from the core as the user's type."""
+def wrap(result: tuple[list[int], dict[str, Any]], format: str, device: Any = None,
+         non_blocking: bool = False) -> Any:
+    """A (batch_size, {name: array}) pair from the core as the user's type, moved to ``device``
+    (asynchronously with ``non_blocking``, for batches in page-locked memory)."""
     batch_size, tensors = result
     if format == "numpy":
         return tensors
     td = _make_tensordict(tensors, batch_size)
     if device is not None and str(device) != "cpu":
-        td = td.to(device)
+        td = td.to(device, non_blocking=non_blocking)
     return td

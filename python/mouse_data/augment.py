@@ -6,11 +6,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import _core
+from ._args import Args
 from ._output import resolve_format, wrap
+from .errors import InvalidArgumentError, MissingKeyError, NotFoundError
+
+PermuteAction = Literal[False, "input", "target", "both"]
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,13 @@ class AugmentScalarSpec:
     high: float | None = None
 
     def __post_init__(self) -> None:
+        a = Args("AugmentScalarSpec", AugmentScalarSpec)
+        for name in ("mean", "std", "low", "high"):
+            object.__setattr__(self, name, a.real(name, getattr(self, name),
+                                                  none=name in ("low", "high")))
         if (self.low is None) != (self.high is None):
-            raise ValueError("AugmentScalarSpec: set both low and high for uniform, or neither for Gaussian.")
+            raise InvalidArgumentError(
+                "AugmentScalarSpec: set both low and high for uniform, or neither for Gaussian.")
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,11 @@ class AugmentMaskProbConfig:
     obs_discrete: float = 0.0
     obs_image: float = 0.0
     time: float = 0.0
+
+    def __post_init__(self) -> None:
+        a = Args("AugmentMaskProbConfig", AugmentMaskProbConfig)
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, a.real(f.name, getattr(self, f.name)))
 
     def any_positive(self) -> bool:
         """Whether any probability is > 0."""
@@ -68,16 +83,23 @@ class AugmentTokensConfig:
     scale_obs_image: AugmentScalarSpec = _spec(1.0)
     shift_obs_image: AugmentScalarSpec = _spec(0.0)
     permute_obs_discrete: bool = False
-    permute_action: Literal[False, "input", "target", "both"] = False
+    permute_action: PermuteAction = False
     permute_done: bool = False
     mask_prob: AugmentMaskProbConfig = field(default_factory=AugmentMaskProbConfig)
 
     def __post_init__(self) -> None:
+        a = Args("AugmentTokensConfig", AugmentTokensConfig)
+        for name in ("enabled", "permute_tokens", "permute_obs_discrete", "permute_done"):
+            object.__setattr__(self, name, a.bool(name, getattr(self, name)))
+        for name in ("scale_reward", "shift_reward", "scale_obs", "shift_obs", "scale_obs_image",
+                     "shift_obs_image"):
+            a.instance(name, getattr(self, name), AugmentScalarSpec, "an AugmentScalarSpec")
+        a.instance("mask_prob", self.mask_prob, AugmentMaskProbConfig, "an AugmentMaskProbConfig")
         mode = self.permute_action
         if isinstance(mode, str) and mode.lower() in ("off", "false"):
             object.__setattr__(self, "permute_action", False)
         elif mode is not False and mode not in ("input", "target", "both"):
-            raise ValueError("AugmentTokensConfig.permute_action must be False or one of 'input', "
+            raise InvalidArgumentError("AugmentTokensConfig.permute_action must be False or one of 'input', "
                              f"'target', 'both'; got {mode!r}")
         _core.validate_config(self)
 
@@ -94,18 +116,35 @@ class AugmentTokensConfig:
         """From a mapping in the YAML shapes (``scale_reward: {low: 0.5, high: 2.0}``,
         ``shift_obs: {mean: 0, std: 0.1}``, ``scale_obs: 1.5``, ``permute_action: both``,
         ``mask_prob: {action: 0.1}``); unknown keys are a ValueError naming them."""
-        return cls.from_yaml(json.dumps(_plain(data), allow_nan=False))
+        if not isinstance(data, dict):
+            raise Args("AugmentTokensConfig.from_dict", AugmentTokensConfig.from_dict).type_error(
+                "data", "a dict", data)
+        return _from_core_dict(_core.config_from_yaml(json.dumps(_plain(data), allow_nan=False),
+                                                      "<dict>"))
 
     @classmethod
     def from_yaml(cls, source: str | os.PathLike) -> AugmentTokensConfig:
-        """From a YAML file path, or YAML text (anything containing a newline or ':' that is
-        not an existing file). Errors name the file, line and key."""
-        text = os.fspath(source)
-        if os.path.exists(text):
-            d = _core.config_from_yaml_file(text)
+        """From a YAML file, or YAML text. ``source`` is a path when it is an ``os.PathLike``,
+        an existing file, or a str of one line (not a ``{...}`` / ``[...]`` flow) that ends in
+        ``.yaml`` / ``.yml`` or has no ``:``; anything else is YAML text. A path that does not exist is a FileNotFoundError naming it. Errors name
+        the file, line and key."""
+        if isinstance(source, os.PathLike):
+            text = os.fspath(source)
+            is_path = True
+        elif isinstance(source, str):
+            text = source
+            one_line = "\n" not in text and text.strip() != "" and text.lstrip()[0] not in "{["
+            is_path = os.path.exists(text) or (one_line and (
+                text.lower().endswith((".yaml", ".yml")) or ":" not in text))
         else:
-            d = _core.config_from_yaml(text, "<string>")
-        return _from_core_dict(d)
+            raise Args("AugmentTokensConfig.from_yaml", AugmentTokensConfig.from_yaml).type_error(
+                "source", "a path or YAML text (str)", source)
+        if not is_path:
+            return _from_core_dict(_core.config_from_yaml(text, "<string>"))
+        if not os.path.isfile(text):
+            what = "is a directory, not a file" if os.path.isdir(text) else "file not found"
+            raise NotFoundError(f"AugmentTokensConfig.from_yaml: {text}: {what}")
+        return _from_core_dict(_core.config_from_yaml_file(text))
 
 
 def _plain(value: Any) -> Any:
@@ -164,16 +203,22 @@ class TokenAugmenter:
         generator: Any = None,
         *,
         seed: int | None = None,
-        format: str = "auto",
+        format: Literal["auto", "torch", "numpy"] = "auto",
     ) -> None:
-        if not isinstance(augment, AugmentTokensConfig):
-            raise TypeError(f"augment must be AugmentTokensConfig, got {type(augment).__name__}")
+        a = Args("TokenAugmenter", TokenAugmenter.__init__)
+        a.instance("augment", augment, AugmentTokensConfig, "an AugmentTokensConfig")
+        max_num_actions = a.int("max_num_actions", max_num_actions, minimum=0)
+        max_num_obs_discrete = a.int("max_num_obs_discrete", max_num_obs_discrete, minimum=0)
+        device = _check_device(a, device)
+        if generator is not None and not callable(getattr(generator, "initial_seed", None)):
+            raise a.type_error("generator", "a torch.Generator or None", generator)
+        seed = a.seed("seed", seed)
         if seed is None:
-            seed = int(generator.initial_seed()) if generator is not None else 0
+            seed = a.seed("generator.initial_seed()", int(generator.initial_seed())) \
+                if generator is not None else 0
         self._augment = augment
-        self._core = _core.Augmenter(augment, int(max_num_actions), int(max_num_obs_discrete),
-                                     int(seed) & 0xFFFFFFFFFFFFFFFF)
-        self._format = resolve_format(format)
+        self._core = _core.Augmenter(augment, max_num_actions, max_num_obs_discrete, seed)
+        self._format = resolve_format(a.str("format", format))
         self.device = device
 
     @property
@@ -197,6 +242,8 @@ class TokenAugmenter:
     def set_snapshot(self, snapshot: AugmentSnapshot) -> None:
         """Impose a snapshot (e.g. saved from another run). ValueError when it does not match
         this augmenter's config and sizes."""
+        Args("TokenAugmenter.set_snapshot", TokenAugmenter.set_snapshot).instance(
+            "snapshot", snapshot, AugmentSnapshot, "an AugmentSnapshot")
         self._core.set_snapshot(snapshot)
 
     def clear_augmentations(self) -> None:
@@ -205,6 +252,8 @@ class TokenAugmenter:
 
     def update_augmentations(self, step_stream: Any) -> None:
         """Draw permutations and scalars for this batch's B and keep them."""
+        _check_batch(Args("TokenAugmenter.update_augmentations",
+                          TokenAugmenter.update_augmentations), step_stream)
         self._core.update_augmentations(_cpu(step_stream))
 
     def __call__(self, step_stream: Any) -> Any:
@@ -213,7 +262,43 @@ class TokenAugmenter:
         value outside its permutation's range."""
         if not self._core.enabled:
             return step_stream
+        _check_batch(Args("TokenAugmenter.__call__", TokenAugmenter.__call__), step_stream)
         return wrap(self._core.augment(_cpu(step_stream), self._format), self._format, self.device)
+
+
+def _check_batch(a: Args, batch: Any) -> None:
+    """A TensorDict [B, S], or a dict whose "action" array is [B, S]."""
+    if hasattr(batch, "batch_size") and hasattr(batch, "keys"):
+        return
+    if not isinstance(batch, Mapping):
+        raise a.type_error("step_stream", "a TensorDict [B, S] or a dict of arrays", batch)
+    action = batch.get("action")
+    if action is None or len(getattr(action, "shape", ())) < 2:
+        raise MissingKeyError(f"{a.where}: a dict batch needs an \"action\" array [B, S] (its "
+                              "shape gives B and S)")
+
+
+def _check_device(a: Args, device: Any) -> Any:
+    """A device torch understands ("cpu", "cuda", "cuda:1", a torch.device, an index); "cpu"
+    (or None) without torch."""
+    if device is None:
+        return "cpu"
+    if isinstance(device, bool) or not isinstance(device, (str, int)) and \
+            type(device).__name__ != "device":
+        raise a.type_error("device", "a torch device (a str such as 'cpu' or 'cuda:0', a "
+                                     "torch.device or an index)", device)
+    try:
+        import torch
+    except ImportError:
+        if device != "cpu":
+            raise a.value_error("device", "'cpu' without torch installed", device) from None
+        return device
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise a.value_error("device", "a torch device such as 'cpu', 'cuda' or 'cuda:0'",
+                            device) from None
+    return device
 
 
 def _cpu(batch: Any) -> Any:

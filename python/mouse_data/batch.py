@@ -6,13 +6,62 @@ import json
 import os
 import random
 import sys
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from . import _core
+from ._args import Args
 from ._output import resolve_format, wrap
 from .dataset_store import DatasetStore
+from .errors import InvalidArgumentError, UsedAfterForkError, WrongTypeError
+
+Sampling = Literal["random", "last", "sequential", "batch"]
+Boundaries = Literal["none", "source", "episode"]
+WeightMode = Literal["per_store", "per_step"]
+
+_SAMPLINGS = ("random", "last", "sequential", "batch")
+_BOUNDARIES = ("none", "source", "episode")
+_WEIGHT_MODES = ("per_store", "per_step")
+
+# Every batchifier alive in this process, so that a fork can pause their workers and a forked
+# child can disown them.
+_LIVE: weakref.WeakSet[PrefetchBatchifier] = weakref.WeakSet()
+_PAUSED: list[PrefetchBatchifier] = []
+
+
+def _before_fork() -> None:
+    # Stop the workers, so that none holds a lock (of a store, of the allocator) that the child
+    # would inherit locked: the child may then use the stores and make its own batchifiers.
+    # The batches they had prefetched are made again after the fork.
+    for bf in list(_LIVE):
+        if bf._pid == os.getpid() and not bf._forked:
+            bf._core.pause_workers()
+            _PAUSED.append(bf)
+
+
+def _after_fork_in_parent() -> None:
+    for bf in _PAUSED:
+        bf._core.resume_workers()
+    _PAUSED.clear()
+
+
+def _after_fork_in_child() -> None:
+    # The workers of the parent's batchifiers do not exist in the child: mark the batchifiers
+    # as inherited, and never destroy their cores (that would join threads that are gone).
+    _PAUSED.clear()
+    for bf in list(_LIVE):
+        core = bf.__dict__.get("_core")
+        if core is not None:
+            _core.forget_after_fork(core)
+        bf._forked = True
+    _LIVE.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
 @dataclass
@@ -36,7 +85,8 @@ def _env_int(name: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from None
+        raise InvalidArgumentError(
+            f"environment variable {name} must be an integer, got {value!r}") from None
 
 
 def _distributed() -> Any:
@@ -51,8 +101,11 @@ def resolve_rank(rank: int | None, world_size: int | None) -> tuple[int, int]:
     """(rank, world_size): the given values, else torch.distributed's when it is initialised,
     else the ``RANK`` / ``WORLD_SIZE`` environment variables (as set by ``torchrun``), else a
     single process (0, 1)."""
+    a = Args("PrefetchBatchifier", PrefetchBatchifier.__init__)
+    rank = a.int("rank", rank, minimum=0, none=True)
+    world_size = a.int("world_size", world_size, minimum=1, none=True)
     if rank is not None and world_size is not None:
-        return int(rank), int(world_size)
+        return rank, world_size
     dist = _distributed()
     if dist is not None:
         default = (dist.get_rank(), dist.get_world_size())
@@ -63,7 +116,7 @@ def resolve_rank(rank: int | None, world_size: int | None) -> tuple[int, int]:
     if default is None:
         if rank is not None or world_size is not None:
             given = "rank" if rank is not None else "world_size"
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"PrefetchBatchifier: {given} was given without "
                 f"{'world_size' if given == 'rank' else 'rank'}, and neither torch.distributed nor "
                 "RANK / WORLD_SIZE provide it")
@@ -123,6 +176,21 @@ class PrefetchBatchifier:
     ``next_batch`` releases the GIL while it waits, so the training step in the main thread
     overlaps with the workers. A worker's exception is re-raised by ``next_batch`` with its type
     and message.
+
+    Iteration: with ``sampling="sequential"`` / ``"batch"``, ``for batch in batchifier`` runs
+    one epoch (the rest of the current one when batches were taken already) and stops; the next
+    ``iter()`` continues with the next epoch, and ``len(batchifier)`` is the batches per epoch
+    (``total_batches``). ``"random"`` / ``"last"`` have no epochs: the iterator never ends and
+    ``len()`` raises TypeError. ``state_dict()`` / ``load_state_dict()`` are ``state()`` /
+    ``restore()`` under the names checkpoint code expects.
+
+    Processes: the worker threads belong to the process that created the batchifier. In a
+    forked child (``os.fork``, multiprocessing's "fork", DataLoader workers) the inherited
+    batchifier raises :class:`~mouse_data.errors.UsedAfterForkError` on use (``close()`` does
+    nothing there); create one in the child from the store, which a fork shares and "spawn"
+    pickles. While a process forks, its batchifiers' workers are paused (so that none holds a
+    lock the child would inherit) and then restarted; the batches they had prefetched are made
+    again, the same ones.
     """
 
     def __init__(
@@ -130,47 +198,68 @@ class PrefetchBatchifier:
         store: DatasetStore | Sequence[DatasetStore] | None = None,
         sequence_length: int | None = None,
         batch_size: int | None = None,
-        sampling: str = "random",
+        sampling: Sampling = "random",
         prefetch: int = 4,
         num_workers: int = 1,
         pin_memory: bool = False,
         *,
         seed: int | None = None,
-        boundaries: str = "none",
+        boundaries: Boundaries = "none",
         augmenter: Any = None,
-        format: str | None = None,
+        format: Literal["auto", "torch", "numpy"] | None = None,
         stores: Sequence[DatasetStore] | None = None,
         weights: Sequence[float] | None = None,
-        weight_mode: str = "per_store",
+        weight_mode: WeightMode = "per_store",
         rank: int | None = None,
         world_size: int | None = None,
         drop_last: bool = False,
     ) -> None:
+        a = Args("PrefetchBatchifier", PrefetchBatchifier.__init__)
         if store is not None and stores is not None:
-            raise TypeError("PrefetchBatchifier: pass store or stores, not both")
+            raise WrongTypeError("PrefetchBatchifier: pass store or stores, not both")
         if stores is None:
             if store is None:
-                raise TypeError("PrefetchBatchifier: a store (or stores=[...]) is required")
+                raise WrongTypeError("PrefetchBatchifier: a store (or stores=[...]) is required")
             if isinstance(store, DatasetStore):
                 stores = [store]
             elif isinstance(store, Sequence) and not isinstance(store, (str, bytes)):
                 stores = store
             else:
-                raise TypeError("store must be a mouse_data.DatasetStore (or a list of them), "
-                                f"got {type(store).__name__}")
+                raise a.type_error("store", "a mouse_data.DatasetStore (or a list of them)", store)
         if isinstance(stores, (str, bytes)) or not isinstance(stores, Sequence):
-            raise TypeError(
-                f"stores must be a list of mouse_data.DatasetStore, got {type(stores).__name__}")
+            raise a.type_error("stores", "a list of mouse_data.DatasetStore", stores)
         stores = list(stores)
         if not stores:
-            raise ValueError("PrefetchBatchifier: stores is empty")
+            raise InvalidArgumentError("PrefetchBatchifier: stores is empty")
         for i, st in enumerate(stores):
             if not isinstance(st, DatasetStore):
-                where = "store" if len(stores) == 1 else f"stores[{i}]"
-                raise TypeError(f"{where} must be a mouse_data.DatasetStore, got {type(st).__name__}")
+                raise a.type_error("store" if len(stores) == 1 else f"stores[{i}]",
+                                   "a mouse_data.DatasetStore", st)
         if sequence_length is None or batch_size is None:
-            raise TypeError("PrefetchBatchifier: sequence_length and batch_size are required")
-        weight_list = [] if weights is None else [float(w) for w in weights]
+            raise WrongTypeError(f"{_args_signature()}: sequence_length and batch_size are "
+                                 "required")
+        sequence_length = a.int("sequence_length", sequence_length, minimum=1)
+        batch_size = a.int("batch_size", batch_size, minimum=1)
+        sampling = a.choice("sampling", sampling, _SAMPLINGS)
+        prefetch = a.int("prefetch", prefetch, minimum=1)
+        num_workers = a.int("num_workers", num_workers, minimum=0)
+        pin_memory = a.bool("pin_memory", pin_memory)
+        seed = a.seed("seed", seed)
+        boundaries = a.choice("boundaries", boundaries, _BOUNDARIES)
+        from .augment import TokenAugmenter
+
+        augmenter = a.instance("augmenter", augmenter, TokenAugmenter, "a TokenAugmenter",
+                               none=True)
+        format = a.str("format", format, none=True)
+        if weights is None:
+            weight_list: list[float] = []
+        elif isinstance(weights, (str, bytes, Mapping)) or not isinstance(weights, Sequence):
+            raise a.type_error("weights", "a list of numbers or None", weights)
+        else:
+            # values (finite, >= 0) are the core's to check
+            weight_list = [a.real(f"weights[{i}]", w) for i, w in enumerate(weights)]
+        weight_mode = a.choice("weight_mode", weight_mode, _WEIGHT_MODES)
+        drop_last = a.bool("drop_last", drop_last)
         rank, world_size = resolve_rank(rank, world_size)
         if seed is None and sampling == "batch" and world_size > 1:
             dist = _distributed()
@@ -182,15 +271,31 @@ class PrefetchBatchifier:
         self._store = stores[0]
         self._format = resolve_format(format) if format is not None else stores[0]._format
         self._augmenter = augmenter
+        self._sampling = sampling
+        self._sequence_length = sequence_length
+        self._batch_size = batch_size
+        self._pid = os.getpid()
+        self._forked = False
         core_aug = augmenter._core if augmenter is not None else None
         self._core = _core.Batchifier(
-            [st._core for st in stores], int(sequence_length), int(batch_size), sampling,
-            int(prefetch), int(num_workers), bool(pin_memory), None if seed is None else int(seed),
-            boundaries, core_aug, weight_list, weight_mode, rank, world_size, bool(drop_last),
+            [st._core for st in stores], sequence_length, batch_size, sampling, prefetch,
+            num_workers, pin_memory, seed, boundaries, core_aug, weight_list, weight_mode, rank,
+            world_size, drop_last,
         )
+        _LIVE.add(self)
         self._rank = rank
         self._world_size = world_size
         self._device = getattr(augmenter, "device", None)
+
+    def _live_core(self) -> Any:
+        """The core, unless this is a forked child's copy of a parent's batchifier."""
+        if self._forked or self._pid != os.getpid():
+            raise UsedAfterForkError(
+                f"PrefetchBatchifier: this batchifier was created in process {self._pid} and "
+                f"inherited by the forked process {os.getpid()}, where its worker threads do not "
+                "exist; create a new PrefetchBatchifier in the child (or start workers with "
+                "multiprocessing's 'spawn')")
+        return self._core
 
     @property
     def rank(self) -> int:
@@ -208,11 +313,16 @@ class PrefetchBatchifier:
         return list(self._stores)
 
     @property
+    def sampling(self) -> Sampling:
+        """The sampling mode."""
+        return self._sampling
+
+    @property
     def total_batches(self) -> int:
         """Batches per epoch of this rank for the W windows of the stores as they are now:
         ceil(W / B) in one process, ceil(ceil(W / world_size) / B) over ranks (floor with
         ``drop_last``)."""
-        return self._core.total_batches()
+        return self._live_core().total_batches()
 
     @property
     def seed(self) -> int:
@@ -224,27 +334,49 @@ class PrefetchBatchifier:
         """Whether batches are allocated in CUDA page-locked memory."""
         return self._core.pinned
 
+    def _wrap(self, batch: Any) -> Any:
+        # Pinned batches copy to the augmenter's device without blocking the host.
+        return wrap(batch, self._format, self._device, non_blocking=self._core.pinned)
+
     def next_batch(self) -> Any:
         """The next batch, blocking (without the GIL) until it is ready."""
-        return wrap(self._core.next_batch(self._format), self._format, self._device)
+        return self._wrap(self._live_core().next_batch(self._format))
 
     def next(self) -> SampledBatch:
         """The next batch with its window starts, number and epoch."""
-        batch, starts, number, epoch, stores = self._core.next(self._format)
-        return SampledBatch(wrap(batch, self._format, self._device), starts, number, epoch, stores)
+        batch, starts, number, epoch, stores = self._live_core().next(self._format)
+        return SampledBatch(self._wrap(batch), starts, number, epoch, stores)
 
     def state(self) -> dict[str, Any]:
         """Where the batchifier stands (JSON-serialisable), for ``restore``."""
-        return json.loads(self._core.state())
+        return json.loads(self._live_core().state())
 
     def restore(self, state: dict[str, Any] | str) -> None:
         """Continue from ``state``: the next batch is the one that followed when it was taken.
         ValueError when it belongs to another configuration (sampling, S, B, rank, world size,
         stores or weights)."""
-        self._core.restore(state if isinstance(state, str) else json.dumps(state))
+        if isinstance(state, Mapping):
+            text = json.dumps(dict(state))
+        elif isinstance(state, str):
+            text = state
+        else:
+            raise Args("PrefetchBatchifier.restore", PrefetchBatchifier.restore).type_error(
+                "state", "a dict from state() or its JSON text", state)
+        self._live_core().restore(text)
+
+    def state_dict(self) -> dict[str, Any]:
+        """``state()``, under the name checkpoint code (``torch.save``, DCP) expects."""
+        return self.state()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """``restore(state_dict)``, under the name checkpoint code expects."""
+        self.restore(state_dict)
 
     def close(self) -> None:
-        """Stop and join the workers and drop prefetched batches (idempotent)."""
+        """Stop and join the workers and drop prefetched batches (idempotent). Does nothing in a
+        forked child, whose copy has no workers to stop."""
+        if self._forked or self._pid != os.getpid():
+            return
         self._core.close()
 
     @property
@@ -252,13 +384,29 @@ class PrefetchBatchifier:
         """Whether ``close`` has run."""
         return self._core.closed
 
-    def __iter__(self) -> PrefetchBatchifier:
+    def __iter__(self) -> Iterator[Any]:
+        """One epoch (``sequential`` / ``batch``), else an endless iterator (see the class)."""
+        core = self._live_core()
+        if self._sampling in ("sequential", "batch"):
+            return self._epoch(core.next_epoch)
         return self
 
+    def _epoch(self, epoch: int) -> Iterator[Any]:
+        while not self._core.closed and self._live_core().next_epoch == epoch:
+            yield self.next_batch()
+
     def __next__(self) -> Any:
-        if self._core.closed:
+        if self._live_core().closed:
             raise StopIteration
         return self.next_batch()
+
+    def __len__(self) -> int:
+        """Batches per epoch (``sequential`` / ``batch``); TypeError for endless modes."""
+        if self._sampling not in ("sequential", "batch"):
+            raise WrongTypeError(
+                f"len() of a PrefetchBatchifier with sampling={self._sampling!r}: it has no "
+                "epochs and never ends (use sequential or batch sampling for len())")
+        return self.total_batches
 
     def __enter__(self) -> PrefetchBatchifier:
         return self
@@ -267,9 +415,18 @@ class PrefetchBatchifier:
         self.close()
 
     def __del__(self) -> None:
-        core = getattr(self, "_core", None)
-        if core is not None:
+        core = self.__dict__.get("_core")
+        if (core is not None and not self.__dict__.get("_forked")
+                and self.__dict__.get("_pid") == os.getpid()):
             core.close()
 
     def __repr__(self) -> str:
-        return (f"PrefetchBatchifier(total_batches={self.total_batches}, closed={self.closed})")
+        n = sum(len(st) for st in self._stores)
+        return (f"PrefetchBatchifier(n={n}, S={self._sequence_length}, B={self._batch_size}, "
+                f"sampling={self._sampling!r})")
+
+
+def _args_signature() -> str:
+    from ._args import signature
+
+    return signature("PrefetchBatchifier", PrefetchBatchifier.__init__)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from . import _core
+from ._args import Args
 from ._arrow import dataset_from_stream, features_json, stream_of
 from ._output import resolve_format, wrap
+from .errors import InvalidArgumentError, WrongTypeError
 
 
 class DatasetStore:
@@ -52,6 +54,21 @@ class DatasetStore:
     Source datasets are referenced, never copied: their Arrow buffers are shared through the
     Arrow C data interface and stay alive as long as the store (or a dataset it returned) does.
     One thread may append while others index or sample; every call that works releases the GIL.
+
+    Pickling (``pickle``, ``torch.multiprocessing``, DataLoader workers started with "spawn")
+    carries the constructor arguments, the name, the loads in order and the appended rows:
+
+    - a path re-loads that path (the files must be there for the receiver);
+    - a ``datasets.Dataset`` backed by Arrow cache files (``load_from_disk``, ``load_dataset``,
+      ``map`` ...) pickles as ``datasets`` pickles it, by those files;
+    - a source without files (a ``pyarrow.Table``, a stream such as a polars frame, an in-memory
+      ``datasets.Dataset``) travels as Arrow IPC stream bytes of its rows, with its features
+      (this needs pyarrow);
+    - the appended rows travel as Arrow IPC stream bytes in their own column types, and are
+      appended back exactly.
+
+    The receiver's store has the same rows in the same order, so indices, windows and a
+    batchifier state taken on one side hold on the other.
     """
 
     def __init__(
@@ -61,39 +78,40 @@ class DatasetStore:
         max_obs_discrete_dim: int = 0,
         max_obs_image_pixels: int = 0,
         *,
-        obs_image_dtype: str = "int64",
+        obs_image_dtype: Literal["int64", "uint8"] = "int64",
         image_cache: str | os.PathLike | None = None,
         validate: bool = True,
-        format: str = "auto",
+        format: Literal["auto", "torch", "numpy"] = "auto",
         name: str | None = None,
     ) -> None:
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"name must be a str or None, got {type(name).__name__}")
-        self.name = name
-        """The store's name: its Hub config in ``push_stores_to_hub`` (None: unnamed)."""
-        if image_cache is not None and not isinstance(image_cache, (str, os.PathLike)):
-            raise TypeError(
-                f"image_cache must be None, \"auto\" or a directory, got {type(image_cache).__name__}"
-            )
-        if image_cache is not None and os.fspath(image_cache) == "":
-            raise ValueError('image_cache must be None, "auto" or a directory, got ""')
-        self._core = _core.Store(
-            int(max_action_dim),
-            int(max_obs_continuous_dim),
-            int(max_obs_discrete_dim),
-            int(max_obs_image_pixels),
-            obs_image_dtype,
-            "" if image_cache is None else os.fspath(image_cache),
-            bool(validate),
+        a = Args("DatasetStore", DatasetStore.__init__)
+        config = (
+            a.int("max_action_dim", max_action_dim),
+            a.int("max_obs_continuous_dim", max_obs_continuous_dim),
+            a.int("max_obs_discrete_dim", max_obs_discrete_dim),
+            a.int("max_obs_image_pixels", max_obs_image_pixels),
+            a.str("obs_image_dtype", obs_image_dtype),
+            a.path("image_cache", image_cache, none=True),
+            a.bool("validate", validate),
         )
-        self._format = resolve_format(format)
+        self.name = a.str("name", name, none=True)
+        """The store's name: its Hub config in ``push_stores_to_hub`` (None: unnamed)."""
+        if config[5] == "":
+            raise InvalidArgumentError('DatasetStore: image_cache must be None, "auto" or a '
+                                       'directory, got ""')
+        self._core = _core.Store(*config[:5], "" if config[5] is None else config[5], config[6])
+        self._format = resolve_format(a.str("format", format))
+        self._requested_format = format
+        self._config = config
+        # What from_dataset loaded, in order, to pickle the store by (see the class docstring).
+        self._loads: list[tuple[Any, ...]] = []
 
     # -- loading -----------------------------------------------------------------------------
 
     def from_dataset(
         self,
         ds: Any,
-        splits: list[str] | None = None,
+        splits: str | list[str] | None = None,
         split_pattern: str | list[str] | None = None,
         *,
         config: str | None = None,
@@ -106,26 +124,43 @@ class DatasetStore:
         ``__arrow_c_stream__`` (polars, DuckDB results ...), a mapping of split name to one of
         those, or a path to a ``save_to_disk`` directory or a Hub layout (``config`` and
         ``cache_dir`` apply to Hub layouts). For several splits, ``splits`` selects exact names
-        and ``split_pattern`` fnmatch globs (one or a list); neither = all splits. Raises
+        and ``split_pattern`` fnmatch globs (each one str or a list; a str is one name or one
+        pattern, not its letters); neither = all splits. Raises
         KeyError for unknown splits or patterns matching none (listing the available ones),
         ValueError when both are given or a required column is missing or of the wrong type.
         """
-        pattern = [split_pattern] if isinstance(split_pattern, str) else split_pattern
-        splits = list(splits) if splits is not None else None
+        a = Args("DatasetStore.from_dataset", DatasetStore.from_dataset)
+        splits = a.names("splits", splits)
+        pattern = a.names("split_pattern", split_pattern)
+        config = a.str("config", config, none=True)
+        cache_dir = a.path("cache_dir", cache_dir, none=True)
         if isinstance(ds, (str, os.PathLike)):
-            self._core.add_path(os.fspath(ds), splits, pattern, config,
-                                os.fspath(cache_dir) if cache_dir is not None else None)
+            path = a.path("ds", ds)
+            self._core.add_path(path, splits, pattern, config, cache_dir)
+            self._loads.append(("path", path, splits, pattern, config, cache_dir))
             return
         if config is not None or cache_dir is not None:
-            raise ValueError("config and cache_dir apply to a path (a Hub layout) only")
+            raise InvalidArgumentError("DatasetStore.from_dataset: config and cache_dir apply to a "
+                                       "path (a Hub layout) only")
         if _is_split_mapping(ds):
-            parts = [(str(name), stream_of(d), features_json(d)) for name, d in ds.items()]
-            self._core.add_streams(parts, True, splits, pattern)
+            sources = []
+            for name, d in ds.items():
+                if not isinstance(name, str):
+                    raise a.type_error("ds", "a mapping of split name (str) to dataset", ds)
+                sources.append((name, _Source.of(d)))
+            self._add_sources(sources, True, splits, pattern)
             return
         if splits is not None or pattern is not None:
-            raise ValueError("splits and split_pattern select splits of a DatasetDict; "
-                             f"got a single {type(ds).__name__}")
-        self._core.add_streams([("", stream_of(ds), features_json(ds))], False, None, None)
+            raise InvalidArgumentError(
+                "DatasetStore.from_dataset: splits and split_pattern select splits of a "
+                f"DatasetDict; got a single {type(ds).__name__}")
+        self._add_sources([("", _Source.of(ds))], False, None, None)
+
+    def _add_sources(self, sources: list[tuple[str, _Source]], is_dict: bool,
+                     splits: list[str] | None, pattern: list[str] | None) -> None:
+        parts = [(name, src.stream(), src.features) for name, src in sources]
+        self._core.add_streams(parts, is_dict, splits, pattern)
+        self._loads.append(("sources", sources, is_dict, splits, pattern))
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -140,6 +175,9 @@ class DatasetStore:
         reward / done, TypeError for a value that does not fit its column; the store is then
         unchanged.
         """
+        if not isinstance(data, Mapping):
+            raise Args("DatasetStore.append", DatasetStore.append).type_error(
+                "data", "a mapping of column name to value", data)
         self._core.append(data)
 
     def append_columns(self, columns: Mapping[str, Any]) -> None:
@@ -149,6 +187,9 @@ class DatasetStore:
         taken without a copy. ``observation_image`` as [N, H, W(, C)] pixels is PNG-encoded per
         row. Errors as ``append``; on error nothing is appended.
         """
+        if not isinstance(columns, Mapping):
+            raise Args("DatasetStore.append_columns", DatasetStore.append_columns).type_error(
+                "columns", "a mapping of column name to array", columns)
         self._core.append_columns(dict(columns))
 
     # -- reading -----------------------------------------------------------------------------
@@ -157,9 +198,8 @@ class DatasetStore:
         return len(self._core)
 
     def __repr__(self) -> str:
-        src = self._core.source_size()
-        named = f"name={self.name!r}, " if self.name is not None else ""
-        return f"DatasetStore({named}source={src}, buffer={len(self) - src})"
+        named = f", name={self.name!r}" if self.name is not None else ""
+        return f"DatasetStore(steps={len(self)}{named})"
 
     def __getitem__(self, indices: Any) -> Any:
         """Encoded steps at ``indices`` (an int, a slice, a sequence or an integer array /
@@ -173,6 +213,12 @@ class DatasetStore:
         ``datasets.Dataset``, a ``pyarrow.Table`` or an Arrow stream) into a TensorDict[N] by the
         column contract. Keys follow the columns of ``rows``."""
         if isinstance(rows, Mapping) and not hasattr(rows, "__arrow_c_stream__"):
+            for key, column in rows.items():
+                if not isinstance(key, str) or isinstance(column, (str, bytes, Mapping)) or \
+                        not hasattr(column, "__len__"):
+                    raise Args("DatasetStore.encode_hf_rows", DatasetStore.encode_hf_rows) \
+                        .type_error(f"rows[{key!r}]", "a list of values (rows are a dict of "
+                                    "column name -> list)", column)
             rows = _table_from_pydict(rows)
         return wrap(self._core.encode_hf_rows(stream_of(rows), features_json(rows), self._format),
                     self._format)
@@ -186,11 +232,148 @@ class DatasetStore:
     @classmethod
     def merge_stores_to_dataset(cls, stores: list[DatasetStore]) -> Any:
         """One dataset of all stores' rows, in order; no stores -> an empty dataset."""
+        a = Args("DatasetStore.merge_stores_to_dataset", DatasetStore.merge_stores_to_dataset)
+        check_stores(a, "stores", stores)
         return dataset_from_stream(*_core.Store.merge([s._core for s in stores]))
 
     def clear(self) -> None:
         """Empty the source and the buffer."""
         self._core.clear()
+        self._loads = []
+
+    # -- pickling ----------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        buffer = None
+        if len(self._core) > self._core.source_size():
+            capsule, features = self._core.buffer_to_dataset()
+            buffer = (_ipc_bytes(_table_of_capsule(capsule)), features)
+        return {"version": 1, "config": self._config, "format": self._requested_format,
+                "name": self.name, "loads": self._loads, "buffer": buffer}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state.get("version") != 1:
+            raise InvalidArgumentError(
+                f"DatasetStore: cannot unpickle a state of version {state.get('version')!r}")
+        self.name = state["name"]
+        self._config = tuple(state["config"])
+        self._core = _core.Store(*self._config[:5],
+                                 "" if self._config[5] is None else self._config[5],
+                                 self._config[6])
+        self._requested_format = state["format"]
+        self._format = resolve_format(self._requested_format)
+        self._loads = []
+        for load in state["loads"]:
+            if load[0] == "path":
+                _, path, splits, pattern, config, cache_dir = load
+                self._core.add_path(path, splits, pattern, config, cache_dir)
+                self._loads.append(load)
+            else:
+                _, sources, is_dict, splits, pattern = load
+                self._add_sources(sources, is_dict, splits, pattern)
+        if state["buffer"] is not None:
+            data, _features = state["buffer"]
+            table = _table_of_ipc(data)
+            self._core.append_columns(
+                {name: table.column(name).combine_chunks() for name in table.column_names})
+
+
+class _Source:
+    """One loaded source as it pickles: a ``datasets.Dataset`` backed by Arrow cache files
+    pickles as itself (by its files); anything else as Arrow IPC stream bytes of a
+    ``pyarrow.Table`` over its rows (shared, not copied, while in this process)."""
+
+    def __init__(self, dataset: Any = None, table: Any = None, features: str | None = None,
+                 capsule: Any = None, kind: str = "") -> None:
+        self.dataset = dataset
+        self.table = table
+        self.features = features
+        # Without pyarrow: the stream itself, loaded once and not picklable.
+        self.capsule = capsule
+        self.kind = kind
+
+    @classmethod
+    def of(cls, obj: Any) -> _Source:
+        stream = stream_of(obj)  # the TypeError for what is not a dataset, before anything else
+        features = features_json(obj)
+        if features is not None:  # a datasets.Dataset
+            if getattr(obj, "_indices", None) is None and obj.cache_files:
+                return cls(dataset=obj, features=features)
+            return cls(table=_table_of_capsule(stream), features=features)
+        if _is_pyarrow_table(obj):
+            return cls(table=obj)
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            return cls(capsule=stream, kind=type(obj).__name__)
+        return cls(table=_table_of_capsule(stream))
+
+    def stream(self) -> Any:
+        if self.capsule is not None:
+            capsule, self.capsule = self.capsule, None
+            return capsule
+        return stream_of(self.dataset if self.dataset is not None else self.table)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.table is None and self.dataset is None:
+            raise WrongTypeError(f"DatasetStore: a source loaded from a {self.kind} pickles as "
+                                 "Arrow IPC bytes, which needs pyarrow (pip install pyarrow)")
+        if self.dataset is not None:
+            return (_Source, (self.dataset, None, self.features))
+        return (_source_from_ipc, (_ipc_bytes(self.table), self.features))
+
+
+def _source_from_ipc(data: bytes, features: str | None) -> _Source:
+    return _Source(table=_table_of_ipc(data), features=features)
+
+
+def _is_pyarrow_table(obj: Any) -> bool:
+    return type(obj).__name__ == "Table" and type(obj).__module__.startswith("pyarrow")
+
+
+def _table_of_capsule(capsule: Any) -> Any:
+    """A pyarrow.Table over the batches of an ``arrow_array_stream`` capsule (not copied)."""
+    import ctypes
+
+    import pyarrow as pa
+
+    from ._arrow import _Stream
+
+    is_valid = ctypes.pythonapi.PyCapsule_IsValid
+    is_valid.restype = ctypes.c_int
+    is_valid.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    if not is_valid(capsule, b"arrow_array_stream"):
+        raise WrongTypeError('__arrow_c_stream__ must return an "arrow_array_stream" PyCapsule, '
+                             f"got {type(capsule).__name__}")
+    try:
+        return pa.table(_Stream(capsule))
+    except pa.ArrowException as e:
+        raise InvalidArgumentError(f"reading the Arrow stream: {e}") from e
+
+
+def _ipc_bytes(table: Any) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _table_of_ipc(data: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def check_stores(a: Args, name: str, stores: Any) -> list[DatasetStore]:
+    """A list (or tuple) of DatasetStore."""
+    if isinstance(stores, DatasetStore) or not isinstance(stores, (list, tuple)):
+        raise a.type_error(name, "a list of DatasetStore", stores)
+    for i, st in enumerate(stores):
+        if not isinstance(st, DatasetStore):
+            raise a.type_error(f"{name}[{i}]", "a DatasetStore", st)
+    return list(stores)
 
 
 def _is_split_mapping(ds: Any) -> bool:
@@ -211,7 +394,7 @@ def _as_indices(indices: Any, n: int) -> np.ndarray:
         indices = indices.detach().cpu().numpy()
     arr = np.asarray(indices)
     if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
-        raise TypeError(f"indices must be integers, got {arr.dtype}")
+        raise WrongTypeError(f"DatasetStore[indices]: indices must be integers, got {arr.dtype}")
     return np.ascontiguousarray(arr.ravel(), dtype=np.int64)
 
 

@@ -9,7 +9,9 @@ import tempfile
 from typing import Any
 
 from . import _core
-from .dataset_store import DatasetStore
+from ._args import Args
+from .dataset_store import DatasetStore, check_stores
+from .errors import InvalidArgumentError, MissingKeyError, NotFoundError
 
 _SPLIT_RE = re.compile(r"^\w+(\.\w+)*$")
 
@@ -24,11 +26,26 @@ def save_to_hub_layout(
     """Write ``splits`` (split name -> stores, concatenated) as a Hub layout at ``directory``:
     ``data/<split>-NNNNN-of-MMMMM.parquet`` shards and a README whose YAML lists features,
     splits and configs, atomically. Empty splits are left out; False when all are empty."""
-    for name in splits:
-        if not _SPLIT_RE.match(name):
-            raise ValueError(f"Split name should match '{_SPLIT_RE.pattern}' but got {name!r}.")
-    parts = [(name, [s._core for s in stores]) for name, stores in splits.items()]
-    return _core.save_hub_layout(parts, os.fspath(directory), config_name, int(max_shard_bytes))
+    a = Args("save_to_hub_layout", save_to_hub_layout)
+    parts = _split_parts(a, "splits", splits)
+    return _core.save_hub_layout(parts, a.path("directory", directory),
+                                 a.str("config_name", config_name),
+                                 a.int("max_shard_bytes", max_shard_bytes, minimum=1))
+
+
+def _split_parts(a: Args, name: str, splits: Any) -> list[tuple[str, list[Any]]]:
+    """{split name: [stores]} checked, as (name, [core stores]) pairs."""
+    if not isinstance(splits, dict):
+        raise a.type_error(name, "a dict of split name -> list of DatasetStore", splits)
+    parts = []
+    for split, stores in splits.items():
+        if not isinstance(split, str):
+            raise a.type_error(f"{name} keys", "split names (str)", split)
+        if not _SPLIT_RE.match(split):
+            raise InvalidArgumentError(
+                f"Split name should match '{_SPLIT_RE.pattern}' but got {split!r}.")
+        parts.append((split, [s._core for s in check_stores(a, f"{name}[{split!r}]", stores)]))
+    return parts
 
 
 def save_configs_to_hub_layout(
@@ -43,15 +60,17 @@ def save_configs_to_hub_layout(
     config's features and splits, atomically. ``datasets.load_dataset(directory, name=config)``
     and ``load_stores(directory)`` read it back. Empty splits and configs are left out; False
     when all are empty."""
+    a = Args("save_configs_to_hub_layout", save_configs_to_hub_layout)
+    if not isinstance(configs, dict):
+        raise a.type_error("configs", "a dict of config name -> {split name: [DatasetStore]}",
+                           configs)
     parts = []
     for config, splits in configs.items():
         if not isinstance(config, str):
-            raise TypeError(f"config names must be str, got {type(config).__name__}")
-        for name in splits:
-            if not _SPLIT_RE.match(name):
-                raise ValueError(f"Split name should match '{_SPLIT_RE.pattern}' but got {name!r}.")
-        parts.append((config, [(name, [s._core for s in stores]) for name, stores in splits.items()]))
-    return _core.save_hub_configs(parts, os.fspath(directory), int(max_shard_bytes))
+            raise a.type_error("configs keys", "config names (str)", config)
+        parts.append((config, _split_parts(a, f"configs[{config!r}]", splits)))
+    return _core.save_hub_configs(parts, a.path("directory", directory),
+                                  a.int("max_shard_bytes", max_shard_bytes, minimum=1))
 
 
 def _by_name(stores: list[DatasetStore], split: str) -> dict[str, dict[str, list[DatasetStore]]]:
@@ -73,19 +92,19 @@ def save_stores_to_hub_layout(
     """Write ``stores`` as split ``split`` of a Hub layout: unnamed stores only -> one default
     config under ``data/``; any named store -> one config per name (``<name>/`` shards; the
     unnamed ones in config "default"). False when every store is empty."""
-    _check_stores(stores)
+    a = Args("save_stores_to_hub_layout", save_stores_to_hub_layout)
+    check_stores(a, "stores", stores)
+    split = a.str("split", split)
     if all(st.name is None for st in stores):
         return save_to_hub_layout({split: list(stores)}, directory, max_shard_bytes=max_shard_bytes)
     return save_configs_to_hub_layout(_by_name(stores, split), directory,
                                       max_shard_bytes=max_shard_bytes)
 
 
-def _check_stores(stores: Any) -> None:
-    if isinstance(stores, DatasetStore) or not isinstance(stores, (list, tuple)):
-        raise TypeError(f"stores must be a list of DatasetStore, got {type(stores).__name__}")
-    for i, st in enumerate(stores):
-        if not isinstance(st, DatasetStore):
-            raise TypeError(f"stores[{i}] must be a DatasetStore, got {type(st).__name__}")
+def _check_api(a: Args, api: Any) -> None:
+    if api is not None and not all(callable(getattr(api, m, None)) for m in
+                                   ("create_repo", "list_repo_files", "create_commit")):
+        raise a.type_error("api", "a huggingface_hub.HfApi or None", api)
 
 
 def _push_layout(root: str, repo_id: str, *, private: bool, commit_message: str, api: Any) -> None:
@@ -126,6 +145,12 @@ def push_to_hub(
     """Combine stores by split and push them to the Hub dataset ``repo_id`` in one commit:
     the new ``data/`` shards and README are uploaded and every other file under ``data/`` is
     deleted. ``api`` defaults to ``huggingface_hub.HfApi()``."""
+    a = Args("push_to_hub", push_to_hub)
+    _split_parts(a, "splits", splits)
+    repo_id = a.str("repo_id", repo_id)
+    private = a.bool("private", private)
+    commit_message = a.str("commit_message", commit_message)
+    _check_api(a, api)
     with tempfile.TemporaryDirectory(prefix="mouse-data-push-") as tmp:
         root = os.path.join(tmp, "layout")
         if not save_to_hub_layout(splits, root):
@@ -149,7 +174,13 @@ def push_stores_to_hub(
     README listing every pushed config (unnamed stores go to config "default"); the commit
     deletes the other files of the directories it writes. The README then describes exactly
     the pushed configs, so push every config together."""
-    _check_stores(stores)
+    a = Args("push_stores_to_hub", push_stores_to_hub)
+    check_stores(a, "stores", stores)
+    split = a.str("split", split)
+    repo_id = a.str("repo_id", repo_id)
+    private = a.bool("private", private)
+    commit_message = a.str("commit_message", commit_message)
+    _check_api(a, api)
     if all(st.name is None for st in stores):
         push_to_hub({split: list(stores)}, repo_id, private=private,
                     commit_message=commit_message, api=api)
@@ -182,13 +213,15 @@ def resolve_dataset_path(path_or_repo_id: str | os.PathLike, revision: str | Non
     (``datasets--org--name/snapshots/<commit>``, the commit that ``refs/<revision or main>``
     names, or ``revision`` itself when it is a cached commit). Nothing is downloaded:
     FileNotFoundError naming where it looked otherwise."""
-    path = os.fspath(path_or_repo_id)
+    a = Args("resolve_dataset_path", resolve_dataset_path)
+    path = a.path("path_or_repo_id", path_or_repo_id)
+    revision = a.str("revision", revision, none=True)
     if os.path.exists(path):
         return path
     if revision is not None and ("/" in revision or revision in ("", ".", "..")):
-        raise ValueError(f"revision {revision!r} is not a branch, tag or commit name")
+        raise InvalidArgumentError(f"revision {revision!r} is not a branch, tag or commit name")
     if not _REPO_ID_RE.match(path) or ".." in path.split("/"):
-        raise FileNotFoundError(f"{path!r} is neither a local directory nor a Hub repo id (org/name)")
+        raise NotFoundError(f"{path!r} is neither a local directory nor a Hub repo id (org/name)")
     cache = _hub_cache_dir()
     repo_dir = os.path.join(cache, "datasets--" + path.replace("/", "--"))
     ref = revision or "main"
@@ -200,7 +233,7 @@ def resolve_dataset_path(path_or_repo_id: str | os.PathLike, revision: str | Non
     elif os.path.isdir(os.path.join(repo_dir, "snapshots", ref)):
         commit = ref
     if commit is None or not os.path.isdir(os.path.join(repo_dir, "snapshots", commit)):
-        raise FileNotFoundError(
+        raise NotFoundError(
             f"{path!r}: not a local directory, and the Hub dataset is not in the local Hugging "
             f"Face cache at {repo_dir} (revision {ref!r}); download it first, e.g. "
             f"huggingface_hub.snapshot_download({path!r}, repo_type='dataset')")
@@ -210,7 +243,10 @@ def resolve_dataset_path(path_or_repo_id: str | os.PathLike, revision: str | Non
 def hub_config_names(path_or_repo_id: str | os.PathLike, revision: str | None = None) -> list[str]:
     """The configs of a Hub layout (a directory, or a Hub dataset in the local HF cache), in
     README order, else ``default`` for ``data/`` then the config directories by name."""
-    return list(_core.hub_config_names(resolve_dataset_path(path_or_repo_id, revision)))
+    a = Args("hub_config_names", hub_config_names)
+    path = a.path("path_or_repo_id", path_or_repo_id)
+    return list(_core.hub_config_names(
+        resolve_dataset_path(path, a.str("revision", revision, none=True))))
 
 
 def load_stores(
@@ -227,13 +263,19 @@ def load_stores(
     split ``split`` (a name, a list of names, or None for all splits) of its config and named
     after it. ``configs`` selects some; ``store_kwargs`` (max dims, ``format`` ...) go to every
     ``DatasetStore``. KeyError for an unknown config or a config without the split."""
+    a = Args("load_stores", load_stores)
+    path_or_repo_id = a.path("path_or_repo_id", path_or_repo_id)
+    revision = a.str("revision", revision, none=True)
+    splits = a.names("split", split)
+    configs = a.names("configs", configs)
+    a.path("cache_dir", cache_dir, none=True)
     root = resolve_dataset_path(path_or_repo_id, revision)
     available = list(_core.hub_config_names(root))
-    wanted = available if configs is None else list(configs)
+    wanted = available if configs is None else configs
     for c in wanted:
         if c not in available:
-            raise KeyError(f"{root}: config {c!r} not found; available configs: {', '.join(available)}")
-    splits = [split] if isinstance(split, str) else split
+            raise MissingKeyError(
+                f"{root}: config {c!r} not found; available configs: {', '.join(available)}")
     out = []
     for c in wanted:
         store = DatasetStore(name=c, **store_kwargs)

@@ -28,27 +28,34 @@ using namespace nb::literals;
 namespace mouse::py {
 namespace {
 
-PyObject* g_format_error = nullptr;
+// The exception classes of mouse_data.errors (each a mouse_data.Error and the builtin it maps
+// to), looked up once when the module initialises.
+struct ErrorClasses {
+  nb::object format, invalid_argument, wrong_type, missing_key, out_of_range, io, internal;
+};
+ErrorClasses* g_errors = nullptr;
+
+void set_error(const nb::object& cls, const char* what) {
+  PyErr_SetObject(cls.ptr(), nb::make_tuple(nb::str(what)).ptr());
+}
 
 void translate(const std::exception_ptr& p, void*) {
   try {
     std::rethrow_exception(p);
   } catch (const FormatError& e) {
-    PyErr_SetString(g_format_error, e.what());
+    set_error(g_errors->format, e.what());
   } catch (const InvalidArgument& e) {
-    PyErr_SetString(PyExc_ValueError, e.what());
+    set_error(g_errors->invalid_argument, e.what());
   } catch (const mouse::KeyError& e) {
-    // KeyError's str() would quote the message; set the exception from a 1-tuple so str(e) is
-    // the message as written.
-    PyErr_SetObject(PyExc_KeyError, nb::make_tuple(nb::str(e.what())).ptr());
+    set_error(g_errors->missing_key, e.what());
   } catch (const mouse::IndexError& e) {
-    PyErr_SetString(PyExc_IndexError, e.what());
+    set_error(g_errors->out_of_range, e.what());
   } catch (const mouse::TypeError& e) {
-    PyErr_SetString(PyExc_TypeError, e.what());
+    set_error(g_errors->wrong_type, e.what());
   } catch (const IoError& e) {
-    PyErr_SetString(PyExc_OSError, e.what());
+    set_error(g_errors->io, e.what());
   } catch (const Error& e) {
-    PyErr_SetString(PyExc_RuntimeError, e.what());
+    set_error(g_errors->internal, e.what());
   }
 }
 
@@ -224,12 +231,15 @@ NB_MODULE(_core, m) {
   using namespace mouse::py;
   m.doc() = "mouse-data C++ core (use the mouse_data package, not this module directly)";
 
-  g_format_error = PyErr_NewExceptionWithDoc(
-      "mouse_data.FormatError",
-      "Corrupt, truncated or unsupported data; the message names the file, the byte offset when "
-      "known, and what was expected versus found.",
-      PyExc_ValueError, nullptr);
-  m.attr("FormatError") = nb::handle(g_format_error);
+  {
+    nb::module_ errors = nb::module_::import_("mouse_data.errors");
+    // Kept for the life of the process: the translator may run until interpreter exit.
+    g_errors = new ErrorClasses{errors.attr("FormatError"),     errors.attr("InvalidArgumentError"),
+                                errors.attr("WrongTypeError"),  errors.attr("MissingKeyError"),
+                                errors.attr("OutOfRangeError"), errors.attr("IoError"),
+                                errors.attr("InternalError")};
+  }
+  m.attr("FormatError") = g_errors->format;
   nb::register_exception_translator(translate);
   init_numpy();
 
@@ -351,6 +361,17 @@ NB_MODULE(_core, m) {
             return nb::make_tuple(dataset_to_stream_capsule(ds), ds.features().to_json());
           },
           "Every step: (arrow_array_stream capsule, features JSON).")
+      .def(
+          "buffer_to_dataset",
+          [](const DatasetStore& s) {
+            Dataset ds;
+            {
+              nb::gil_scoped_release release;
+              ds = s.buffer_to_dataset();
+            }
+            return nb::make_tuple(dataset_to_stream_capsule(ds), ds.features().to_json());
+          },
+          "The appended rows in their own types: (arrow_array_stream capsule, features JSON).")
       .def_static(
           "merge",
           [](const std::vector<const DatasetStore*>& stores) {
@@ -493,6 +514,16 @@ NB_MODULE(_core, m) {
              b.close();
            })
       .def_prop_ro("closed", &PrefetchBatchifier::closed)
+      .def("pause_workers",
+           [](PrefetchBatchifier& b) {
+             nb::gil_scoped_release release;
+             b.pause_workers();
+           })
+      .def("resume_workers",
+           [](PrefetchBatchifier& b) {
+             nb::gil_scoped_release release;
+             b.resume_workers();
+           })
       .def("total_batches",
            [](const PrefetchBatchifier& b) {
              nb::gil_scoped_release release;
@@ -507,6 +538,9 @@ NB_MODULE(_core, m) {
             b.restore(st);
           },
           "state"_a)
+      .def_prop_ro(
+          "next_epoch", [](const PrefetchBatchifier& b) { return b.state().epoch; },
+          "Epoch of the next batch to be delivered (sequential / batch modes).")
       .def_prop_ro("pinned", &PrefetchBatchifier::pinned)
       .def_prop_ro("seed", [](const PrefetchBatchifier& b) { return *b.options().seed; });
 
@@ -551,6 +585,16 @@ NB_MODULE(_core, m) {
         return hub_config_names(dir);
       },
       "dir"_a, "The configs of a Hub layout, in README order (or by directory).");
+  m.def(
+      "forget_after_fork",
+      [](nb::handle obj) {
+        // In a forked child the object's threads do not exist: its destructor would join them
+        // forever. Keep one reference for good, so it is never destroyed, and stay quiet about
+        // it at exit.
+        obj.inc_ref();
+        nb::set_leak_warnings(false);
+      },
+      "obj"_a, "Never destroy obj (a batchifier inherited by a forked child).");
   m.def(
       "default_hub_cache_dir", [] { return default_hub_cache_dir().string(); },
       "Where Hub-layout Parquet shards are cached as Arrow.");

@@ -18,6 +18,7 @@ import importlib.util
 import io
 import os
 import sys
+import time
 import types
 
 import pytest
@@ -1174,3 +1175,85 @@ def test_diff_32_splits_with_different_columns(tmp_path):
     back = MD.DatasetStore(2, format="numpy")
     back.from_dataset(ours["test"])
     assert back[[0]]["time"].tolist() == [-1]
+
+
+def test_diff_34_a_str_is_one_split_name(tmp_path):
+    d = on_disk(tmp_path, step_data(8))
+    dd = datasets.DatasetDict({"train": d, "test": d})
+    ours, theirs = both_stores(3)
+    e = raises(lambda: theirs.from_dataset(dd, splits="train"))
+    assert isinstance(e, KeyError) and "'t'" in str(e)
+    ours.from_dataset(dd, splits="train")
+    assert len(ours) == 8
+
+
+def test_diff_35_argument_types_are_checked_at_once(tmp_path):
+    d = on_disk(tmp_path, step_data(40))
+    ours, theirs = both_stores(3)
+    ours.from_dataset(d)
+    theirs.from_dataset(d)
+    t = MC_B.PrefetchBatchifier(theirs, True, 2, sampling="sequential", num_workers=0)
+    assert tuple(t.next_batch().batch_size) == (2, 1)
+    t = MC_B.PrefetchBatchifier(theirs, 2.5, 2, sampling="sequential", num_workers=1)
+    assert isinstance(raises(t.next_batch), RuntimeError)
+    t.close()
+    e = raises(lambda: MD.PrefetchBatchifier(ours, True, 2))
+    assert isinstance(e, TypeError) and isinstance(e, MD.Error) and "sequence_length" in str(e)
+    assert str(e).startswith("PrefetchBatchifier(store=None, sequence_length=None")
+    e = raises(lambda: MD.PrefetchBatchifier(ours, 2.5, 2))
+    assert isinstance(e, ValueError) and isinstance(e, MD.Error) and "sequence_length" in str(e)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_diff_36_a_forked_child_gets_no_batch(tmp_path):
+    d = on_disk(tmp_path, step_data(40))
+    ours, theirs = both_stores(3)
+    ours.from_dataset(d)
+    theirs.from_dataset(d)
+    t = MC_B.PrefetchBatchifier(theirs, 4, 2, num_workers=1, prefetch=2)
+    o = MD.PrefetchBatchifier(ours, 4, 2, num_workers=1, prefetch=2, seed=0)
+    t.next_batch()
+    o.next_batch()
+    time.sleep(0.3)  # let the original's worker fill its queue
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            got = 0
+            try:
+                for _ in range(5):
+                    t.next_batch()
+                    got += 1
+            except RuntimeError as e:
+                code |= 1 if "stopped unexpectedly" in str(e) and got == 2 else 0
+            try:
+                o.next_batch()
+            except MD.UsedAfterForkError as e:
+                code |= 2 if isinstance(e, RuntimeError) and "fork" in str(e) else 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("forked child hung")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 3
+    t.close()
+    o.close()
+
+
+def test_match_reprs(tmp_path):
+    d = on_disk(tmp_path, step_data(40))
+    ours, theirs = both_stores(3)
+    ours.from_dataset(d)
+    theirs.from_dataset(d)
+    assert repr(ours) == repr(theirs) == "DatasetStore(steps=40)"
+    t = MC_B.PrefetchBatchifier(theirs, 4, 3, sampling="batch")
+    with MD.PrefetchBatchifier(ours, 4, 3, sampling="batch", seed=0) as o:
+        assert repr(o) == repr(t) == "PrefetchBatchifier(n=40, S=4, B=3, sampling='batch')"
+    t.close()

@@ -44,6 +44,8 @@ struct BatchifierImpl {
   SampledBatch next();
   void close();
   void restore(const BatchifierState& state);
+  void pause();
+  void resume();
   BatchifierState state() const {
     std::lock_guard lock(mutex_);
     return delivered_state_;
@@ -99,6 +101,7 @@ struct BatchifierImpl {
   bool stop_ = false;
   int64_t generation_ = 0;  // start_workers() calls: a batch planned before a restart is dropped
   bool closed_ = false;
+  bool paused_ = false;  // under lifecycle_mutex_: pause_workers() stopped the workers
   BatchifierState delivered_state_;
 
   // Started and joined by the owning thread (constructor, restore, close) only.
@@ -479,6 +482,35 @@ void BatchifierImpl::restore(const BatchifierState& state) {
   }
   options_.seed = state.seed;
   start_workers();
+  paused_ = false;
+}
+
+void BatchifierImpl::pause() {
+  std::lock_guard lifecycle(lifecycle_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_ || paused_ || options_.num_workers == 0) return;
+  }
+  stop_workers();
+  paused_ = true;
+}
+
+void BatchifierImpl::resume() {
+  std::lock_guard lifecycle(lifecycle_mutex_);
+  if (!paused_) return;
+  paused_ = false;
+  BatchifierState state;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    state = delivered_state_;
+  }
+  // The prefetched batches were dropped: plan again from the first one not delivered.
+  {
+    std::lock_guard lock(plan_mutex_);
+    sampler_.set_state(state);
+  }
+  start_workers();
 }
 
 }  // namespace mouse::detail
@@ -502,6 +534,8 @@ PrefetchBatchifier::~PrefetchBatchifier() = default;
 TensorDict PrefetchBatchifier::next_batch() { return impl_->next().data; }
 SampledBatch PrefetchBatchifier::next() { return impl_->next(); }
 void PrefetchBatchifier::close() { impl_->close(); }
+void PrefetchBatchifier::pause_workers() { impl_->pause(); }
+void PrefetchBatchifier::resume_workers() { impl_->resume(); }
 
 bool PrefetchBatchifier::closed() const noexcept {
   std::lock_guard lock(impl_->mutex_);

@@ -657,6 +657,11 @@ Dataset DatasetStore::to_dataset() const {
   return concatenate_widened(std::move(parts), labels, true, "to_dataset");
 }
 
+Dataset DatasetStore::buffer_to_dataset() const {
+  const auto snap = state_->snap();
+  return snap->buffer_rows() > 0 ? buffer_only_dataset(*snap) : Dataset();
+}
+
 Dataset DatasetStore::merge_stores_to_dataset(std::span<const DatasetStore* const> stores) {
   std::vector<Dataset> parts;
   std::vector<std::string> labels;

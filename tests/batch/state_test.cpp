@@ -61,6 +61,28 @@ TEST_P(StateRestore, TwiceInARowIsTheSameAsOnce) {
   EXPECT_EQ(starts(b, 7), after);
 }
 
+TEST_P(StateRestore, PausedWorkersResumeWithTheSameBatches) {
+  auto src = std::make_shared<FakeSource>(std::vector<int64_t>{230});
+  PrefetchBatchifier reference(src, 10, 4, opts(GetParam(), 0));
+  const std::vector<Starts> expected = starts(reference, 12);
+
+  PrefetchBatchifier b(src, 10, 4, opts(GetParam(), 2));
+  std::vector<Starts> got = starts(b, 3);
+  const BatchifierState at3 = b.state();
+  b.pause_workers();  // as before a fork: the prefetched batches are dropped
+  b.pause_workers();
+  EXPECT_EQ(b.state(), at3);
+  b.resume_workers();
+  b.resume_workers();
+  for (const Starts& s : starts(b, 9)) got.push_back(s);
+  EXPECT_EQ(got, expected);
+  b.close();
+  b.pause_workers();  // nothing to do after close
+  b.resume_workers();
+  EXPECT_TRUE(b.closed());
+  EXPECT_THROW(b.next(), InvalidArgument);
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryMode, StateRestore,
                          ::testing::Values("random", "last", "sequential", "batch"));
 
