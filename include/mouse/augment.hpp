@@ -3,6 +3,7 @@
 // observations, and masks positions, reproducibly from a seed.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -132,6 +133,39 @@ struct AugmentTokensConfig {
   /// Equal when every member is equal.
   friend bool operator==(const AugmentTokensConfig&, const AugmentTokensConfig&) = default;
 };
+
+/// The scalar specs of AugmentTokensConfig by field name (the YAML keys and the Python field
+/// names), in declaration order: the one table that the YAML reader and the Python binding
+/// spell them from.
+struct AugmentScalarField {
+  std::string_view name;
+  AugmentScalarSpec AugmentTokensConfig::*member;
+  double identity;  ///< the mean a spec has when the field is absent: 1 scales, 0 shifts
+};
+inline constexpr std::array<AugmentScalarField, 6> kAugmentScalarFields = {{
+    {"scale_reward", &AugmentTokensConfig::scale_reward, 1.0},
+    {"shift_reward", &AugmentTokensConfig::shift_reward, 0.0},
+    {"scale_obs", &AugmentTokensConfig::scale_obs, 1.0},
+    {"shift_obs", &AugmentTokensConfig::shift_obs, 0.0},
+    {"scale_obs_image", &AugmentTokensConfig::scale_obs_image, 1.0},
+    {"shift_obs_image", &AugmentTokensConfig::shift_obs_image, 0.0},
+}};
+
+/// The probabilities of AugmentMaskProbConfig by field name (= the batch key they mask), in
+/// declaration order.
+struct AugmentMaskField {
+  std::string_view name;
+  double AugmentMaskProbConfig::*member;
+};
+inline constexpr std::array<AugmentMaskField, 7> kAugmentMaskFields = {{
+    {"action", &AugmentMaskProbConfig::action},
+    {"reward", &AugmentMaskProbConfig::reward},
+    {"done", &AugmentMaskProbConfig::done},
+    {"obs_continuous", &AugmentMaskProbConfig::obs_continuous},
+    {"obs_discrete", &AugmentMaskProbConfig::obs_discrete},
+    {"obs_image", &AugmentMaskProbConfig::obs_image},
+    {"time", &AugmentMaskProbConfig::time},
+}};
 
 /// The per-batch random draws TokenAugmenter applies: permutations per batch row and scalars per
 /// batch. A member is empty (null tensor / nullopt) when its augmentation is off. Permutation

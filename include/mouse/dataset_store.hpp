@@ -187,6 +187,11 @@ class DatasetStore {
   /// value that does not fit its column or a contract column (SPEC §3) of a type that cannot
   /// convert → TypeError naming the column.
   void append(const StepRow& row);
+  /// Appends `rows` in order, all or none: every row is checked as append() checks it (against
+  /// the column types the rows before it leave) before any is added, so on error (naming the
+  /// row it would have been) the store is unchanged. For steps that are not columns of one
+  /// Arrow type each (e.g. images as pixels); readers see all the rows at once.
+  void append_rows(std::span<const StepRow> rows);
   /// Typed bulk append of `num_rows` steps given as Arrow columns (one array per column, all of
   /// length num_rows): the fast path for many steps. The arrays become one buffer chunk without a
   /// copy when their types are the columns' types (or the columns are new); otherwise the column

@@ -277,11 +277,21 @@ class PrefetchBatchifier:
         self._pid = os.getpid()
         self._forked = False
         core_aug = augmenter._core if augmenter is not None else None
-        self._core = _core.Batchifier(
-            [st._core for st in stores], sequence_length, batch_size, sampling, prefetch,
-            num_workers, pin_memory, seed, boundaries, core_aug, weight_list, weight_mode, rank,
-            world_size, drop_last,
-        )
+        options = _core.BatchifierOptions()
+        options.sampling = sampling
+        options.prefetch = prefetch
+        options.num_workers = num_workers
+        options.pin_memory = pin_memory
+        if seed is not None:
+            options.seed = seed
+        options.boundaries = boundaries
+        options.weights = weight_list
+        options.weight_mode = weight_mode
+        options.rank = rank
+        options.world_size = world_size
+        options.drop_last = drop_last
+        self._core = _core.Batchifier([st._core for st in stores], sequence_length, batch_size,
+                                      options, core_aug)
         _LIVE.add(self)
         self._rank = rank
         self._world_size = world_size

@@ -115,28 +115,13 @@ nb::dict spec_to(const AugmentScalarSpec& s) {
   return d;
 }
 
-constexpr const char* kScalarNames[] = {"scale_reward", "shift_reward",    "scale_obs",
-                                        "shift_obs",    "scale_obs_image", "shift_obs_image"};
-constexpr const char* kMaskNames[] = {"action",       "reward",    "done", "obs_continuous",
-                                      "obs_discrete", "obs_image", "time"};
-
-AugmentScalarSpec* scalar_member(AugmentTokensConfig& c, int i) {
-  AugmentScalarSpec* members[] = {&c.scale_reward, &c.shift_reward,    &c.scale_obs,
-                                  &c.shift_obs,    &c.scale_obs_image, &c.shift_obs_image};
-  return members[i];
-}
-
-double* mask_member(AugmentMaskProbConfig& m, int i) {
-  double* members[] = {&m.action,       &m.reward,    &m.done, &m.obs_continuous,
-                       &m.obs_discrete, &m.obs_image, &m.time};
-  return members[i];
-}
-
 AugmentTokensConfig config_from(nb::handle h) {
   AugmentTokensConfig c;
   c.enabled = nb::cast<bool>(h.attr("enabled"));
   c.permute_tokens = nb::cast<bool>(h.attr("permute_tokens"));
-  for (int i = 0; i < 6; ++i) *scalar_member(c, i) = spec_from(h.attr(kScalarNames[i]));
+  for (const AugmentScalarField& f : kAugmentScalarFields) {
+    c.*f.member = spec_from(h.attr(std::string(f.name).c_str()));
+  }
   c.permute_obs_discrete = nb::cast<bool>(h.attr("permute_obs_discrete"));
   nb::handle pa = h.attr("permute_action");
   if (PyBool_Check(pa.ptr())) {
@@ -150,7 +135,9 @@ AugmentTokensConfig config_from(nb::handle h) {
   }
   c.permute_done = nb::cast<bool>(h.attr("permute_done"));
   nb::handle mp = h.attr("mask_prob");
-  for (int i = 0; i < 7; ++i) *mask_member(c.mask_prob, i) = nb::cast<double>(mp.attr(kMaskNames[i]));
+  for (const AugmentMaskField& f : kAugmentMaskFields) {
+    c.mask_prob.*f.member = nb::cast<double>(mp.attr(std::string(f.name).c_str()));
+  }
   c.validate();
   return c;
 }
@@ -159,14 +146,18 @@ nb::dict config_to(AugmentTokensConfig c) {
   nb::dict d;
   d["enabled"] = c.enabled;
   d["permute_tokens"] = c.permute_tokens;
-  for (int i = 0; i < 6; ++i) d[kScalarNames[i]] = spec_to(*scalar_member(c, i));
+  for (const AugmentScalarField& f : kAugmentScalarFields) {
+    d[std::string(f.name).c_str()] = spec_to(c.*f.member);
+  }
   d["permute_obs_discrete"] = c.permute_obs_discrete;
   d["permute_action"] = c.permute_action == PermuteAction::kOff
                             ? nb::cast(false)
                             : nb::cast(std::string(permute_action_name(c.permute_action)));
   d["permute_done"] = c.permute_done;
   nb::dict mp;
-  for (int i = 0; i < 7; ++i) mp[kMaskNames[i]] = *mask_member(c.mask_prob, i);
+  for (const AugmentMaskField& f : kAugmentMaskFields) {
+    mp[std::string(f.name).c_str()] = c.mask_prob.*f.member;
+  }
   d["mask_prob"] = mp;
   return d;
 }
@@ -309,16 +300,7 @@ NB_MODULE(_core, m) {
             }
             std::vector<StepRow> rows = rows_from_columns(columns);
             nb::gil_scoped_release release;
-            // Rows are appended one by one; a failure part-way is reported with its row.
-            for (size_t i = 0; i < rows.size(); ++i) {
-              try {
-                s.append(rows[i]);
-              } catch (const InvalidArgument& e) {
-                throw InvalidArgument(fmt::format("append_columns: row {}: {}", i, e.what()));
-              } catch (const mouse::TypeError& e) {
-                throw mouse::TypeError(fmt::format("append_columns: row {}: {}", i, e.what()));
-              }
-            }
+            s.append_rows(rows);
           },
           "columns"_a)
       .def("__len__", &DatasetStore::size)
@@ -451,26 +433,27 @@ NB_MODULE(_core, m) {
       "Raises ValueError naming the field when the config is invalid.");
 
   // --- PrefetchBatchifier ----------------------------------------------------------------------
+  nb::class_<BatchifierOptions>(m, "BatchifierOptions",
+                                "The C++ BatchifierOptions (SPEC §5): every setting besides the "
+                                "stores, S, B and the augmenter.")
+      .def(nb::init<>())
+      .def_rw("sampling", &BatchifierOptions::sampling)
+      .def_rw("prefetch", &BatchifierOptions::prefetch)
+      .def_rw("num_workers", &BatchifierOptions::num_workers)
+      .def_rw("pin_memory", &BatchifierOptions::pin_memory)
+      .def_rw("seed", &BatchifierOptions::seed)
+      .def_rw("boundaries", &BatchifierOptions::boundaries)
+      .def_rw("rank", &BatchifierOptions::rank)
+      .def_rw("world_size", &BatchifierOptions::world_size)
+      .def_rw("drop_last", &BatchifierOptions::drop_last)
+      .def_rw("weights", &BatchifierOptions::weights)
+      .def_rw("weight_mode", &BatchifierOptions::weight_mode);
+
   nb::class_<PrefetchBatchifier>(m, "Batchifier", "The C++ PrefetchBatchifier (SPEC §5).")
       .def(
           "__init__",
           [](PrefetchBatchifier* self, const std::vector<const DatasetStore*>& stores, int64_t S,
-             int64_t B, const std::string& sampling, int64_t prefetch, int64_t workers, bool pin,
-             std::optional<uint64_t> seed, const std::string& boundaries,
-             const TokenAugmenter* augmenter, std::vector<double> weights,
-             const std::string& weight_mode, int64_t rank, int64_t world_size, bool drop_last) {
-            BatchifierOptions o;
-            o.weights = std::move(weights);
-            o.weight_mode = weight_mode;
-            o.rank = rank;
-            o.world_size = world_size;
-            o.drop_last = drop_last;
-            o.sampling = sampling;
-            o.prefetch = prefetch;
-            o.num_workers = workers;
-            o.pin_memory = pin;
-            o.seed = seed;
-            o.boundaries = boundaries;
+             int64_t B, BatchifierOptions o, const TokenAugmenter* augmenter) {
             if (augmenter != nullptr && augmenter->enabled()) {
               o.transform = [augmenter](TensorDict b, int64_t n, const Allocator& a) {
                 return augmenter->apply_fresh(b, static_cast<uint64_t>(n), a);
@@ -479,10 +462,8 @@ NB_MODULE(_core, m) {
             nb::gil_scoped_release release;
             new (self) PrefetchBatchifier(stores, S, B, std::move(o));
           },
-          "stores"_a, "sequence_length"_a, "batch_size"_a, "sampling"_a, "prefetch"_a,
-          "num_workers"_a, "pin_memory"_a, "seed"_a.none(), "boundaries"_a,
-          "augmenter"_a.none(), "weights"_a, "weight_mode"_a, "rank"_a, "world_size"_a,
-          "drop_last"_a, nb::keep_alive<1, 2>(), nb::keep_alive<1, 11>())
+          "stores"_a, "sequence_length"_a, "batch_size"_a, "options"_a, "augmenter"_a.none(),
+          nb::keep_alive<1, 2>(), nb::keep_alive<1, 6>())
       .def(
           "next_batch",
           [](PrefetchBatchifier& b, const std::string& fmt) {

@@ -281,3 +281,19 @@ def test_wide_source_frame_warns_when_encoded(capfd):
     assert err.count("warning") == 1, err
     assert "row 0) holds an image of 4 x 4 x 3 (H x W x C) = 48 values" in err
     assert "max_obs_image_pixels = 16" in err
+
+
+def test_append_columns_of_pixel_images_is_all_or_nothing():
+    """Image columns given as [N, H, W, C] pixels go row by row through the C++ append_rows,
+    which checks every row before adding any: a bad done in row 2 leaves the store as it was."""
+    store = md.DatasetStore(4, max_obs_image_pixels=2 * 2 * 3, format="numpy")
+    store.append({"action": 0, "reward": 0.0, "done": 0})
+    pixels = np.arange(3 * 2 * 2 * 3, dtype=np.uint8).reshape(3, 2, 2, 3)
+    bad = {"action": np.array([0, 1, 2]), "reward": np.zeros(3), "done": np.array([0, 0, 5]),
+           "observation_image": pixels}
+    with pytest.raises(ValueError, match='"done"'):
+        store.append_columns(bad)
+    assert len(store) == 1
+    store.append_columns(dict(bad, done=np.array([0, 0, 1])))
+    assert len(store) == 4
+    np.testing.assert_array_equal(store[[1, 2, 3]]["obs_image"], pixels.reshape(3, -1))

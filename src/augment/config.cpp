@@ -45,11 +45,9 @@ bool AugmentMaskProbConfig::any_enabled() const noexcept {
 }
 
 void AugmentMaskProbConfig::validate() const {
-  const std::pair<const char*, double> fields[] = {
-      {"action", action},           {"reward", reward},             {"done", done},
-      {"obs_continuous", obs_continuous}, {"obs_discrete", obs_discrete}, {"obs_image", obs_image},
-      {"time", time}};
-  for (const auto& [name, p] : fields) {
+  for (const AugmentMaskField& f : kAugmentMaskFields) {
+    const std::string_view name = f.name;
+    const double p = this->*f.member;
     if (!(p >= 0.0 && p <= 1.0)) {
       throw InvalidArgument(fmt::format(
           "augment config: mask_prob.{}: expected a probability in [0, 1], found {}", name, p));

@@ -26,8 +26,11 @@ constexpr std::array<std::string_view, 12> kTopKeys = {
     "enabled",        "permute_tokens",  "scale_reward",         "shift_reward",
     "scale_obs",      "shift_obs",       "scale_obs_image",      "shift_obs_image",
     "permute_obs_discrete", "permute_action", "permute_done",   "mask_prob"};
-constexpr std::array<std::string_view, 7> kMaskKeys = {
-    "action", "reward", "done", "obs_continuous", "obs_discrete", "obs_image", "time"};
+constexpr std::array<std::string_view, kAugmentMaskFields.size()> kMaskKeys = [] {
+  std::array<std::string_view, kAugmentMaskFields.size()> keys{};
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = kAugmentMaskFields[i].name;
+  return keys;
+}();
 constexpr std::array<std::string_view, 4> kScalarKeys = {"mean", "std", "low", "high"};
 
 std::string join(std::span<const std::string_view> names) {
@@ -78,18 +81,10 @@ class Parser {
         config.permute_action = as_permute_action(value);
       } else if (key == "mask_prob") {
         config.mask_prob = as_mask_prob(value);
-      } else if (key == "scale_reward") {
-        config.scale_reward = as_scalar_spec(value, key, 1.0);
-      } else if (key == "shift_reward") {
-        config.shift_reward = as_scalar_spec(value, key, 0.0);
-      } else if (key == "scale_obs") {
-        config.scale_obs = as_scalar_spec(value, key, 1.0);
-      } else if (key == "shift_obs") {
-        config.shift_obs = as_scalar_spec(value, key, 0.0);
-      } else if (key == "scale_obs_image") {
-        config.scale_obs_image = as_scalar_spec(value, key, 1.0);
-      } else if (key == "shift_obs_image") {
-        config.shift_obs_image = as_scalar_spec(value, key, 0.0);
+      } else {
+        for (const AugmentScalarField& f : kAugmentScalarFields) {
+          if (key == f.name) config.*f.member = as_scalar_spec(value, key, f.identity);
+        }
       }
     }
     try {
@@ -185,13 +180,9 @@ class Parser {
         fail(value, fmt::format("mask_prob.{}: expected a probability in [0, 1], found {}", key,
                                 value.Scalar()));
       }
-      if (key == "action") m.action = p;
-      if (key == "reward") m.reward = p;
-      if (key == "done") m.done = p;
-      if (key == "obs_continuous") m.obs_continuous = p;
-      if (key == "obs_discrete") m.obs_discrete = p;
-      if (key == "obs_image") m.obs_image = p;
-      if (key == "time") m.time = p;
+      for (const AugmentMaskField& f : kAugmentMaskFields) {
+        if (key == f.name) m.*f.member = p;
+      }
     }
     return m;
   }

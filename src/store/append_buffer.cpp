@@ -424,21 +424,35 @@ AppendBuffer::~AppendBuffer() = default;
 
 // Fixes the types of the given columns, adding the new ones; the list is replaced, not changed,
 // and only when something differs (readers and prepared rows hold the old one).
-void AppendBuffer::set_column_types(
+BufferColumns AppendBuffer::with_types(
+    const BufferColumns& columns,
     const std::vector<std::pair<const std::string*, TypePtr>>& types) {
   std::shared_ptr<std::vector<BufferColumn>> next;
   for (const auto& [name, type] : types) {
-    const std::vector<BufferColumn>& current = next ? *next : *columns_;
+    const std::vector<BufferColumn>& current = next ? *next : *columns;
     const int index = column_index(current, *name);
     if (index >= 0 && current[static_cast<size_t>(index)].type->equals(*type)) continue;
-    if (!next) next = std::make_shared<std::vector<BufferColumn>>(*columns_);
+    if (!next) next = std::make_shared<std::vector<BufferColumn>>(*columns);
     if (index < 0) {
       next->push_back({*name, type});
     } else {
       (*next)[static_cast<size_t>(index)].type = type;
     }
   }
-  if (next) columns_ = std::move(next);
+  return next ? BufferColumns(std::move(next)) : columns;
+}
+
+void AppendBuffer::set_column_types(
+    const std::vector<std::pair<const std::string*, TypePtr>>& types) {
+  columns_ = with_types(columns_, types);
+}
+
+BufferColumns AppendBuffer::columns_after(const StepRow& row, const PreparedRow& prepared) {
+  std::vector<std::pair<const std::string*, TypePtr>> types;
+  types.reserve(row.size());
+  size_t k = 0;
+  for (const auto& [name, value] : row) types.emplace_back(&name, prepared.merged[k++]);
+  return with_types(prepared.columns, types);
 }
 
 PreparedRow AppendBuffer::prepare_row(const StepRow& row, BufferColumns columns,

@@ -135,6 +135,9 @@ class AppendBuffer {
   /// Appends a row prepared against the current column types (precondition:
   /// `prepared.columns == column_types()`). Does not throw but for allocation.
   void apply_row(const StepRow& row, PreparedRow prepared);
+  /// The column types after `row`, prepared as `prepared`, is applied: what column_types()
+  /// then returns, so that the next row of a batch can be prepared against it.
+  static BufferColumns columns_after(const StepRow& row, const PreparedRow& prepared);
   /// The checks and conversions of DatasetStore::append_columns against `columns_now`
   /// (types meet by the SPEC §4 widening; the value contract is checked over whole arrays),
   /// touching no buffer state (runs without the store's lock). Messages count rows from 0
@@ -158,6 +161,9 @@ class AppendBuffer {
 
  private:
   void set_column_types(const std::vector<std::pair<const std::string*, arrow::TypePtr>>& types);
+  static BufferColumns with_types(
+      const BufferColumns& columns,
+      const std::vector<std::pair<const std::string*, arrow::TypePtr>>& types);
   ChunkPtr open_chunk(bool compact);
   void close_open_block();
   void add_chunk(ChunkPtr chunk);

@@ -55,8 +55,10 @@ std::string dataset_label(const Dataset& ds, const std::string& split) {
   return fmt::format("dataset {}", where);
 }
 
-// A source segment for `ds`, its columns planned (throws if they break the key contract).
-SourceSegment plan_segment(const Dataset& ds, const std::string& split, const StoreConfig& config) {
+// A source segment for `ds`, its columns planned (throws if they break the key contract);
+// `warning` warns once when the frame cache meets frames wider than max_obs_image_pixels.
+SourceSegment plan_segment(const Dataset& ds, const std::string& split, const StoreConfig& config,
+                           ImageWidthWarning* warning) {
   std::string label = dataset_label(ds, split);
   SchemaPlan plan = plan_schema(*ds.schema(), config, label, true);
   plan.image_root = ds.image_root();
@@ -90,7 +92,7 @@ SourceSegment plan_segment(const Dataset& ds, const std::string& split, const St
   }
   // Values before frames: a bad dataset is refused before any frame is decoded for it.
   if (config.validate) validate_dataset(ds, plan, config, label, {validated_cache_root(), true});
-  std::optional<CachedFrames> frames = cached_frames(ds, plan, config, label);
+  std::optional<CachedFrames> frames = cached_frames(ds, plan, config, label, warning);
   return {ds, std::move(label), std::move(plan), std::move(frames)};
 }
 
@@ -364,7 +366,8 @@ const StoreConfig& DatasetStore::config() const noexcept { return state_->config
 void DatasetStore::from_dataset(const Dataset& ds) {
   if (ds.num_rows() == 0) return;
   std::vector<detail::SourceSegment> segs;
-  segs.push_back(detail::plan_segment(ds, ds.split().value_or(""), state_->config));
+  segs.push_back(detail::plan_segment(ds, ds.split().value_or(""), state_->config,
+                                      &state_->image_warning));
   detail::publish_segments(*state_, std::move(segs));
 }
 
@@ -376,7 +379,8 @@ void DatasetStore::from_dataset(const DatasetDict& dict, std::optional<std::vect
   for (const auto& name : names) {
     const Dataset& ds = dict.at(name);
     if (ds.num_rows() == 0) continue;
-    segs.push_back(detail::plan_segment(ds, name, state_->config));
+    segs.push_back(
+        detail::plan_segment(ds, name, state_->config, &state_->image_warning));
   }
   detail::publish_segments(*state_, std::move(segs));
 }
@@ -425,6 +429,52 @@ void DatasetStore::append(const StepRow& row) {
     }
     wide = std::move(prepared.wide_image);
     buffer.apply_row(row, std::move(prepared));
+    ++state_->version;
+    state_->size.store(state_->source->rows() + buffer.num_rows());
+  }
+  report_wide_image(*state_, wide);
+}
+
+void DatasetStore::append_rows(std::span<const StepRow> rows) {
+  using detail::AppendBuffer;
+  if (rows.empty()) return;
+  // Every row is checked (each against the column types the rows before it leave) before any
+  // is applied, so a bad row leaves the store as it was.
+  auto prepare_all = [&](detail::BufferColumns columns, detail::EntryContext context,
+                         std::vector<detail::PreparedRow>* earlier) {
+    std::vector<detail::PreparedRow> out;
+    out.reserve(rows.size());
+    const int64_t first = context.first_row;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      context.first_row = first + static_cast<int64_t>(i);
+      std::vector<std::string>* png = earlier != nullptr ? &(*earlier)[i].png : nullptr;
+      detail::PreparedRow p = AppendBuffer::prepare_row(rows[i], columns, state_->config, context, png);
+      columns = AppendBuffer::columns_after(rows[i], p);
+      out.push_back(std::move(p));
+    }
+    return out;
+  };
+  detail::BufferColumns columns;
+  detail::EntryContext context;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    columns = state_->buffer->column_types();
+    context = entry_context(*state_);
+  }
+  std::vector<detail::PreparedRow> prepared = prepare_all(columns, context, nullptr);
+  std::optional<detail::WideImage> wide;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    AppendBuffer& buffer = *state_->buffer;
+    const detail::EntryContext now = entry_context(*state_);
+    if (buffer.column_types() != columns || now.source_q_star != context.source_q_star ||
+        now.first_row != context.first_row) {
+      prepared = prepare_all(buffer.column_types(), now, &prepared);  // another writer came first
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!wide) wide = std::move(prepared[i].wide_image);
+      buffer.apply_row(rows[i], std::move(prepared[i]));
+    }
     ++state_->version;
     state_->size.store(state_->source->rows() + buffer.num_rows());
   }

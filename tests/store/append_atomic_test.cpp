@@ -178,3 +178,47 @@ TEST(AppendAtomic, UInt64AboveInt64MaxIsRefusedByAppendColumns) {
 
 }  // namespace
 }  // namespace mouse
+
+namespace mouse {
+namespace {
+
+// append_rows checks every row before it adds any: a bad row part-way leaves the store as it
+// was, and the rows before it widen the column types the later rows are checked against.
+TEST(AppendRows, ABadRowPartWayLeavesTheStoreUnchanged) {
+  DatasetStore store(4);
+  store.append(test::step_row(1, 0.5, 0));
+  std::vector<StepRow> rows;
+  for (int i = 0; i < 5; ++i) rows.push_back(test::step_row(i % 4, 1.0, 0));
+  rows[3]["done"] = int64_t{7};  // out of contract
+  try {
+    store.append_rows(rows);
+    FAIL() << "done = 7 was appended";
+  } catch (const InvalidArgument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("\"done\""), std::string::npos) << what;
+    EXPECT_NE(what.find("row 4"), std::string::npos) << what;  // global row: 1 before it + 3
+  }
+  EXPECT_EQ(store.size(), 1);
+  rows[3]["done"] = int64_t{1};
+  store.append_rows(rows);
+  EXPECT_EQ(store.size(), 6);
+  EXPECT_EQ(values_of<int64_t>(store.get(iota(6)).at("action")),
+            (std::vector<int64_t>{1, 0, 1, 2, 3, 0}));
+}
+
+TEST(AppendRows, TypesWidenAcrossTheRowsOfOneCall) {
+  DatasetStore store(4);
+  std::vector<StepRow> rows = {test::step_row(1, 0.5, 0), test::step_row(2, 0.5, 0),
+                               test::step_row(3, 0.5, 1)};
+  rows[0]["done"] = false;  // bool first ...
+  rows[1]["flag"] = true;
+  rows[2]["flag"] = 0.25;   // ... a float widens the bool column
+  store.append_rows(rows);
+  const Dataset ds = store.to_dataset();
+  EXPECT_EQ(ds.features().type_of("done"), "Value(int64)");
+  EXPECT_EQ(ds.features().type_of("flag"), "Value(float64)");
+  EXPECT_EQ(values_of<int64_t>(store.get(iota(3)).at("done")), (std::vector<int64_t>{0, 0, 1}));
+}
+
+}  // namespace
+}  // namespace mouse
