@@ -18,6 +18,20 @@ echo "== Python tests (the module of the release build, against datasets, pyarro
 PATH="$PWD/build/release/tools:$PATH" PYTHONPATH="$PWD/build/release/python" \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider python/tests
 
+echo "== pip install . (the wheel users build), then its module and CLI"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+"$venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation \
+  --target "$scratch/site" .
+(cd "$scratch" && PYTHONPATH="$scratch/site" "$venv/bin/python" -c '
+import mouse_data
+s = mouse_data.DatasetStore(2)
+s.append({"action": 1, "reward": 0.5, "done": False})
+assert repr(s) == "DatasetStore(steps=1)", repr(s)
+assert mouse_data._core.__file__.startswith("'"$scratch"'/site/"), mouse_data._core.__file__
+print("pip-installed mouse_data imports and appends")')
+"$scratch/site/bin/mouse-data" --help >/dev/null
+
 echo "== install, then build examples/find_package against the installed package"
 rm -rf build/install build/consumer
 cmake --install build/release --prefix build/install >/dev/null
