@@ -128,24 +128,8 @@ struct LeafRange {
 };
 
 LeafRange leaf_range(const ArrayData& a, int64_t i, const ArrayData** leaf) {
-  const ArrayData* level = &a;
   int64_t lo = i, hi = i + 1;
-  while (level->type->is_list_like()) {
-    if (level->type->id == TypeId::kFixedSizeList) {
-      const int64_t size = level->type->list_size;
-      lo = (level->offset + lo) * size;
-      hi = (level->offset + hi) * size;
-    } else if (hi > lo) {
-      const int64_t b = arrow::value_range(*level, lo).first;
-      const int64_t e = arrow::value_range(*level, hi - 1).second;
-      lo = b;
-      hi = e;
-    } else {
-      hi = lo = 0;
-    }
-    level = level->children[0].get();
-  }
-  *leaf = level;
+  *leaf = &leaf_span(a, lo, hi);
   return {lo, hi};
 }
 

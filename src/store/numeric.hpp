@@ -106,4 +106,25 @@ auto load(const arrow::ArrayData& a, int64_t i) noexcept {
   }
 }
 
+/// The leaf array under `a` (through every list level) and, in `lo` / `hi`, the range of its
+/// elements that hold rows [lo, hi) of `a` (offsets already validated).
+inline const arrow::ArrayData& leaf_span(const arrow::ArrayData& a, int64_t& lo, int64_t& hi) {
+  const arrow::ArrayData* level = &a;
+  while (level->type->is_list_like()) {
+    if (level->type->id == arrow::TypeId::kFixedSizeList) {
+      const int64_t size = level->type->list_size;
+      lo = (level->offset + lo) * size;
+      hi = (level->offset + hi) * size;
+    } else if (hi > lo) {
+      const int64_t b = arrow::value_range(*level, lo).first;
+      hi = arrow::value_range(*level, hi - 1).second;
+      lo = b;
+    } else {
+      lo = hi = 0;
+    }
+    level = level->children[0].get();
+  }
+  return *level;
+}
+
 }  // namespace mouse::detail

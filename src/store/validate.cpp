@@ -136,27 +136,6 @@ std::vector<Rule> rules_for(const SchemaPlan& plan, const StoreConfig& config) {
   return rules;
 }
 
-// The leaf array under `a` (through every list level) and the range of its elements that hold
-// rows [lo, hi) of `a` (offsets were validated when the dataset was planned).
-const ArrayData& leaf_span(const ArrayData& a, int64_t& lo, int64_t& hi) {
-  const ArrayData* level = &a;
-  while (level->type->is_list_like()) {
-    if (level->type->id == TypeId::kFixedSizeList) {
-      const int64_t size = level->type->list_size;
-      lo = (level->offset + lo) * size;
-      hi = (level->offset + hi) * size;
-    } else if (hi > lo) {
-      const int64_t b = arrow::value_range(*level, lo).first;
-      hi = arrow::value_range(*level, hi - 1).second;
-      lo = b;
-    } else {
-      lo = hi = 0;
-    }
-    level = level->children[0].get();
-  }
-  return *level;
-}
-
 // The exact check of one value: the problem text (without column and row), or "".
 template <class T>
 std::string value_problem(const Rule& r, T v) {
