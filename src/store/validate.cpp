@@ -42,7 +42,11 @@ std::atomic<int64_t> g_chunks_total{0};
 // them (the avx2 clone where the CPU has it; this file is built with -fno-trapping-math so that
 // trunc and the float compares vectorise). True when every value passes; a false alarm (a null
 // slot's value, a bound not exact in the float type) is cleared by the exact per-row pass.
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+// No clones under a sanitizer: their ifunc resolvers run while the dynamic loader relocates the
+// program, before the sanitizer's runtime is up, and an instrumented resolver crashes there
+// (ThreadSanitizer: a segfault before main).
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
 #define MOUSE_KERNEL __attribute__((target_clones("avx2", "default")))
 #else
 #define MOUSE_KERNEL
