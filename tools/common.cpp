@@ -109,27 +109,26 @@ std::string StoreArgs::width_options() const {
   return out;
 }
 
-int64_t encoded_row_bytes(const DatasetStore& store) {
+namespace {
+
+// Values per encoded row of `store` (shape past the batch dimension), and with `bytes` times
+// each key's element size.
+int64_t encoded_row_sum(const DatasetStore& store, bool bytes) {
   int64_t total = 0;
   for (const auto& [name, t] : store.empty_rows(0)) {
     (void)name;
-    int64_t step = dtype_size(t.dtype());
+    int64_t step = bytes ? dtype_size(t.dtype()) : 1;
     for (size_t d = 1; d < t.shape().size(); ++d) step = saturating_product({step, t.shape()[d]});
     total = saturating_sum({total, step});
   }
   return total;
 }
 
-int64_t encoded_row_values(const DatasetStore& store) {
-  int64_t total = 0;
-  for (const auto& [name, t] : store.empty_rows(0)) {
-    (void)name;
-    int64_t step = 1;
-    for (size_t d = 1; d < t.shape().size(); ++d) step = saturating_product({step, t.shape()[d]});
-    total = saturating_sum({total, step});
-  }
-  return total;
-}
+}  // namespace
+
+int64_t encoded_row_bytes(const DatasetStore& store) { return encoded_row_sum(store, true); }
+
+int64_t encoded_row_values(const DatasetStore& store) { return encoded_row_sum(store, false); }
 
 std::unique_ptr<DatasetStore> open_store(const StoreArgs& args) {
   // One encoded row must fit before anything is loaded (the store checks the rest).

@@ -58,13 +58,7 @@ TensorDict union_layout(std::span<const std::shared_ptr<const RowSource>> source
       owners.push_back(src);
     }
   }
-  TensorDict out({rows});
-  for (const auto& [name, t] : layout) {
-    std::vector<int64_t> shape = t.shape();
-    shape[0] = rows;
-    out.set(name, Tensor::empty(std::move(shape), t.dtype(), allocator));
-  }
-  return out;
+  return empty_rows_like(layout, rows, allocator);
 }
 
 SampledBatch assemble_batch(std::span<const std::shared_ptr<const RowSource>> sources,

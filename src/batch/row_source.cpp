@@ -14,16 +14,19 @@
 
 namespace mouse::detail {
 
-TensorDict RowSource::allocate(int64_t rows, const Allocator& allocator) const {
-  const int64_t row = 0;
-  const TensorDict one = gather(std::span<const int64_t>(&row, 1), allocator);
+TensorDict empty_rows_like(const TensorDict& layout, int64_t rows, const Allocator& allocator) {
   TensorDict out({rows});
-  for (const auto& [name, t] : one) {
+  for (const auto& [name, t] : layout) {
     std::vector<int64_t> shape = t.shape();
     shape[0] = rows;
     out.set(name, Tensor::empty(std::move(shape), t.dtype(), allocator));
   }
   return out;
+}
+
+TensorDict RowSource::allocate(int64_t rows, const Allocator& allocator) const {
+  const int64_t row = 0;
+  return empty_rows_like(gather(std::span<const int64_t>(&row, 1), allocator), rows, allocator);
 }
 
 void RowSource::gather_windows(std::span<const WindowSlot> windows, int64_t sequence_length,
@@ -40,13 +43,7 @@ void RowSource::gather_windows(std::span<const WindowSlot> windows, int64_t sequ
     if (rows.empty()) {
       out = allocate(out_rows, allocator);
     } else {
-      TensorDict fresh({out_rows});
-      for (const auto& [name, t] : part) {
-        std::vector<int64_t> shape = t.shape();
-        shape[0] = out_rows;
-        fresh.set(name, Tensor::empty(std::move(shape), t.dtype(), allocator));
-      }
-      out = std::move(fresh);
+      out = empty_rows_like(part, out_rows, allocator);
     }
   }
   for (const auto& [name, want] : out) {

@@ -51,6 +51,10 @@ class RowSource {
                               TensorDict& out, const Allocator& allocator) const;
 };
 
+/// A TensorDict [rows] (contents uninitialised, from `allocator`) with the keys, dtypes and step
+/// shapes of `layout`.
+TensorDict empty_rows_like(const TensorDict& layout, int64_t rows, const Allocator& allocator);
+
 /// A RowSource over `store`, which must outlive it.
 std::shared_ptr<const RowSource> store_row_source(const DatasetStore& store);
 
