@@ -17,6 +17,7 @@
 
 #include "mouse/dataset.hpp"
 #include "mouse/hub.hpp"
+#include "mouse/remote.hpp"
 #include "mouse/tensor.hpp"
 #include "mouse/tensor_dict.hpp"
 
@@ -104,6 +105,66 @@ struct StoreConfig {
   bool validate = true;
 };
 
+/// Options of DatasetStore::from_remote (SPEC §8).
+struct RemoteStoreOptions {
+  /// The Hub config to load (as load_hub_layout picks it when unset).
+  std::optional<std::string> config;
+  /// Splits to load, by exact name, in the order given; or `split_pattern` fnmatch globs;
+  /// neither: every split (as from_dataset(DatasetDict) selects them).
+  std::optional<std::vector<std::string>> splits;
+  std::optional<std::vector<std::string>> split_pattern;
+  /// Where shards are kept. Unset: $MOUSE_DATA_CACHE/remote (else $XDG_CACHE_HOME/mouse-data/remote,
+  /// else ~/.cache/mouse-data/remote). Stores and processes may share one.
+  std::optional<std::filesystem::path> cache_dir;
+  /// Bytes this store may keep in cache_dir for its shards (downloaded and decoded, counted at
+  /// their peak while a shard is being decoded). Unset: 80% of the free space there at open.
+  /// Must hold the largest shard (else InvalidArgument at open naming both sizes).
+  std::optional<int64_t> cache_limit;
+  /// Shards fetched ahead of the batches that need them; >= 0.
+  int64_t prefetch_shards = 2;
+  /// Shards a "random" batch draws from at once (the schedule's window); >= 1.
+  int64_t active_shards = 2;
+  /// Endpoint and retry policy of the requests.
+  remote::RemoteOptions remote;
+  /// A line on stderr at open and for each shard a batch had to wait for.
+  bool log = true;
+};
+
+/// What a remote store's shard cache has done (DatasetStore::cache_stats).
+struct ShardCacheStats {
+  int64_t shards = 0;          ///< shards of the store
+  int64_t shards_fetched = 0;  ///< shards downloaded
+  int64_t bytes_fetched = 0;   ///< bytes downloaded (shards and footers)
+  int64_t cache_hits = 0;      ///< shards needed and found in the cache (mapped or on disk)
+  int64_t evictions = 0;       ///< shards removed from the cache to make room
+  int64_t stalls = 0;          ///< times a batch waited for a shard that was not there yet
+  double stall_seconds = 0;    ///< time batches spent waiting for shards
+  int64_t resident = 0;        ///< shards in the cache now
+  int64_t cache_bytes = 0;     ///< bytes this store holds in the cache now
+  int64_t cache_bytes_peak = 0;  ///< most bytes it held at once
+  int64_t cache_limit = 0;     ///< its limit
+  int64_t requests = 0;        ///< HTTP requests made
+  int64_t retries = 0;         ///< of which retries
+};
+
+/// The shards of a remote store as a batchifier schedules them (SPEC §8). Thread-safe.
+class StoreShards {
+ public:
+  virtual ~StoreShards() = default;
+  /// Global row where each shard starts, then the total rows.
+  virtual const std::vector<int64_t>& starts() const noexcept = 0;
+  /// The store's prefetch_shards option.
+  virtual int64_t prefetch_shards() const noexcept = 0;
+  /// The store's active_shards option.
+  virtual int64_t active_shards() const noexcept = 0;
+  /// Batch `batch` (a number unique among the batches in flight) will read the shards `needed`;
+  /// after it the schedule goes on with `ahead`, in order. The fetcher works through the shards
+  /// of the batches in flight, oldest first, then the latest `ahead`, as the cache allows.
+  virtual void plan(int64_t batch, std::vector<int64_t> needed, std::vector<int64_t> ahead) = 0;
+  /// Batch `batch` is assembled or dropped: its shards may leave the cache.
+  virtual void done(int64_t batch) = 0;
+};
+
 namespace detail {
 struct StoreState;
 }
@@ -166,6 +227,22 @@ class DatasetStore {
   void from_dataset(const DatasetDict& dict, std::optional<std::vector<std::string>> splits = {},
                     std::optional<std::vector<std::string>> split_pattern = {});
 
+  /// Loads a Hub layout kept remotely (SPEC §8): `s3://bucket/prefix`,
+  /// `hf://datasets/org/name[@revision]` or `http(s)://host/path/` (a plain directory whose
+  /// README's data_files name its shards). Its shards are listed and their footers read now, so
+  /// size() and global row indices are known before any shard is fetched; shards are fetched
+  /// whole into `options.cache_dir`, decoded once, and evicted when the cache limit would be
+  /// passed. Each shard is a segment (windows never cross one). The store must be empty, and
+  /// stays read-only: append, a second source and to_dataset are InvalidArgument. get(),
+  /// gather_windows() and read_done() fetch the shards they need (waiting for them).
+  /// Throws InvalidArgument (bad URL or options, a shard larger than cache_limit naming both
+  /// sizes, a save_to_disk layout, a non-empty store), FormatError naming the URL (no shard, a
+  /// corrupt footer), KeyError (unknown config or split), IoError (the service, after retries).
+  void from_remote(std::string_view url, const RemoteStoreOptions& options = {});
+  /// A remote store's cache counters (all zero for a local store).
+  ShardCacheStats cache_stats() const;
+  /// A remote store's shards, for the batchifier's schedule; null for a local store.
+  StoreShards* shards() const noexcept;
   /// Appends one step to the buffer. Value types: bool, int (int64), float (float64), string,
   /// lists (nested allowed), ImagePixels (stored PNG-encoded; float pixels as v * 255) and
   /// EncodedImage (stored as given) as an HF Image column. The first non-null value of a column

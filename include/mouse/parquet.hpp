@@ -67,6 +67,9 @@ struct FileInfo {
   int64_t num_row_groups = 0;
   /// The footer's row count (informational: some writers get it wrong; reading counts rows).
   int64_t footer_num_rows = 0;
+  /// Sum of the row groups' total_byte_size: the column data's size uncompressed (an estimate of
+  /// its size decoded).
+  int64_t uncompressed_bytes = 0;
   arrow::KeyValueMetadata metadata;
   std::string created_by;
 };

@@ -116,6 +116,12 @@ class DatasetStore:
         *,
         config: str | None = None,
         cache_dir: str | os.PathLike | None = None,
+        cache_limit: int | None = None,
+        prefetch_shards: int = 2,
+        active_shards: int = 2,
+        endpoint_url: str | None = None,
+        retry_max_seconds: float | None = None,
+        log: bool = True,
     ) -> None:
         """Load steps into the source segment, zero-copy; each call concatenates.
 
@@ -128,12 +134,39 @@ class DatasetStore:
         pattern, not its letters); neither = all splits. Raises
         KeyError for unknown splits or patterns matching none (listing the available ones),
         ValueError when both are given or a required column is missing or of the wrong type.
+
+        Remote sources (SPEC §8): ``ds`` an ``s3://bucket/prefix``,
+        ``hf://datasets/org/name[@revision]`` or ``http(s)://host/path/`` URL of a Hub layout
+        (Parquet shards; a plain HTTP directory needs a README whose ``data_files`` name its
+        files). Its footers are read now, so ``len(store)`` is known before any shard is
+        fetched; shards are fetched whole into ``cache_dir`` (default
+        ``$MOUSE_DATA_CACHE/remote``), decoded once and evicted so that at most ``cache_limit``
+        bytes (default: 80% of the free space there) are kept. ``prefetch_shards`` shards are
+        fetched ahead of the batches that need them; a ``"random"`` batch draws from
+        ``active_shards`` shards at once. ``endpoint_url`` overrides the S3 endpoint
+        (``AWS_ENDPOINT_URL``); requests retry with backoff for up to ``retry_max_seconds``
+        (default 90) before raising ``IoError``. ``log`` prints a line at open and for each
+        shard a batch had to wait for. Such a store is read-only and must be the only source
+        of its store; ``cache_stats()`` reports its counters.
         """
         a = Args("DatasetStore.from_dataset", DatasetStore.from_dataset)
         splits = a.names("splits", splits)
         pattern = a.names("split_pattern", split_pattern)
         config = a.str("config", config, none=True)
         cache_dir = a.path("cache_dir", cache_dir, none=True)
+        cache_limit = a.int("cache_limit", cache_limit, minimum=1, none=True)
+        prefetch_shards = a.int("prefetch_shards", prefetch_shards, minimum=0)
+        active_shards = a.int("active_shards", active_shards, minimum=1)
+        endpoint_url = a.str("endpoint_url", endpoint_url, none=True)
+        if retry_max_seconds is not None:
+            retry_max_seconds = a.real("retry_max_seconds", retry_max_seconds, minimum=0.001)
+        log = a.bool("log", log)
+        if isinstance(ds, str) and _is_remote_url(ds):
+            remote = (ds, splits, pattern, config, cache_dir, cache_limit, prefetch_shards,
+                      active_shards, endpoint_url, retry_max_seconds, log)
+            self._core.add_remote(*remote)
+            self._loads.append(("remote", *remote))
+            return
         if isinstance(ds, (str, os.PathLike)):
             path = a.path("ds", ds)
             self._core.add_path(path, splits, pattern, config, cache_dir)
@@ -236,6 +269,15 @@ class DatasetStore:
         check_stores(a, "stores", stores)
         return dataset_from_stream(*_core.Store.merge([s._core for s in stores]))
 
+    def cache_stats(self) -> dict[str, int | float]:
+        """A remote store's shard cache counters: ``shards``, ``shards_fetched``,
+        ``bytes_fetched`` (all response bytes, footers included), ``cache_hits`` (shards found
+        complete in the cache instead of fetched), ``evictions``, ``stalls`` (times a batch
+        waited for a shard), ``stall_seconds``, ``resident``, ``cache_bytes`` (held now),
+        ``cache_bytes_peak``, ``cache_limit``, ``requests``, ``retries``. All 0 for a local
+        store."""
+        return self._core.cache_stats()
+
     def clear(self) -> None:
         """Empty the source and the buffer."""
         self._core.clear()
@@ -267,6 +309,9 @@ class DatasetStore:
             if load[0] == "path":
                 _, path, splits, pattern, config, cache_dir = load
                 self._core.add_path(path, splits, pattern, config, cache_dir)
+                self._loads.append(load)
+            elif load[0] == "remote":
+                self._core.add_remote(*load[1:])
                 self._loads.append(load)
             else:
                 _, sources, is_dict, splits, pattern = load
@@ -325,6 +370,10 @@ class _Source:
 
 def _source_from_ipc(data: bytes, features: str | None) -> _Source:
     return _Source(table=_table_of_ipc(data), features=features)
+
+
+def _is_remote_url(path: str) -> bool:
+    return path.startswith(("s3://", "hf://", "http://", "https://"))
 
 
 def _is_pyarrow_table(obj: Any) -> bool:

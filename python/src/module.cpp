@@ -10,6 +10,7 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -281,6 +282,64 @@ NB_MODULE(_core, m) {
           },
           "path"_a, "splits"_a.none(), "split_pattern"_a.none(), "config"_a.none(),
           "cache_dir"_a.none(), "Loads a save_to_disk directory or a Hub layout.")
+      .def(
+          "add_remote",
+          [](DatasetStore& s, const std::string& url, std::optional<std::vector<std::string>> splits,
+             std::optional<std::vector<std::string>> pattern, std::optional<std::string> config,
+             std::optional<std::string> cache_dir, std::optional<int64_t> cache_limit,
+             int64_t prefetch_shards, int64_t active_shards, std::optional<std::string> endpoint_url,
+             std::optional<double> retry_max_seconds, bool log) {
+            RemoteStoreOptions o;
+            o.splits = std::move(splits);
+            o.split_pattern = std::move(pattern);
+            o.config = std::move(config);
+            if (cache_dir) o.cache_dir = *cache_dir;
+            o.cache_limit = cache_limit;
+            o.prefetch_shards = prefetch_shards;
+            o.active_shards = active_shards;
+            if (endpoint_url) o.remote.endpoint_url = *endpoint_url;
+            if (retry_max_seconds) {
+              if (!(*retry_max_seconds > 0)) {
+                throw InvalidArgument(fmt::format(
+                    "DatasetStore.from_dataset: retry_max_seconds must be > 0, got {}",
+                    *retry_max_seconds));
+              }
+              o.remote.retry.max_total_s = *retry_max_seconds;
+              o.remote.retry.max_backoff_s =
+                  std::min(o.remote.retry.max_backoff_s, *retry_max_seconds / 4);
+              o.remote.retry.initial_backoff_s =
+                  std::min(o.remote.retry.initial_backoff_s, o.remote.retry.max_backoff_s);
+              o.remote.retry.max_attempts = 1000;
+            }
+            o.log = log;
+            nb::gil_scoped_release release;
+            s.from_remote(url, o);
+          },
+          "url"_a, "splits"_a.none(), "split_pattern"_a.none(), "config"_a.none(),
+          "cache_dir"_a.none(), "cache_limit"_a.none(), "prefetch_shards"_a, "active_shards"_a,
+          "endpoint_url"_a.none(), "retry_max_seconds"_a.none(), "log"_a,
+          "Loads a remote Hub layout (s3://, hf://, http(s)://).")
+      .def(
+          "cache_stats",
+          [](const DatasetStore& s) {
+            const ShardCacheStats c = s.cache_stats();
+            nb::dict d;
+            d["shards"] = c.shards;
+            d["shards_fetched"] = c.shards_fetched;
+            d["bytes_fetched"] = c.bytes_fetched;
+            d["cache_hits"] = c.cache_hits;
+            d["evictions"] = c.evictions;
+            d["stalls"] = c.stalls;
+            d["stall_seconds"] = c.stall_seconds;
+            d["resident"] = c.resident;
+            d["cache_bytes"] = c.cache_bytes;
+            d["cache_bytes_peak"] = c.cache_bytes_peak;
+            d["cache_limit"] = c.cache_limit;
+            d["requests"] = c.requests;
+            d["retries"] = c.retries;
+            return d;
+          },
+          "The shard cache's counters (zeros for a local store).")
       .def(
           "append",
           [](DatasetStore& s, nb::handle row) {

@@ -49,6 +49,9 @@ class RowSource {
   /// into `out`.
   virtual void gather_windows(std::span<const WindowSlot> windows, int64_t sequence_length,
                               TensorDict& out, const Allocator& allocator) const;
+
+  /// A remote store's shards, which the sampler schedules (SPEC §8); null for other sources.
+  virtual StoreShards* shards() const { return nullptr; }
 };
 
 /// A TensorDict [rows] (contents uninitialised, from `allocator`) with the keys, dtypes and step

@@ -8,6 +8,7 @@
 #include <span>
 #include <utility>
 
+#include "batch/shard_schedule.hpp"
 #include "core/rng.hpp"
 #include "mouse/error.hpp"
 
@@ -75,7 +76,35 @@ Sampler::Sampler(std::vector<std::shared_ptr<const RowSource>> sources, Batchifi
   for (size_t i = 0; i < sources_.size(); ++i) {
     indexes_.emplace_back(boundaries_, state_.sequence_length);
   }
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    StoreShards* shards = sources_[i]->shards();
+    if (shards == nullptr) continue;
+    if (sources_.size() > 1) {
+      throw InvalidArgument(
+          "PrefetchBatchifier: a remote store must be the batchifier's only store (its shard "
+          "schedule decides every batch)");
+    }
+    if (boundaries_ == Boundaries::kEpisode) {
+      throw InvalidArgument(
+          "PrefetchBatchifier: boundaries \"episode\" is not available over a remote store "
+          "(its episodes are only known once a shard is fetched); windows of a remote store "
+          "never cross a shard, as with \"source\"");
+    }
+    schedule_ = std::make_unique<ShardSchedule>(*shards, sampling_, state_);
+  }
 }
+
+Sampler::~Sampler() = default;
+
+void Sampler::set_state(const BatchifierState& state) {
+  state_ = state;
+  perm_epoch_ = -1;  // the seed may differ
+  if (schedule_) {
+    StoreShards* shards = sources_[0]->shards();
+    schedule_ = std::make_unique<ShardSchedule>(*shards, sampling_, state_);
+  }
+}
+Sampler::Sampler(Sampler&&) noexcept = default;
 
 void Sampler::update() {
   for (size_t i = 0; i < sources_.size(); ++i) indexes_[i].update(*sources_[i]);
@@ -109,6 +138,10 @@ Window Sampler::concat_window(int64_t w, const std::vector<int64_t>& counts) con
 }
 
 void Sampler::check_plannable() {
+  if (schedule_) {
+    schedule_->check();
+    return;
+  }
   const bool one = sources_.size() == 1;
   if (one) {
     const int64_t rows = sources_[0]->size();
@@ -161,6 +194,7 @@ const std::vector<int64_t>& Sampler::permutation(int64_t epoch, int64_t windows)
 }
 
 int64_t Sampler::total_batches() {
+  if (schedule_) return schedule_->total_batches(state_);
   update();
   const int64_t b = state_.batch_size;
   return (rank_windows(total_windows()) + b - 1) / b;
@@ -226,6 +260,17 @@ void Sampler::plan_random(Plan& plan) {
 }
 
 Plan Sampler::plan() {
+  if (schedule_) {
+    Plan plan;
+    plan.number = state_.batches;
+    plan.epoch = state_.epoch;
+    BatchifierState next = state_;
+    ++next.batches;
+    schedule_->plan(plan, next);
+    state_ = next;
+    plan.after = std::move(next);
+    return plan;
+  }
   update();
   const int64_t b = state_.batch_size;
   const int64_t rank = state_.rank;

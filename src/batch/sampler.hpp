@@ -39,7 +39,11 @@ struct Plan {
   std::vector<Window> windows;
   /// The sampler's state once this batch is taken.
   BatchifierState after;
+  /// Held while the batch is planned but not assembled (a remote store keeps its shards).
+  std::shared_ptr<void> ticket;
 };
+
+class ShardSchedule;
 
 /// Plans batches over one or more RowSources. Not thread-safe: the batchifier calls it under
 /// one lock.
@@ -48,6 +52,8 @@ class Sampler {
   /// `state` carries the configuration (sampling, boundaries, S, B, seed, rank, world size,
   /// weights) and the position; check_distribution(state, sources.size()) must have passed.
   Sampler(std::vector<std::shared_ptr<const RowSource>> sources, BatchifierState state);
+  ~Sampler();
+  Sampler(Sampler&&) noexcept;
 
   /// Brings the indexes up to date and checks that a first batch can be planned
   /// (InvalidArgument naming what is missing: rows, valid starts, windows).
@@ -61,10 +67,7 @@ class Sampler {
   /// Position after the last planned batch.
   const BatchifierState& state() const noexcept { return state_; }
   /// Replaces the position (already validated against the configuration).
-  void set_state(const BatchifierState& state) {
-    state_ = state;
-    perm_epoch_ = -1;  // the seed may differ
-  }
+  void set_state(const BatchifierState& state);
 
   /// Batches in one epoch of this rank for the current rows.
   int64_t total_batches();
@@ -75,7 +78,7 @@ class Sampler {
   }
 
   /// Whether batches carry a mask (boundaries "episode").
-  bool padded() const noexcept { return boundaries_ == Boundaries::kEpisode; }
+  bool padded() const noexcept { return boundaries_ == Boundaries::kEpisode && !schedule_; }
 
   const WindowIndex& index(size_t source = 0) const noexcept { return indexes_[source]; }
 
@@ -96,6 +99,8 @@ class Sampler {
   std::vector<WindowIndex> indexes_;
   bool per_step_ = false;
   std::vector<int64_t> perm_;
+  /// Over a remote store: the shard schedule that plans instead of the window indexes.
+  std::unique_ptr<ShardSchedule> schedule_;
   int64_t perm_epoch_ = -1;
   int64_t perm_windows_ = -1;
 };

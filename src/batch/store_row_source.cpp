@@ -40,6 +40,8 @@ class StoreRowSource final : public RowSource {
     store_.gather_windows(windows, sequence_length, out, allocator);
   }
 
+  StoreShards* shards() const override { return store_.shards(); }
+
  private:
   const DatasetStore& store_;
 };

@@ -574,6 +574,44 @@ HubLayout resolve_hub_layout(const fs::path& dir, const std::optional<std::strin
   return layout;
 }
 
+std::vector<std::string> readme_data_file_patterns(std::string_view text,
+                                                   const std::string& source) {
+  std::vector<std::string> out;
+  const auto yaml = readme_front_matter(text, source);
+  if (!yaml) return out;
+  const YAML::Node root = parse_front_matter(*yaml, source);
+  if (!root.IsMap() || !root["configs"]) return out;
+  const YAML::Node configs = root["configs"];
+  if (!configs.IsSequence()) {
+    yaml_fail(source, configs, fmt::format("configs: expected a list, found {}", kind_name(configs)));
+  }
+  for (const auto& config : configs) {
+    if (!config.IsMap()) yaml_fail(source, config, "configs: expected entries {config_name, data_files}");
+    const YAML::Node data_files = config["data_files"];
+    if (!data_files) continue;
+    std::vector<std::string> found;
+    if (data_files.IsScalar() ||
+        (data_files.IsSequence() && data_files.size() > 0 && data_files[0].IsScalar())) {
+      found = patterns_of(data_files, source, "data_files");
+    } else if (data_files.IsSequence()) {
+      for (const auto& entry : data_files) {
+        if (!entry.IsMap() || !entry["path"]) {
+          yaml_fail(source, entry, "data_files: expected entries {split, path}");
+        }
+        for (auto& p : patterns_of(entry["path"], source, "path")) found.push_back(std::move(p));
+      }
+    } else {
+      yaml_fail(source, data_files,
+                fmt::format("data_files: expected a list of {{split, path}}, found {}",
+                            kind_name(data_files)));
+    }
+    for (auto& p : found) {
+      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> layout_config_names(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {

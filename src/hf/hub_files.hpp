@@ -56,6 +56,10 @@ std::optional<nlohmann::ordered_json> readme_features_from_text(std::string_view
 HubSplitFiles resolve_hub_files(const std::filesystem::path& dir,
                                 const std::optional<std::string>& config_name);
 
+/// Every data_files path pattern of every config in a README's front matter, in order of first
+/// appearance, duplicates dropped (a layout served without a listing names its files this
+/// way). Empty without front matter or configs. FormatError naming `source` as resolve_hub_layout.
+std::vector<std::string> readme_data_file_patterns(std::string_view text, const std::string& source);
 /// The configs of the Hub layout at `dir` (see mouse::hub_config_names).
 std::vector<std::string> layout_config_names(const std::filesystem::path& dir);
 

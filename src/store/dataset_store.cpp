@@ -363,7 +363,28 @@ DatasetStore::~DatasetStore() = default;
 
 const StoreConfig& DatasetStore::config() const noexcept { return state_->config; }
 
+namespace {
+
+// The remote shards of `state`, or null for a local store.
+std::shared_ptr<detail::RemoteShards> remote_of(const detail::StoreState& state) {
+  if (!state.has_remote.load(std::memory_order_acquire)) return nullptr;
+  std::lock_guard<std::mutex> lock(state.mutex);
+  return state.remote;
+}
+
+void refuse_on_remote(const detail::StoreState& state, std::string_view what) {
+  if (auto r = remote_of(state)) {
+    throw InvalidArgument(fmt::format(
+        "{}: the store reads the remote dataset {}, which is read-only here; use another "
+        "DatasetStore (several stores mix in one PrefetchBatchifier)",
+        what, r->layout().root->display_url()));
+  }
+}
+
+}  // namespace
+
 void DatasetStore::from_dataset(const Dataset& ds) {
+  refuse_on_remote(*state_, "from_dataset");
   if (ds.num_rows() == 0) return;
   std::vector<detail::SourceSegment> segs;
   segs.push_back(detail::plan_segment(ds, ds.split().value_or(""), state_->config,
@@ -373,6 +394,7 @@ void DatasetStore::from_dataset(const Dataset& ds) {
 
 void DatasetStore::from_dataset(const DatasetDict& dict, std::optional<std::vector<std::string>> splits,
                                 std::optional<std::vector<std::string>> split_pattern) {
+  refuse_on_remote(*state_, "from_dataset");
   const auto names = detail::select_splits(dict.split_names(), splits, split_pattern);
   // Plan every split before adding any, so a bad split leaves the store unchanged.
   std::vector<detail::SourceSegment> segs;
@@ -408,6 +430,7 @@ void report_wide_image(const detail::StoreState& state, const std::optional<deta
 // append then behaves exactly as if it had run entirely under the lock. A failed check changes
 // nothing, wherever it ran.
 void DatasetStore::append(const StepRow& row) {
+  refuse_on_remote(*state_, "append");
   using detail::AppendBuffer;
   detail::BufferColumns columns;
   detail::EntryContext context;
@@ -436,6 +459,7 @@ void DatasetStore::append(const StepRow& row) {
 }
 
 void DatasetStore::append_rows(std::span<const StepRow> rows) {
+  refuse_on_remote(*state_, "append_rows");
   using detail::AppendBuffer;
   if (rows.empty()) return;
   // Every row is checked (each against the column types the rows before it leave) before any
@@ -483,6 +507,7 @@ void DatasetStore::append_rows(std::span<const StepRow> rows) {
 
 void DatasetStore::append_columns(
     const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns) {
+  refuse_on_remote(*state_, "append_columns");
   using detail::AppendBuffer;
   detail::BufferColumns types;
   detail::EntryContext context;
@@ -516,12 +541,18 @@ int64_t DatasetStore::source_size() const noexcept { return state_->source_size.
 std::vector<int64_t> DatasetStore::segment_starts() const {
   // Read under the lock rather than through snap(): no snapshot is built just for boundaries.
   std::lock_guard<std::mutex> lock(state_->mutex);
+  if (state_->remote) {
+    std::vector<int64_t> out = state_->remote->starts();
+    out.push_back(out.back());
+    return out;
+  }
   std::vector<int64_t> out = state_->source->segment_starts;
   out.push_back(state_->source->rows() + state_->buffer->num_rows());
   return out;
 }
 
 TensorDict DatasetStore::get(std::span<const int64_t> indices, const Allocator& allocator) const {
+  if (auto r = remote_of(*state_)) return detail::remote_get(*r, indices, allocator);
   const auto snap = state_->snap();
   const int64_t n = snap->size();
   // Runs of consecutive rows within one chunk, in output order: a window asked for row by row
@@ -578,12 +609,17 @@ TensorDict DatasetStore::empty_rows(int64_t rows, const Allocator& allocator) co
   if (rows < 0) {
     throw InvalidArgument(fmt::format("empty_rows: rows must be >= 0, got {}", rows));
   }
+  if (auto r = remote_of(*state_)) return detail::remote_empty_rows(*r, rows, allocator);
   const auto snap = state_->snap();
   return detail::BatchEncoder(state_->config, snap->layout, rows, allocator).finish();
 }
 
 void DatasetStore::gather_windows(std::span<const WindowSlot> windows, int64_t sequence_length,
                                   TensorDict& out, const Allocator& allocator) const {
+  if (auto r = remote_of(*state_)) {
+    detail::remote_gather_windows(*r, windows, sequence_length, out, allocator);
+    return;
+  }
   const int64_t s = sequence_length;
   if (s <= 0) {
     throw InvalidArgument(fmt::format("gather_windows: sequence_length must be > 0, got {}", s));
@@ -645,6 +681,10 @@ void DatasetStore::gather_windows(std::span<const WindowSlot> windows, int64_t s
 }
 
 void DatasetStore::read_done(int64_t begin, int64_t end, std::span<int64_t> out) const {
+  if (auto r = remote_of(*state_)) {
+    detail::remote_read_done(*r, begin, end, out);
+    return;
+  }
   const auto snap = state_->snap();
   const int64_t n = snap->size();
   if (begin < 0 || begin > end || end > n) {
@@ -667,6 +707,12 @@ TensorDict DatasetStore::encode_hf_rows(const Dataset& rows) const {
 }
 
 Dataset DatasetStore::to_dataset() const {
+  if (auto r = remote_of(*state_)) {
+    throw InvalidArgument(fmt::format(
+        "to_dataset: the store reads the remote dataset {} shard by shard and never holds all "
+        "of it; load it with datasets.load_dataset, or save a local copy, instead",
+        r->layout().root->display_url()));
+  }
   const auto snap = state_->snap();
   const auto& segments = snap->source->segments;
   const bool has_buffer = snap->buffer_rows() > 0;
@@ -729,7 +775,10 @@ Dataset DatasetStore::merge_stores_to_dataset(std::span<const DatasetStore* cons
 }
 
 void DatasetStore::clear() {
+  std::shared_ptr<detail::RemoteShards> remote;  // released after the lock (joins its fetcher)
   std::lock_guard<std::mutex> lock(state_->mutex);
+  remote = std::move(state_->remote);
+  state_->has_remote.store(false);
   state_->source = std::make_shared<detail::SourceIndex>();
   state_->buffer = std::make_unique<detail::AppendBuffer>(state_->config);
   ++state_->version;

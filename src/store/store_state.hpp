@@ -17,6 +17,7 @@
 #include "store/contract.hpp"
 #include "store/encoder.hpp"
 #include "store/frame_cache.hpp"
+#include "store/remote_shards.hpp"
 
 namespace mouse::detail {
 
@@ -67,6 +68,10 @@ struct StoreState {
   // Guarded by `mutex`:
   std::shared_ptr<const SourceIndex> source;
   std::unique_ptr<AppendBuffer> buffer;
+  /// A remote store's shards (from_remote); then source and buffer stay empty.
+  std::shared_ptr<RemoteShards> remote;
+  /// Whether `remote` is set (read without the lock, so local reads pay no lock for it).
+  std::atomic<bool> has_remote{false};
   uint64_t version = 1;  // bumped by every mutation
   mutable std::shared_ptr<const Snapshot> snapshot;
   // Readable without the lock:

@@ -97,6 +97,7 @@ FileInfo inspect_parquet(const Buffer& bytes, std::string_view source) {
   }
   info.num_row_groups = static_cast<int64_t>(f.meta.row_groups.size());
   info.footer_num_rows = f.meta.num_rows;
+  for (const auto& rg : f.meta.row_groups) info.uncompressed_bytes += rg.total_byte_size;
   info.metadata = f.meta.key_value;
   info.created_by = f.meta.created_by;
   return info;
