@@ -24,10 +24,7 @@ def _isolated_caches(tmp_path, monkeypatch):
 
 # --- remote sources ------------------------------------------------------------------------------
 
-REMOTE_BUCKET = "mouse-data"
-REMOTE_PREFIX = "cartpole"
-ROWS_PER_SHARD = 3000
-SHARDS = 8
+from remote_servers import REMOTE_BUCKET, REMOTE_PREFIX, ROWS_PER_SHARD, SHARDS  # noqa: E402
 
 
 @pytest.fixture(scope="session")

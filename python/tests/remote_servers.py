@@ -41,6 +41,11 @@ SECRET_KEY = "mouse-test-secret-do-not-log"
 REGION = "us-east-1"
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 60.0
+# The test data set (conftest.py): s3://mouse-data/cartpole, 8 shards of 3,000 CartPole rows.
+REMOTE_BUCKET = "mouse-data"
+REMOTE_PREFIX = "cartpole"
+ROWS_PER_SHARD = 3000
+SHARDS = 8
 STOP_TIMEOUT_S = 10.0
 
 
