@@ -158,7 +158,8 @@ def test_a_sequential_epoch_over_two_ranks_visits_every_window_once_within_the_c
         assert stats["cache_limit"] == limit
         assert stats["cache_bytes_peak"] <= limit, stats
         assert stats["evictions"] > 0, stats
-        assert stats["shards_fetched"] == SHARDS // 2, stats
+        # Its four shards, plus what prefetch (1 shard) may have fetched of the next epoch.
+        assert SHARDS // 2 <= stats["shards_fetched"] <= SHARDS // 2 + 1, stats
 
 
 # --- faults --------------------------------------------------------------------------------------
