@@ -14,6 +14,8 @@ find_package(Snappy REQUIRED)
 pkg_check_modules(BROTLI REQUIRED IMPORTED_TARGET libbrotlidec libbrotlienc)
 # libdeflate inflates plain PNGs (src/store/png_fast.cpp); libspng only races it in bench/.
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+# libcurl carries the remote layer's requests (src/remote/): S3, the Hub, plain HTTP(S).
+find_package(CURL REQUIRED)
 if(MOUSE_BUILD_TOOLS)
   find_package(CLI11 REQUIRED)
 endif()
