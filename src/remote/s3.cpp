@@ -10,12 +10,12 @@
 #include "remote/xml.hpp"
 
 namespace mouse::remote::detail {
-namespace {
-
-// s3://bucket[/prefix] -> "s3://bucket/prefix" (normalised), bucket, prefix.
-std::string normalise(std::string_view url, std::string& bucket, std::string& prefix) {
+S3Location parse_s3_url(std::string_view url) {
   std::string_view rest = url.substr(5);  // after "s3://"
   const size_t slash = rest.find('/');
+  S3Location out;
+  std::string& bucket = out.bucket;
+  std::string& prefix = out.prefix;
   bucket = std::string(rest.substr(0, slash));
   prefix = slash == std::string_view::npos ? "" : std::string(trim_slashes(rest.substr(slash)));
   if (bucket.empty()) {
@@ -32,14 +32,18 @@ std::string normalise(std::string_view url, std::string& bucket, std::string& pr
                     url, bucket));
   }
   if (!prefix.empty()) check_object_path(prefix, std::string(url));
-  return prefix.empty() ? fmt::format("s3://{}", bucket)
-                        : fmt::format("s3://{}/{}", bucket, prefix);
+  out.normalised = prefix.empty() ? fmt::format("s3://{}", bucket)
+                                  : fmt::format("s3://{}/{}", bucket, prefix);
+  return out;
 }
 
-}  // namespace
-
 S3Root::S3Root(std::string_view url, const RemoteOptions& options)
-    : ObjectRoot(normalise(url, bucket_, prefix_), options),
+    : S3Root(parse_s3_url(url), options) {}
+
+S3Root::S3Root(S3Location location, const RemoteOptions& options)
+    : ObjectRoot(location.normalised, options),
+      bucket_(std::move(location.bucket)),
+      prefix_(std::move(location.prefix)),
       credentials_(resolve_s3_credentials()) {
   const std::string endpoint = resolve_s3_endpoint(options.endpoint_url);
   if (endpoint.empty()) {

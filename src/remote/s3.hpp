@@ -11,6 +11,16 @@
 
 namespace mouse::remote::detail {
 
+/// The parts of an s3:// URL.
+struct S3Location {
+  std::string bucket;
+  std::string prefix;      ///< without leading or trailing '/'
+  std::string normalised;  ///< s3://bucket[/prefix]
+};
+
+/// Parses s3://bucket[/prefix]; InvalidArgument naming the URL.
+S3Location parse_s3_url(std::string_view url);
+
 /// A bucket prefix. Thread-safe.
 class S3Root final : public ObjectRoot {
  public:
@@ -36,6 +46,8 @@ class S3Root final : public ObjectRoot {
   void authorize(HttpRequest& request) const override;
 
  private:
+  S3Root(S3Location location, const RemoteOptions& options);
+
   std::string bucket_;
   std::string prefix_;  ///< without leading or trailing '/'
   S3Credentials credentials_;
