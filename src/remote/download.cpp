@@ -124,8 +124,9 @@ void ObjectRoot::download(const ObjectInfo& object, const std::filesystem::path&
     }
   };
 
+  HttpResponse response;
   try {
-    send(request, what, {}, prepare);
+    response = send(request, what, {}, prepare);
   } catch (const IoError&) {
     if (write_errno != 0) {
       throw IoError(fmt::format("{}: cannot write {}: {}", what, temp.path().string(),
@@ -137,6 +138,13 @@ void ObjectRoot::download(const ObjectInfo& object, const std::filesystem::path&
                                     target.size));
     }
     throw;
+  }
+  ContentRange range;
+  if (response.status == 206 && parse_content_range(response.header("content-range"), range) &&
+      range.total >= 0 && range.total != target.size) {
+    throw FormatError(url, range.total,
+                      fmt::format("{}: the object has {} bytes, expected {}", what, range.total,
+                                  target.size));
   }
   if (written != target.size) {
     throw FormatError(url, written,

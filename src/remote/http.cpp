@@ -148,10 +148,15 @@ HttpResponse perform(const HttpRequest& request, const RetryPolicy& policy) {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT") {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
-    add_header("Expect:");  // no 100-continue round trip
-    add_header("Content-Type: application/octet-stream");
+    if (request.body.empty()) {
+      // An empty POSTFIELDS body makes libcurl 7.88's SigV4 sign something the server rejects.
+      add_header("Content-Length: 0");
+    } else {
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+      add_header("Content-Type: application/octet-stream");
+    }
   } else if (request.method != "GET") {
     throw InvalidArgument(fmt::format("remote: unsupported HTTP method {}", request.method));
   }

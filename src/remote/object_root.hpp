@@ -24,7 +24,7 @@ class ObjectRoot : public RemoteRoot {
   Tail read_tail(std::string_view path, int64_t length) const override;
   std::string read_range(const ObjectInfo& object, int64_t offset, int64_t length) const override;
   void download(const ObjectInfo& object, const std::filesystem::path& dest,
-                const std::function<void(int64_t)>& progress) const override;
+                const std::function<void(int64_t)>& progress = {}) const override;
   TransferStats stats() const override;
 
   /// Sends `request` (authorized first) through the retry policy and returns the first 2xx

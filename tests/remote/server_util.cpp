@@ -167,8 +167,8 @@ WeedProcess* start_weed() {
                                    flag("volume.port", ports[2]), flag("volume.port.grpc", ports[3]),
                                    flag("filer.port", ports[4]), flag("filer.port.grpc", ports[5]),
                                    "-s3", flag("s3.port", ports[6]), flag("s3.port.grpc", ports[7]),
-                                   "-s3.config=" + config.string(), "-volume.max=8",
-                                   "-master.volumeSizeLimitMB=64"};
+                                   "-s3.config=" + config.string(), "-volume.max=100",
+                                   "-master.volumeSizeLimitMB=16"};
   weed->process.emplace(argv, weed->dir.path() / "weed.log");
   weed->server.endpoint = fmt::format("http://127.0.0.1:{}", ports[6]);
   if (!wait_for_port(ports[6], 30)) {
