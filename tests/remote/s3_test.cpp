@@ -28,6 +28,8 @@ class S3Test : public ::testing::Test {
     // The gateway may still be warming up on the first test: ride that out.
     options_.retry.initial_backoff_s = 0.1;
     options_.retry.max_backoff_s = 1;
+    options_.retry.max_attempts = 60;  // ctest -j starts one server per test process
+    options_.retry.max_total_s = 40;
     // One bucket (each bucket costs the server volumes), one folder of it per test.
     static bool created = false;
     if (!created) {
