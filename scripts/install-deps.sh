@@ -9,7 +9,7 @@ packages=(
   libflatbuffers-dev nlohmann-json3-dev libzstd-dev liblz4-dev zlib1g-dev
   libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libdlpack-dev
   libyaml-cpp-dev libpng-dev libjpeg62-turbo-dev libsnappy-dev libbrotli-dev
-  libdeflate-dev libspng-dev
+  libdeflate-dev libspng-dev libcurl4-openssl-dev nginx-light
 )
 # Node.js is needed for the cross-implementation oracles; the Debian package only if no node yet.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

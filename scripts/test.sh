@@ -42,9 +42,9 @@ build/release/tools/mouse-data generate cartpole build/demo/consumer-data --over
 build/consumer/consumer build/demo/consumer-data
 
 echo "== asan+ubsan build (every library layer's tests)"
-layers='core|format|hf|envs|store|batch|augment'
+layers='core|format|remote|hf|envs|store|batch|augment'
 cmake --preset asan -DMOUSE_BUILD_TOOLS=OFF >/dev/null
-cmake --build --preset asan -j"$jobs" --target mouse_core_tests mouse_format_tests mouse_hf_tests \
+cmake --build --preset asan -j"$jobs" --target mouse_core_tests mouse_format_tests mouse_remote_tests mouse_hf_tests \
   mouse_envs_tests mouse_store_tests mouse_batch_tests mouse_augment_tests
 echo "== asan+ubsan tests"
 ctest --preset asan -j"$jobs" --timeout 900 -L "$layers"
