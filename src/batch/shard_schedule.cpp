@@ -193,7 +193,11 @@ void ShardSchedule::plan_ordered(Plan& plan, BatchifierState& next, std::vector<
     if (needed.empty() || needed.back() != shard) needed.push_back(shard);
     last_pos = pos;
   }
-  ahead = shards_after(next.epoch, last_pos, prefetch_);
+  // The next batch goes on in the last window's shard, then the schedule brings the next ones.
+  ahead = {list[static_cast<size_t>(last_pos)]};
+  for (int64_t k : shards_after(next.epoch, last_pos, prefetch_)) {
+    if (k != ahead.front()) ahead.push_back(k);
+  }
   next.next_window += n;
   if (next.next_window == total) {
     ++next.epoch;

@@ -39,8 +39,9 @@ using nlohmann::ordered_json;
 
 namespace {
 
-// Bytes read from the end of each shard at open: the footer of a Hub shard fits in it.
-constexpr int64_t kTailBytes = 64 * 1024;
+// Bytes read from the end of each shard at open: the footer of a Hub shard with a few columns
+// fits in it (a longer one takes a second, exact request), and little more is fetched twice.
+constexpr int64_t kTailBytes = 4 * 1024;
 // Footer requests in flight at open.
 constexpr size_t kFooterThreads = 8;
 

@@ -72,9 +72,9 @@ RemoteShards::Lease::~Lease() {
 
 int64_t RemoteShards::reservation(size_t shard) const noexcept {
   const RemoteShard& s = layout_.shards[shard];
-  // Decoded Arrow is about the footer's uncompressed size; validity bitmaps, offsets and the
-  // dataset's own files come on top.
-  return s.object.size + s.decoded_estimate + s.decoded_estimate / 4 + (64 << 10);
+  // Decoded Arrow is about the footer's uncompressed size; offsets, validity bitmaps and the
+  // dataset's own small files come on top.
+  return s.object.size + s.decoded_estimate + s.decoded_estimate / 8 + (16 << 10);
 }
 
 size_t RemoteShards::shard_of(int64_t row) const noexcept {
@@ -143,6 +143,7 @@ bool RemoteShards::make_room(int64_t need, size_t protect, const std::vector<siz
     slot.bytes = 0;
     slot.store.reset();
     slot.state = State::kAbsent;
+    slot.announced = false;
     ++counters_.evictions;
   }
   return true;
@@ -249,7 +250,7 @@ RemoteShards::Lease RemoteShards::acquire(size_t shard) const {
   }
   const auto start = std::chrono::steady_clock::now();
   bool stalled = false;
-  bool announced = false;
+  bool& announced = slot.announced;
   auto count_stall = [&] {
     if (stalled) return;
     stalled = true;

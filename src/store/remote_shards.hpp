@@ -77,6 +77,7 @@ class RemoteShards final : public StoreShards {
     std::shared_ptr<const DatasetStore> store;
     int64_t bytes = 0;  // disk bytes when resident, the reservation while fetching
     int pins = 0;
+    bool announced = false;  // a wait for it was logged
     std::chrono::steady_clock::time_point failed_at{};
   };
   using Lock = std::unique_lock<std::mutex>;

@@ -130,8 +130,6 @@ std::string find_weed() {
       if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate.string();
     }
   }
-  const char* venv = "/root/.cache/mouse-data/venv-3e84a8694afe/bin/weed";
-  if (::access(venv, X_OK) == 0) return venv;
   return {};
 }
 
@@ -157,22 +155,30 @@ WeedProcess* start_weed() {
                                  R"("actions":["Admin","Read","Write","List","Tagging"]}}]}})",
                                  weed->server.access_key, weed->server.secret_key));
   fs::create_directories(weed->dir.path() / "data");
+  // `weed mini`: master, volume, filer and S3 in one process, up in about a second. Every
+  // listener gets a port of its own, so none falls back to a fixed default (a gRPC port defaults
+  // to its HTTP port + 10000, the admin one to 33646).
+  const char* names[] = {"s3.port",         "s3.port.grpc",     "master.port", "master.port.grpc",
+                         "volume.port",     "volume.port.grpc", "filer.port",  "filer.port.grpc",
+                         "admin.port",      "admin.port.grpc",  "debug.port"};
   std::vector<int> ports;
-  for (int i = 0; i < 8; ++i) ports.push_back(free_port());
-  auto flag = [](const char* name, int port) { return fmt::format("-{}={}", name, port); };
-  std::vector<std::string> argv = {binary, "server",
+  std::vector<std::string> argv = {binary, "mini",
                                    "-dir=" + (weed->dir.path() / "data").string(),
-                                   "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                                   flag("master.port", ports[0]), flag("master.port.grpc", ports[1]),
-                                   flag("volume.port", ports[2]), flag("volume.port.grpc", ports[3]),
-                                   flag("filer.port", ports[4]), flag("filer.port.grpc", ports[5]),
-                                   "-s3", flag("s3.port", ports[6]), flag("s3.port.grpc", ports[7]),
-                                   "-s3.config=" + config.string(), "-volume.max=100",
-                                   "-master.volumeSizeLimitMB=16"};
+                                   "-ip=127.0.0.1", "-ip.bind=127.0.0.1"};
+  for (const char* name : names) {
+    ports.push_back(free_port());
+    argv.push_back(fmt::format("-{}={}", name, ports.back()));
+  }
+  for (const char* extra : {"-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false",
+                            "-admin.ui=false", "-master.telemetry=false",
+                            "-master.volumeSizeLimitMB=16"}) {
+    argv.emplace_back(extra);
+  }
+  argv.push_back("-s3.config=" + config.string());
   weed->process.emplace(argv, weed->dir.path() / "weed.log");
-  weed->server.endpoint = fmt::format("http://127.0.0.1:{}", ports[6]);
-  if (!wait_for_port(ports[6], 30)) {
-    weed->error = fmt::format("weed did not open its S3 port within 30 s; its log:\n{}",
+  weed->server.endpoint = fmt::format("http://127.0.0.1:{}", ports[0]);
+  if (!wait_for_port(ports[0], 60)) {
+    weed->error = fmt::format("weed did not open its S3 port within 60 s; its log:\n{}",
                               read_file(weed->dir.path() / "weed.log"));
     weed->process.reset();
   }
