@@ -139,6 +139,11 @@ class RemoteRoot {
 
   /// Request counters so far.
   virtual TransferStats stats() const = 0;
+
+  /// Aborts the requests in flight (within about 50 ms, backoff waits included) and makes every
+  /// later request fail at once with IoError saying it was cancelled. For shutting down: a
+  /// reader whose server is gone need not wait out the retry policy. Irreversible.
+  virtual void cancel() noexcept = 0;
 };
 
 /// Whether `path_or_url` is a remote URL this layer handles (s3://, hf://, http://, https://).

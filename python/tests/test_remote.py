@@ -11,6 +11,7 @@ them). Assumptions about the options not yet in SPEC §8 are stated where they a
 ``retry_max_seconds=`` (the bound on retrying, in seconds) and the ``cache_stats()`` keys.
 """
 
+import gc
 import json
 import os
 import re
@@ -202,6 +203,22 @@ def test_a_server_down_for_good_is_an_io_error_naming_the_url(s3, tmp_path):
     assert REMOTE_BUCKET in message
     assert SECRET_KEY not in message
     assert elapsed < 5 + 15, f"gave up after {elapsed:.1f} s"
+
+
+def test_closing_a_store_whose_server_is_gone_does_not_wait_out_the_retries(s3, tmp_path):
+    # The default retry budget is 90 s; a store dropped while its prefetcher retries against a
+    # stopped server must let go at once.
+    store = remote(cache_dir=tmp_path / "cache")
+    s3.stop()
+    # The worker starts on batch 0 at once and waits for its shard, which the fetcher retries.
+    loader = md.PrefetchBatchifier(store, S, 4, sampling="sequential", num_workers=1)
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    loader.close()
+    del loader, store
+    gc.collect()
+    elapsed = time.monotonic() - t0
+    assert elapsed < 5, f"closing took {elapsed:.1f} s"
 
 
 def test_an_unknown_prefix_fails_fast_without_retrying(s3, tmp_path):

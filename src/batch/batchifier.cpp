@@ -24,6 +24,7 @@
 #include "batch/row_source.hpp"
 #include "batch/sampler.hpp"
 #include "core/caching_allocator.hpp"
+#include "core/cancel.hpp"
 #include "mouse/memory.hpp"
 #include "mouse/batch.hpp"
 #include "mouse/error.hpp"
@@ -99,6 +100,9 @@ struct BatchifierImpl {
   // Whether next() spins a little before it sleeps: only when a core is left over for it.
   bool spin_ = false;
   bool stop_ = false;
+  // Set by stop_workers() before it joins: a worker waiting deep in a store (a remote shard
+  // being fetched) gives up instead of holding close() for the length of the retry policy.
+  std::atomic<bool> cancel_{false};
   int64_t generation_ = 0;  // start_workers() calls: a batch planned before a restart is dropped
   bool closed_ = false;
   bool paused_ = false;  // under lifecycle_mutex_: pause_workers() stopped the workers
@@ -233,6 +237,7 @@ constexpr int64_t kSpinMicros = 50;
 constexpr int kYields = 64;
 
 void BatchifierImpl::worker_loop() {
+  const detail::CancelScope cancel_scope(&cancel_);
   const auto slots = static_cast<int64_t>(ring_.size());
   for (;;) {
     {
@@ -304,6 +309,7 @@ void BatchifierImpl::start_workers() {
   delivered_ = 0;
   planned_ = 0;
   stop_ = false;
+  cancel_.store(false, std::memory_order_relaxed);
   workers_.reserve(static_cast<size_t>(options_.num_workers));
   try {
     for (int64_t i = 0; i < options_.num_workers; ++i) {
@@ -320,6 +326,7 @@ void BatchifierImpl::stop_workers() {
     std::lock_guard lock(mutex_);
     stop_ = true;
   }
+  cancel_.store(true, std::memory_order_relaxed);
   space_cv_.notify_all();
   ready_cv_.notify_all();
   for (auto& t : workers_) t.join();

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/cancel.hpp"
 #include "mouse/error.hpp"
 
 namespace mouse::remote::detail {
@@ -102,6 +103,15 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// Progress callback: a nonzero return aborts the transfer once the request's cancel flag is set.
+// It runs on the thread that performs the request, so the thread's own flag is seen too.
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* cancel = static_cast<const std::atomic<bool>*>(user);
+  const bool stop = (cancel != nullptr && cancel->load(std::memory_order_relaxed)) ||
+                    mouse::detail::cancel_requested();
+  return stop ? 1 : 0;
+}
+
 }  // namespace
 
 std::string HttpResponse::header(std::string_view name) const {
@@ -139,6 +149,9 @@ HttpResponse perform(const HttpRequest& request, const RetryPolicy& policy) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(request.cancel));
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
   if (request.follow_redirects) {
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);

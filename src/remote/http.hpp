@@ -3,6 +3,7 @@
 // being shared between threads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -31,6 +32,9 @@ struct HttpRequest {
   /// When set, the bodies of 2xx responses go here instead of HttpResponse::body, chunk by chunk,
   /// with the response status; returning false aborts the transfer (CURLE_WRITE_ERROR).
   std::function<bool(int status, const char* data, size_t size)> sink;
+  /// When set and it becomes true, the transfer aborts (CURLE_ABORTED_BY_CALLBACK, not retried);
+  /// so does the calling thread's cancellation flag (core/cancel.hpp).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 /// What came back from one attempt.

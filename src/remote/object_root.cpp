@@ -54,9 +54,14 @@ HttpResponse ObjectRoot::send(HttpRequest request, const std::string& what,
                               const std::function<bool(long)>& accept,
                               const std::function<void(HttpRequest&)>& prepare) const {
   authorize(request);
-  RetryLoop loop(policy_);
+  RetryLoop loop(policy_, &cancelled_);
   for (;;) {
+    if (loop.cancelled()) {
+      throw IoError(fmt::format("{}: cancelled (the reader is shutting down) {}", what,
+                                loop.summary()));
+    }
     HttpRequest attempt = request;
+    attempt.cancel = &cancelled_;
     if (prepare) prepare(attempt);
     loop.start_attempt();
     requests_.fetch_add(1, std::memory_order_relaxed);
@@ -75,6 +80,10 @@ HttpResponse ObjectRoot::send(HttpRequest request, const std::string& what,
       }
     }
     if (!loop.retry(retryable(response))) {
+      if (loop.cancelled()) {
+        throw IoError(fmt::format("{}: cancelled (the reader is shutting down) {}", what,
+                                  loop.summary()));
+      }
       throw IoError(fmt::format("{}: {} {}", what, failure_cause(response), loop.summary()));
     }
     retries_.fetch_add(1, std::memory_order_relaxed);

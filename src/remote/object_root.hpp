@@ -26,6 +26,7 @@ class ObjectRoot : public RemoteRoot {
   void download(const ObjectInfo& object, const std::filesystem::path& dest,
                 const std::function<void(int64_t)>& progress = {}) const override;
   TransferStats stats() const override;
+  void cancel() noexcept override { cancelled_.store(true, std::memory_order_relaxed); }
 
   /// Sends `request` (authorized first) through the retry policy and returns the first 2xx
   /// response, or the first one whose status `accept` allows. `prepare`, when set, adjusts the
@@ -51,6 +52,7 @@ class ObjectRoot : public RemoteRoot {
   mutable std::atomic<int64_t> requests_{0};
   mutable std::atomic<int64_t> retries_{0};
   mutable std::atomic<int64_t> bytes_{0};
+  std::atomic<bool> cancelled_{false};
 };
 
 /// A parsed Content-Range: "bytes first-last/total" (total -1 for '*'; first and last -1 for

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/cancel.hpp"
 #include "mouse/error.hpp"
 #include "remote/xml.hpp"
 
@@ -95,8 +96,8 @@ std::string failure_cause(const HttpResponse& response) {
   return cause;
 }
 
-RetryLoop::RetryLoop(const RetryPolicy& policy)
-    : policy_(policy), start_(std::chrono::steady_clock::now()) {}
+RetryLoop::RetryLoop(const RetryPolicy& policy, const std::atomic<bool>* cancel)
+    : policy_(policy), cancel_(cancel), start_(std::chrono::steady_clock::now()) {}
 
 bool RetryLoop::retry(bool retryable) {
   if (!retryable || attempts_ >= policy_.max_attempts) return false;
@@ -104,8 +105,22 @@ bool RetryLoop::retry(bool retryable) {
                                policy_.initial_backoff_s * std::ldexp(1.0, attempts_ - 1));
   const double wait = base * jitter_factor();
   if (seconds_since(start_) + wait > policy_.max_total_s) return false;
-  std::this_thread::sleep_for(std::chrono::duration<double>(wait));
-  return true;
+  // Sleep in slices so a cancellation ends the wait within 50 ms.
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point until =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait));
+  for (;;) {
+    if (cancelled()) return false;
+    const Clock::time_point now = Clock::now();
+    if (now >= until) return true;
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(until - now, std::chrono::milliseconds(50)));
+  }
+}
+
+bool RetryLoop::cancelled() const noexcept {
+  return (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) ||
+         mouse::detail::cancel_requested();
 }
 
 std::string RetryLoop::summary() const {

@@ -2,6 +2,7 @@
 // capped exponential backoff with jitter, bounded by attempts and by total time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -25,7 +26,9 @@ std::string failure_cause(const HttpResponse& response);
 /// Counts the attempts of one request and decides whether another may follow.
 class RetryLoop {
  public:
-  explicit RetryLoop(const RetryPolicy& policy);
+  /// `cancel`, when given, ends the loop: retry() returns false as soon as it is set, even in
+  /// the middle of a backoff wait; so does the calling thread's cancellation flag.
+  explicit RetryLoop(const RetryPolicy& policy, const std::atomic<bool>* cancel = nullptr);
 
   /// Marks the start of an attempt.
   void start_attempt() noexcept { ++attempts_; }
@@ -34,11 +37,15 @@ class RetryLoop {
   bool retry(bool retryable);
 
   int attempts() const noexcept { return attempts_; }
+  /// Whether the root was cancelled or the calling thread's owner asked it to stop
+  /// (core/cancel.hpp).
+  bool cancelled() const noexcept;
   /// "after 3 attempts over 1.2 s".
   std::string summary() const;
 
  private:
   const RetryPolicy& policy_;
+  const std::atomic<bool>* cancel_;
   std::chrono::steady_clock::time_point start_;
   int attempts_ = 0;
 };

@@ -7,6 +7,7 @@
 #include <limits>
 #include <utility>
 
+#include "core/cancel.hpp"
 #include "mouse/error.hpp"
 
 namespace mouse::detail {
@@ -58,6 +59,9 @@ RemoteShards::~RemoteShards() {
     stop_ = true;
   }
   changed_.notify_all();
+  // A fetch in flight (or waiting out retries against a server that is gone) ends now rather
+  // than after the retry policy's max_total_s. The root belongs to this store alone.
+  layout_.root->cancel();
   if (fetcher_.joinable()) fetcher_.join();
 }
 
@@ -235,6 +239,7 @@ void RemoteShards::run_fetcher() {
     try {
       fill(lock, pick, need);
     } catch (const std::exception& e) {
+      if (stop_) break;  // cancelled by the destructor
       log(fmt::format("prefetching {} failed ({}); a batch that needs it fetches it again",
                       layout_.shards[pick].url, e.what()));
     }
@@ -256,8 +261,16 @@ RemoteShards::Lease RemoteShards::acquire(size_t shard) const {
     stalled = true;
     ++counters_.stalls;
   };
+  // Waits in slices so a batchifier closing meanwhile (core/cancel.hpp) ends this one.
+  auto check_cancel = [&] {
+    if (detail::cancel_requested()) {
+      throw IoError(fmt::format("{}: the wait for shard {} was cancelled (its reader is closing)",
+                                layout_.root->display_url(), layout_.shards[shard].url));
+    }
+  };
   for (;;) {
     if (slot.state == State::kResident) break;
+    check_cancel();
     if (slot.state == State::kFetching) {
       count_stall();
       if (!announced) {
@@ -265,7 +278,7 @@ RemoteShards::Lease RemoteShards::acquire(size_t shard) const {
         log(fmt::format("waiting for shard {} ({})", layout_.shards[shard].url,
                         mb(layout_.shards[shard].object.size)));
       }
-      changed_.wait(lock);
+      changed_.wait_for(lock, std::chrono::milliseconds(100));
       continue;
     }
     // Absent: fetch it here, making room first (anything unpinned may go).

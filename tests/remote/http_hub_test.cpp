@@ -5,6 +5,10 @@
 #include <chrono>
 #include <thread>
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "mouse/error.hpp"
@@ -74,6 +78,74 @@ TEST(HttpRoot, ConnectionRefusedIsRetriedWithinTheTotalTime) {
   EXPECT_THROW(root->stat("a"), IoError);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
   EXPECT_GT(root->stats().retries, 1);
+}
+
+TEST(HttpRoot, CancelEndsARequestWaitingOutRetriesAndEveryLaterOne) {
+  const int port = test::free_port();
+  RemoteOptions options = short_policy(1000);
+  options.retry.initial_backoff_s = 2;  // each wait far longer than the test allows
+  options.retry.max_backoff_s = 2;
+  options.retry.max_total_s = 600;
+  const auto root = RemoteRoot::open(fmt::format("http://127.0.0.1:{}/d", port), options);
+  std::string message;
+  std::thread reader([&] {
+    try {
+      root->stat("a");
+    } catch (const IoError& e) {
+      message = e.what();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  root->cancel();
+  reader.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_NE(message.find("cancelled"), std::string::npos) << message;
+  EXPECT_NE(message.find(fmt::format("127.0.0.1:{}/d/a", port)), std::string::npos) << message;
+  try {
+    root->read_tail("b", 4);
+    ADD_FAILURE() << "a cancelled root still sent a request";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("cancelled"), std::string::npos) << e.what();
+  }
+}
+
+TEST(HttpRoot, CancelAbortsATransferInFlight) {
+  test::NginxServer nginx;
+  // Large enough that the transfer is still running when cancel() comes.
+  std::string bytes(std::size_t{32} << 20, 'x');
+  test::write_file(nginx.root() / "big.bin", bytes);
+  bytes.clear();
+  bytes.shrink_to_fit();
+  const auto root = RemoteRoot::open(nginx.url(), short_policy(3));
+  const ObjectInfo info = root->stat("big.bin");
+  const std::filesystem::path dest =
+      std::filesystem::temp_directory_path() / fmt::format("mouse-cancel-{}.bin", ::getpid());
+  std::atomic<int64_t> seen{0};
+  std::string message;
+  std::thread reader([&] {
+    try {
+      root->download(info, dest, [&](int64_t n) {
+        seen = n;
+        if (n > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a slow reader
+      });
+    } catch (const IoError& e) {
+      message = e.what();
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (seen == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  root->cancel();
+  reader.join();
+  EXPECT_NE(message.find("cancelled"), std::string::npos) << message;
+  EXPECT_FALSE(std::filesystem::exists(dest));
+  for (const auto& entry : std::filesystem::directory_iterator(dest.parent_path())) {
+    EXPECT_EQ(entry.path().filename().string().rfind(dest.filename().string() + ".part", 0),
+              std::string::npos)
+        << "left a partial file: " << entry.path();
+  }
 }
 
 TEST(HttpRoot, DownloadResumesAcrossAServerRestart) {
