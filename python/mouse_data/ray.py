@@ -74,7 +74,8 @@ class _Mailbox:
         self._queued_blocks = 0
         self._changed = asyncio.Event()
         self._runs: dict[str, int] = {}
-        self._acked: dict[str, int] = {}      # collector -> highest parcel acknowledged (this run)
+        self._acked: dict[str, int] = {}      # collector -> last parcel with all before it taken
+        self._taken: dict[str, set[int]] = {}  # collector -> parcels taken after that one
         self._errors: dict[str, str] = {}     # collector -> error to raise on its writer
         self._opened: dict[tuple[str, int], int] = {}
         self._closed = False
@@ -101,6 +102,7 @@ class _Mailbox:
         run = self._runs.get(collector, 0) + 1
         self._runs[collector] = run
         self._acked[collector] = -1
+        self._taken[collector] = set()
         self._errors.pop(collector, None)
         self._queue.append(("open", collector, run))
         self._notify()
@@ -141,9 +143,17 @@ class _Mailbox:
 
     async def answer(self, acks: dict, opened: dict, errors: dict, taken_blocks: int) -> None:
         self._queued_blocks -= taken_blocks
-        for collector, (run, seq) in acks.items():
-            if self._runs.get(collector) == run:
-                self._acked[collector] = max(self._acked.get(collector, -1), seq)
+        for collector, (run, seqs) in acks.items():
+            if self._runs.get(collector) != run:
+                continue
+            # Parcels may be taken out of order: acknowledged = every parcel up to it taken.
+            done = self._taken.setdefault(collector, set())
+            done.update(seqs)
+            acked = self._acked.get(collector, -1)
+            while acked + 1 in done:
+                acked += 1
+                done.discard(acked)
+            self._acked[collector] = acked
         self._opened.update(opened)
         for collector, message in errors.items():
             self._errors[collector] = message
@@ -217,6 +227,7 @@ class StoreWriter:
         self._seq = 0
         self._inflight: deque[tuple[int, int]] = deque()  # (parcel seq, blocks)
         self._inflight_blocks = 0
+        self._puts: list[Any] = []
         self._closed = False
         self.steps_written = 0
         self.blocks_skipped = 0
@@ -343,12 +354,9 @@ class StoreWriter:
             return
         ref = ray.put(self._parcel)
         blocks = len(self._parcel)
-        ok = ray.get(self._mailbox.put.remote(self.collector_id, self._run, self._seq, [ref],
-                                              blocks), timeout=self.timeout)
-        if not ok:
-            raise IngestError(f"StoreWriter {self.collector_id!r}: the learner no longer takes "
-                              "this writer's blocks (ingest closed, or a newer writer under "
-                              "the same id)")
+        # Not waited for here: its answer is checked when the writer waits for acknowledgements.
+        self._puts.append(self._mailbox.put.remote(self.collector_id, self._run, self._seq,
+                                                   [ref], blocks))
         self._inflight.append((self._seq, blocks))
         self._inflight_blocks += blocks
         self._seq += 1
@@ -358,6 +366,12 @@ class StoreWriter:
             self._wait_acked(self._inflight[0][0])
 
     def _wait_acked(self, seq: int) -> None:
+        puts, self._puts = self._puts, []
+        if not all(ray.get(puts, timeout=self.timeout)):
+            self._closed = True
+            raise IngestError(f"StoreWriter {self.collector_id!r}: the learner no longer takes "
+                              "this writer's blocks (ingest closed, or a newer writer under "
+                              "the same id)")
         acked, error = ray.get(
             self._mailbox.wait_acked.remote(self.collector_id, self._run, seq, self.timeout),
             timeout=self.timeout + 5)
@@ -531,9 +545,10 @@ class StoreIngest:
                 next_log = now + self._log_every
 
     def _process(self, items: list) -> int:
-        acks: dict[str, tuple[int, int]] = {}
+        acks: dict[str, tuple[int, list[int]]] = {}
         opened: dict[tuple[str, int], int] = {}
         errors: dict[str, str] = {}
+        parcels: list[tuple[str, Any]] = []
         taken = 0
         for item in items:
             kind, collector = item[0], item[1]
@@ -545,16 +560,29 @@ class StoreIngest:
             else:
                 _, _, run, seq, refs, blocks = item
                 taken += blocks
-                acks[collector] = (run, seq)
+                acks.setdefault(collector, (run, []))[1].append(seq)
+                parcels.append((collector, refs[0]))
+        # One round trip for every parcel taken; a parcel whose writer died before it was taken
+        # is lost (its blocks were not applied, so the restarted writer sends them again).
+        try:
+            fetched = ray.get([ref for _, ref in parcels], timeout=self.timeout)
+        except Exception:  # noqa: BLE001
+            fetched = []
+            for _, ref in parcels:
                 try:
-                    parcel = ray.get(refs[0], timeout=self.timeout)
-                except Exception:  # noqa: BLE001 - its writer died first; it sends them again
-                    self._lost_parcels += 1
-                    continue
-                message = self._apply(collector, parcel)
-                if message is not None:
-                    errors[collector] = message
-                    self._fail(collector, message)
+                    fetched.append(ray.get(ref, timeout=self.timeout))
+                except Exception:  # noqa: BLE001
+                    fetched.append(None)
+        for (collector, _), parcel in zip(parcels, fetched):
+            if parcel is None:
+                self._lost_parcels += 1
+                continue
+            if collector in errors:
+                continue  # a collector that failed in this round: its later blocks wait for it
+            message = self._apply(collector, parcel)
+            if message is not None:
+                errors[collector] = message
+                self._fail(collector, message)
         if acks or opened or errors or taken:
             self._mailbox.answer.remote(acks, opened, errors, taken)
         with self._cond:
