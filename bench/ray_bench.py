@@ -9,7 +9,7 @@ not environments), then writes them as fast as it can:
 - TorchRL: ``RayReplayBuffer`` (a ``LazyTensorStorage`` in its Ray actor), each collector
   calling ``extend`` with a TensorDict of the same block through the buffer's client.
 
-Rates count from the first step that landed to the last, with 1, 2 and 4 collectors, for
+Rates count from the moment every collector has its blocks built until the last step landed, with 1, 2 and 4 collectors, for
 CartPole-sized steps (observation float32[4], action, reward, done) and 84x84x3 uint8 frames.
 Then the learner's ``next_batch`` (PrefetchBatchifier, B=32, S=64, random windows of a store
 of CartPole steps) is timed idle and while about 100k steps/s are ingested.
@@ -58,8 +58,31 @@ def step_bytes(kind: str) -> int:
 
 
 @ray.remote(num_cpus=0)
-def mouse_collector(writer, kind: str, rows: int, blocks: int, seed: int) -> int:
+class Gate:
+    """Collectors build their blocks, report ready, and start writing together when opened, so
+    the timing leaves out worker start-up and block building."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.ready = 0
+        self.opened = asyncio.Event()
+
+    async def arrive(self) -> None:
+        self.ready += 1
+        await self.opened.wait()
+
+    async def count(self) -> int:
+        return self.ready
+
+    async def open(self) -> None:
+        self.opened.set()
+
+
+@ray.remote(num_cpus=0)
+def mouse_collector(writer, kind: str, rows: int, blocks: int, seed: int, gate) -> int:
     data = [make_block(kind, rows, seed * 1000 + b) for b in range(min(blocks, 8))]
+    ray.get(gate.arrive.remote())
     for b in range(blocks):
         writer.append_columns(data[b % len(data)])
     writer.close()
@@ -67,39 +90,49 @@ def mouse_collector(writer, kind: str, rows: int, blocks: int, seed: int) -> int
 
 
 @ray.remote(num_cpus=0)
-def torchrl_collector(client, kind: str, rows: int, blocks: int, seed: int) -> int:
+def torchrl_collector(client, kind: str, rows: int, blocks: int, seed: int, gate) -> int:
     import torch
     from tensordict import TensorDict
 
     data = [TensorDict({k: torch.from_numpy(v) for k, v in make_block(kind, rows, seed * 1000 + b).items()},
                        batch_size=[rows]) for b in range(min(blocks, 8))]
+    ray.get(gate.arrive.remote())
     for b in range(blocks):
         client.extend(data[b % len(data)])
     return rows * blocks
 
 
-def time_until(count, total: int, timeout: float = 600) -> float:
-    """Seconds from the first step counted to `total` (count() polled)."""
+def timed(count, total: int, refs: list, gate, timeout: float = 600) -> float:
+    """Steps/s from opening the gate (once every collector arrived) until count() reaches
+    `total`; a collector that failed raises here."""
     deadline = time.monotonic() + timeout
-    while count() == 0:
-        if time.monotonic() > deadline:
-            raise TimeoutError("nothing arrived")
-        time.sleep(0.002)
-    t0, first = time.perf_counter(), count()
-    while count() < total:
+
+    def check() -> None:
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        ray.get(ready)
         if time.monotonic() > deadline:
             raise TimeoutError(f"{count()} of {total}")
-        time.sleep(0.005)
-    return (total - first) / (time.perf_counter() - t0)
+
+    while ray.get(gate.count.remote()) < len(refs):
+        check()
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    ray.get(gate.open.remote())
+    while count() < total:
+        check()
+        time.sleep(0.002)
+    return total / (time.perf_counter() - t0)
 
 
 def run_mouse(kind: str, collectors: int, rows: int, blocks: int) -> float:
     store = md.DatasetStore(max_action_dim=2, max_obs_continuous_dim=4 if kind == "cartpole" else 0)
     ingest = StoreIngest(store, block_steps=rows, max_inflight_blocks=8, log_every=0)
     try:
-        refs = [mouse_collector.remote(ingest.writer(f"c{c}"), kind, rows, blocks, c)
+        gate = Gate.remote()
+        refs = [mouse_collector.remote(ingest.writer(f"c{c}"), kind, rows, blocks, c, gate)
                 for c in range(collectors)]
-        rate = time_until(lambda: ingest.stats()["steps_applied"], collectors * rows * blocks)
+        rate = timed(lambda: ingest.stats()["steps_applied"], collectors * rows * blocks, refs,
+                     gate)
         ray.get(refs)
         assert len(store) == collectors * rows * blocks
         return rate
@@ -116,9 +149,10 @@ def run_torchrl(kind: str, collectors: int, rows: int, blocks: int) -> float:
                          remote_config={"num_cpus": 0})
     try:
         client = rb.client()
-        refs = [torchrl_collector.remote(client, kind, rows, blocks, c)
+        gate = Gate.remote()
+        refs = [torchrl_collector.remote(client, kind, rows, blocks, c, gate)
                 for c in range(collectors)]
-        rate = time_until(lambda: len(rb), total)
+        rate = timed(lambda: len(rb), total, refs, gate)
         ray.get(refs)
         return rate
     finally:
