@@ -173,13 +173,13 @@ def paced_collector(writer, rows: int, rate: float, seconds: float) -> int:
     return n
 
 
-def next_batch_times(quick: bool) -> tuple[float, float, float]:
+def next_batch_times(quick: bool, workers: int) -> tuple[float, float, float]:
     """Mean next() seconds idle and while ~100k steps/s are ingested, and the rate reached.
-    Batches are assembled on the calling thread (num_workers=0), so the time is their cost."""
+    With 0 workers batches are assembled on the calling thread, so the time is their cost."""
     rows = 50_000 if quick else 200_000
     store = md.DatasetStore(max_action_dim=2, max_obs_continuous_dim=4)
     store.append_columns(make_block("cartpole", rows, 1))
-    batcher = md.PrefetchBatchifier(store, 64, 32, num_workers=0, seed=0, format="numpy")
+    batcher = md.PrefetchBatchifier(store, 64, 32, num_workers=workers, seed=0, format="numpy")
     seconds = 3.0 if quick else 8.0
 
     def mean_next(for_s: float) -> float:
@@ -211,6 +211,7 @@ def next_batch_times(quick: bool) -> tuple[float, float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a small run (about a minute)")
+    ap.add_argument("--only-sampling", action="store_true", help="skip the ingest-rate table")
     args = ap.parse_args()
     ray.init(num_cpus=4, include_dashboard=False, _node_ip_address="127.0.0.1",
              configure_logging=False, log_to_driver=False)
@@ -221,7 +222,7 @@ def main() -> None:
     print("| steps | collectors | mouse-data steps/s | MB/s | TorchRL RayReplayBuffer steps/s "
           "| MB/s | ratio |")
     print("|---|---|---|---|---|---|---|")
-    for kind, (rows, blocks) in sizes.items():
+    for kind, (rows, blocks) in ({} if args.only_sampling else sizes).items():
         for collectors in (1, 2, 4):
             ours = run_mouse(kind, collectors, rows, blocks)
             try:
@@ -232,12 +233,14 @@ def main() -> None:
             mb = step_bytes(kind) / 1e6
             print(f"| {kind} ({rows}-step blocks) | {collectors} | {ours:,.0f} | {ours * mb:,.0f} "
                   f"| {theirs:,.0f} | {theirs * mb:,.0f} | {ours / theirs:.1f}x |", flush=True)
-    idle, busy, rate = next_batch_times(args.quick)
-    print("\n| next_batch (B=32, S=64, CartPole) | mean ms |")
-    print("|---|---|")
-    print(f"| idle | {idle * 1e3:.3f} |")
-    print(f"| while ingesting {rate:,.0f} steps/s | {busy * 1e3:.3f} |")
-    print(f"\nslowdown: {100 * (busy / idle - 1):.1f}%")
+    print("\n| next_batch (B=32, S=64, CartPole) | workers | idle, µs | while ingesting, µs "
+          "| ingest rate, steps/s | slowdown |")
+    print("|---|---|---|---|---|---|")
+    for workers in (0, 1):
+        idle, busy, rate = next_batch_times(args.quick, workers)
+        print(f"| random windows | {workers} | {idle * 1e6:.1f} | {busy * 1e6:.1f} | {rate:,.0f} "
+              f"| {100 * (busy / idle - 1):.0f}% |", flush=True)
+    print(f"\nload after: {os.getloadavg()[0]:.2f}")
     ray.shutdown()
 
 
