@@ -43,6 +43,10 @@ __all__ = ["StoreIngest", "StoreWriter", "CollectorActor", "CollectorError", "In
 
 log = logging.getLogger("mouse_data.ray")
 
+#: Seconds the ingest thread waits for blocks per round trip when none come (blocks end the wait
+#: at once; this only paces an idle thread's checks for close, flushes and log lines).
+_POLL_S = 0.25
+
 #: Name of the file that save() writes beside the dataset: the last block applied per collector.
 STATE_FILE = "mouse_ingest.json"
 
@@ -525,7 +529,7 @@ class StoreIngest:
         next_log = time.monotonic() + self._log_every
         while not self._closed:
             try:
-                items, queued = ray.get(self._mailbox.take.remote(0.05), timeout=30)
+                items, queued = ray.get(self._mailbox.take.remote(_POLL_S), timeout=30)
             except Exception as e:  # noqa: BLE001 - the runtime went away, or the actor
                 if self._closed:
                     return
