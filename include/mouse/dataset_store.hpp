@@ -66,6 +66,9 @@ struct StepValue {
   static StepValue list(std::span<const int64_t> values);
 };
 
+/// Columns of a bulk append: one Arrow array per column, all of the same length.
+using ColumnBlock = std::vector<std::pair<std::string, arrow::ArrayPtr>>;
+
 /// One appended step: column name → value. Columns absent from a row are null for that row.
 using StepRow = std::map<std::string, StepValue, std::less<>>;
 
@@ -280,6 +283,13 @@ class DatasetStore {
   /// holds): InvalidArgument naming the column and the row within this call (counted from 0).
   /// Image columns (Image structs or binary) warn as append does. On error nothing changes.
   void append_columns(const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns);
+
+  /// Appends several column blocks (each as append_columns takes it) in order, all or none and
+  /// in one step: readers see either none of their rows or all of them. Each block is checked
+  /// as append_columns checks it, against the column types the blocks before it leave, before
+  /// any is added; messages count rows from 0 within the block. Each block becomes one buffer
+  /// chunk (zero-copy as in append_columns). On error nothing changes.
+  void append_column_blocks(std::span<const ColumnBlock> blocks);
 
   /// Total rows (source + buffer).
   int64_t size() const noexcept;

@@ -9,6 +9,7 @@
 #include "mouse/buffer.hpp"
 #include "mouse/dataset.hpp"
 #include "mouse/dataset_store.hpp"
+#include "mouse/store_ingest.hpp"
 #include "mouse/dlpack.hpp"
 #include "mouse/envs.hpp"
 #include "mouse/error.hpp"

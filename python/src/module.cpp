@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "bindings.hpp"
 #include "convert.hpp"
 #include "mouse/augment.hpp"
 #include "mouse/batch.hpp"
@@ -638,4 +639,5 @@ NB_MODULE(_core, m) {
   m.def(
       "default_hub_cache_dir", [] { return default_hub_cache_dir().string(); },
       "Where Hub-layout Parquet shards are cached as Arrow.");
+  bind_ingest(m);
 }

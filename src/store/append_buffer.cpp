@@ -455,6 +455,26 @@ BufferColumns AppendBuffer::columns_after(const StepRow& row, const PreparedRow&
   return with_types(prepared.columns, types);
 }
 
+BufferColumns AppendBuffer::columns_after(
+    const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns,
+    const PreparedColumns& prepared) {
+  std::vector<std::pair<const std::string*, TypePtr>> types;
+  types.reserve(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    types.emplace_back(&columns[c].first, prepared.merged[c]);
+  }
+  return with_types(prepared.columns, types);
+}
+
+bool same_columns(const BufferColumns& a, const BufferColumns& b) {
+  if (a == b) return true;
+  if (!a || !b || a->size() != b->size()) return false;
+  for (size_t i = 0; i < a->size(); ++i) {
+    if ((*a)[i].name != (*b)[i].name || !(*a)[i].type->equals(*(*b)[i].type)) return false;
+  }
+  return true;
+}
+
 PreparedRow AppendBuffer::prepare_row(const StepRow& row, BufferColumns columns,
                                       const StoreConfig& config, const EntryContext& context,
                                       std::vector<std::string>* png) {

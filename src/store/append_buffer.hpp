@@ -115,6 +115,9 @@ struct PreparedColumns {
 
 struct BlockBuilder;
 
+/// Whether two column lists hold the same names and types in the same order.
+bool same_columns(const BufferColumns& a, const BufferColumns& b);
+
 /// The writer side of the buffer.
 class AppendBuffer {
  public:
@@ -145,6 +148,12 @@ class AppendBuffer {
   static PreparedColumns prepare_columns(
       const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns,
       BufferColumns columns_now, const StoreConfig& config, const EntryContext& context);
+  /// The column types after `columns`, prepared as `prepared`, are applied: what
+  /// column_types() then holds (an equal list), so that the next block of a batch can be
+  /// prepared against it.
+  static BufferColumns columns_after(
+      const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns,
+      const PreparedColumns& prepared);
   /// Appends columns prepared against the current column types (precondition:
   /// `prepared.columns == column_types()`).
   void apply_columns(const std::vector<std::pair<std::string, arrow::ArrayPtr>>& columns,

@@ -534,6 +534,53 @@ void DatasetStore::append_columns(
   report_wide_image(*state_, wide);
 }
 
+void DatasetStore::append_column_blocks(std::span<const ColumnBlock> blocks) {
+  refuse_on_remote(*state_, "append_column_blocks");
+  using detail::AppendBuffer;
+  if (blocks.empty()) return;
+  // Every block is checked (each against the column types the blocks before it leave) before
+  // any is applied, as append_rows does for rows: all the blocks or none, in one step readers see.
+  auto prepare_all = [&](detail::BufferColumns columns, const detail::EntryContext& context) {
+    std::vector<detail::PreparedColumns> out;
+    out.reserve(blocks.size());
+    for (const ColumnBlock& block : blocks) {
+      detail::PreparedColumns p =
+          AppendBuffer::prepare_columns(block, columns, state_->config, context);
+      columns = AppendBuffer::columns_after(block, p);
+      out.push_back(std::move(p));
+    }
+    return out;
+  };
+  detail::BufferColumns columns;
+  detail::EntryContext context;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    columns = state_->buffer->column_types();
+    context = entry_context(*state_);
+  }
+  std::vector<detail::PreparedColumns> prepared = prepare_all(columns, context);
+  std::optional<detail::WideImage> wide;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    AppendBuffer& buffer = *state_->buffer;
+    const detail::EntryContext now = entry_context(*state_);
+    if (buffer.column_types() != columns || now.source_q_star != context.source_q_star) {
+      prepared = prepare_all(buffer.column_types(), now);  // another writer came first
+    }
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (!wide) wide = std::move(prepared[i].wide_image);
+      // columns_after made an equal list, not the one the buffer made when it applied the
+      // block before: the buffer's own list is the one to apply against.
+      MOUSE_DCHECK(detail::same_columns(prepared[i].columns, buffer.column_types()));
+      prepared[i].columns = buffer.column_types();
+      buffer.apply_columns(blocks[i], std::move(prepared[i]));
+    }
+    ++state_->version;
+    state_->size.store(state_->source->rows() + buffer.num_rows());
+  }
+  report_wide_image(*state_, wide);
+}
+
 int64_t DatasetStore::size() const noexcept { return state_->size.load(); }
 
 int64_t DatasetStore::source_size() const noexcept { return state_->source_size.load(); }
