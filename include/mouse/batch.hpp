@@ -287,7 +287,7 @@ class PrefetchBatchifier {
 
   /// S.
   int64_t sequence_length() const noexcept;
-  /// B.
+  /// B (0: no bound on the windows of a max_tokens batch).
   int64_t batch_size() const noexcept;
   /// The options, with `seed` set to the seed in use.
   const BatchifierOptions& options() const noexcept;
