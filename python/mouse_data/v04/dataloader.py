@@ -227,17 +227,25 @@ class DataLoader:
             raise InvalidArgumentError("DataLoader: used after close()")
 
     def _snapshot(self) -> None:
-        self._datasets = [None] * len(self.stores)
-        self._ns = [len(s) for s in self.stores]
-
-    def _dataset(self, i: int, end: int) -> Any:
-        ds = self._datasets[i]
-        if ds is None or len(ds) < end:
-            ds = self._datasets[i] = self.stores[i].to_dataset()
-        return ds
+        # As the 0.4 loader: each store's rows as a dataset, taken now; the engine samples from
+        # stores made of these datasets (zero-copy for loaded sources), so rows appended later
+        # appear only after refresh().
+        self._datasets = [s.to_dataset() if len(s) else None for s in self.stores]
+        self._ns = [0 if ds is None else len(ds) for ds in self._datasets]
 
     def _rows(self, i: int, start: int, n: int) -> list[dict]:
-        return rows_of(self._dataset(i, start + n)[start:start + n])
+        ds = self._datasets[i]
+        if hasattr(ds, "to_pydict"):  # a pyarrow.Table (datasets not installed)
+            return rows_of(ds.slice(start, n).to_pydict())
+        return rows_of(ds[start:start + n])
+
+    def _engine_store(self, i: int) -> DatasetStore:
+        store = self.stores[i]
+        c = store._config
+        snap = DatasetStore(c[0], c[1], c[2], c[3], obs_image_dtype=c[4], image_cache=c[5],
+                            validate=False, format=store._requested_format)
+        snap.from_dataset(self._datasets[i])
+        return snap
 
     def _child_seed(self) -> int | None:
         if self._seed_seq is None:
@@ -267,7 +275,7 @@ class DataLoader:
             else:
                 self._augment = self.augmenter
         self._engine = PrefetchBatchifier(
-            stores=[self.stores[i] for i in self._active], sequence_length=self.sequence_length,
+            stores=[self._engine_store(i) for i in self._active], sequence_length=self.sequence_length,
             batch_size=self.batch_size, **kwargs)
         return self._engine
 
