@@ -684,3 +684,63 @@ def test_example_online_replay_with_refresh():
         assert seen_max <= step - 1
     assert seen_max >= 20
     loader.close()
+
+
+# --- stubs --------------------------------------------------------------------------------------
+
+
+def _stub_signatures(path):
+    import ast
+
+    tree = ast.parse(path.read_text())
+    out = {}
+
+    def params(args):
+        pos = args.posonlyargs + args.args
+        defaults = [None] * (len(pos) - len(args.defaults)) + list(args.defaults)
+        got = [(a.arg, "POSITIONAL_OR_KEYWORD", d is not None) for a, d in zip(pos, defaults)]
+        if args.vararg:
+            got.append((args.vararg.arg, "VAR_POSITIONAL", False))
+        got += [(a.arg, "KEYWORD_ONLY", d is not None)
+                for a, d in zip(args.kwonlyargs, args.kw_defaults)]
+        if args.kwarg:
+            got.append((args.kwarg.arg, "VAR_KEYWORD", False))
+        return [g for g in got if g[0] not in ("self", "cls")]
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            out[node.name] = params(node.args)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and not any(
+                        getattr(d, "id", None) == "property" for d in item.decorator_list):
+                    out[f"{node.name}.{item.name}"] = params(item.args)
+    return out
+
+
+@pytest.mark.parametrize("module", ["mouse_data.v04", "mouse_data.torch"])
+def test_stubs_match_the_runtime(module):
+    import importlib
+    import pathlib
+
+    if module == "mouse_data.torch":
+        pytest.importorskip("torch")
+    mod = importlib.import_module(module)
+    path = pathlib.Path(mod.__file__)
+    stub = path.with_suffix(".pyi")
+    assert stub.exists(), stub
+    sigs = _stub_signatures(stub)
+    assert sigs
+    for qualname, want in sigs.items():
+        owner, _, name = qualname.rpartition(".")
+        obj = getattr(getattr(mod, owner) if owner else mod, name)
+        got = [(p.name, p.kind.name, p.default is not inspect.Parameter.empty)
+               for p in inspect.signature(obj).parameters.values() if p.name not in ("self",)]
+        if name == "__init__" and owner == "SequenceAugmentModalitySpec":
+            continue  # the dataclass fields are the signature
+        assert got == want, qualname
+    for name in mod.__all__:
+        assert any(q == name or q.startswith(name + ".") for q in sigs) or \
+            f"class {name}" in stub.read_text(), name
+    for name in mod.__all__:  # every public name is documented
+        assert getattr(mod, name).__doc__, name
