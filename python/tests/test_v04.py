@@ -543,6 +543,23 @@ def test_push_stores_to_hub_then_load_them_back(tmp_path):
     assert any(p.startswith("env_0/") for p in api.files)
 
 
+def test_load_stores_from_hub_reads_the_04_layout(tmp_path):
+    # what the 0.4 push_stores_to_hub writes: data/<store>/<split>-NNNNN-of-NNNNN.parquet and a
+    # card whose configs list one config per store
+    root = tmp_path / "hub04"
+    card = ["---", "configs:"]
+    for name, n in (("env_a", 3), ("env_b", 2)):
+        (root / "data" / name).mkdir(parents=True)
+        datasets.Dataset.from_list([row(i) for i in range(n)]).to_parquet(
+            str(root / "data" / name / "train-00000-of-00001.parquet"))
+        card += [f"- config_name: {name}", "  data_files:", "  - split: train",
+                 f"    path: data/{name}/train-*.parquet"]
+    (root / "README.md").write_text("\n".join(card + ["---", ""]))
+    stores = load_stores_from_hub(repo_id=str(root))
+    assert [(s.name, len(s)) for s in stores] == [("env_a", 3), ("env_b", 2)]
+    assert [r["idx"] for r in stores[0][:]] == [0, 1, 2]
+
+
 def test_push_stores_to_hub_rules():
     api = FakeHub()
     with pytest.raises(ValueError, match="name"):
