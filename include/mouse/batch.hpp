@@ -83,6 +83,31 @@ struct BatchifierOptions {
   /// uniformly when the weights are equal). A store with no valid window at planning time is
   /// left out of that draw. Windows never span two stores.
   std::string weight_mode = "per_store";
+
+  /// How long windows are (SPEC §5.1): "fixed" (S rows; a window that meets an episode
+  /// boundary is padded), "ragged" (a start anywhere; the window is cut, not padded, at the
+  /// first boundary `boundaries` names and at the end of its store, so 1 <= length <= S) or
+  /// "uniform" (a length drawn uniformly in [min_length, S], then cut as "ragged").
+  /// "sequential" / "batch" / "last" with "ragged" or "uniform" tile each unit between
+  /// boundaries with consecutive windows of S rows, the last one cut at the unit's end (the
+  /// drawn lengths of "uniform" apply to "random" sampling). Anything else: InvalidArgument.
+  /// Not available over a remote store (InvalidArgument).
+  std::string lengths = "fixed";
+  /// Shortest drawn length of lengths "uniform"; 1 <= min_length <= S (InvalidArgument).
+  int64_t min_length = 1;
+  /// "padded" (tensors [B, S, ...] as always; a bool "mask" [B, S] whenever the configuration can
+  /// produce a window shorter than S) or "packed" (batch size [], every column flat [N, ...] in
+  /// window order, with "sequence_id" int64 [N], "position" int64 [N], "cu_seqlens" int32
+  /// [B+1] and "lengths" int64 [B]). Anything else: InvalidArgument.
+  std::string layout = "padded";
+  /// Token budget T of a packed batch (0: none): windows are drawn one after another and added
+  /// while they fit; the one that would pass T is cut to fit ("random" with lengths other than
+  /// "fixed") or ends the batch (every other case: it opens the next batch under
+  /// "sequential" / "batch"). batch_size then bounds the windows per batch (0: no bound). The
+  /// batch is padded to exactly T rows (sequence_id and position -1, the fill values of padding);
+  /// with a batch_size B, cu_seqlens is [B+1] and lengths [B], unused windows of length 0.
+  /// Needs layout "packed" and T >= S (InvalidArgument).
+  int64_t max_tokens = 0;
 };
 
 /// Where a batchifier stands, as a small value: enough to resume with exactly the batches an
@@ -122,6 +147,14 @@ struct BatchifierState {
   std::vector<double> weights;
   /// Weight mode it belongs to.
   std::string weight_mode = "per_store";
+  /// Window lengths it belongs to ("fixed" in states written before they existed).
+  std::string lengths = "fixed";
+  /// min_length it belongs to.
+  int64_t min_length = 1;
+  /// Layout it belongs to.
+  std::string layout = "padded";
+  /// Token budget it belongs to (0: none).
+  int64_t max_tokens = 0;
 
   /// Compact JSON object with the fields above.
   std::string to_json() const;
@@ -137,10 +170,16 @@ struct BatchifierState {
 /// One delivered batch with where it came from.
 struct SampledBatch {
   /// Tensors [b, S, ...] (b = B, or fewer for the last batch of a sequential / batch epoch);
-  /// with boundaries "episode" also "mask" bool [b, S].
+  /// with boundaries "episode" or lengths other than "fixed" also "mask" bool [b, S]. Layout
+  /// "packed": batch size [], see BatchifierOptions::layout.
   TensorDict data;
   /// First row of each window (row of its store), length b.
   std::vector<int64_t> starts;
+  /// Real rows of each window (S unless it was cut or padded), length b.
+  std::vector<int64_t> lengths;
+  /// Real rows over all rows of the batch: sum(lengths) / (b·S) padded, / N packed (1 without
+  /// max_tokens).
+  double efficiency = 1.0;
   /// Store of each window (index into the batchifier's stores; all 0 with one store), length b.
   std::vector<int64_t> stores;
   /// Number of this batch since construction (or as restored), from 0.
@@ -169,7 +208,8 @@ struct SampledBatch {
 /// clear() or reloading sources earlier in the row order while a batchifier runs is not.
 class PrefetchBatchifier {
  public:
-  /// Starts the workers. Throws InvalidArgument for: sequence_length <= 0, batch_size <= 0,
+  /// Starts the workers. Throws InvalidArgument for: sequence_length <= 0, batch_size <= 0
+  /// (0 is allowed with max_tokens: no bound on the windows per batch),
   /// prefetch < 1, num_workers < 0, an unknown sampling or boundaries name, a store with fewer
   /// than sequence_length rows, no valid window under the boundaries policy, or (sampling
   /// "last") fewer than batch_size windows. Each message names the argument and its value.

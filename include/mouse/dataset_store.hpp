@@ -171,11 +171,13 @@ struct StoreState;
 
 /// One window for DatasetStore::gather_windows: the store's rows [start, start + length) go to
 /// output rows [slot * S, slot * S + length), and the output rows [slot * S + length, slot * S + S)
-/// are padding.
+/// are padding. With `row` >= 0 (a packed output) they go to output rows [row, row + length)
+/// instead, `slot` is ignored and no padding is written.
 struct WindowSlot {
   int64_t start = 0;
   int64_t length = 0;
   int64_t slot = 0;
+  int64_t row = -1;
 };
 
 /// The step store. Global row order: every source dataset in load order, then the buffer.
@@ -321,7 +323,8 @@ class DatasetStore {
   /// missing values), and output rows of slots no window names are left as they were.
   /// Errors: IndexError for a window outside [0, size()); InvalidArgument for sequence_length
   /// <= 0, a length outside [0, sequence_length], a slot outside `out`, `out` rows not a
-  /// multiple of sequence_length, or a key of `out` of another dtype or shape; and what get()
+  /// multiple of sequence_length (when a window uses a slot), a packed window (`row` >= 0)
+  /// past the end of `out`, or a key of `out` of another dtype or shape; and what get()
   /// throws for the rows.
   void gather_windows(std::span<const WindowSlot> windows, int64_t sequence_length,
                       TensorDict& out, const Allocator& allocator = default_allocator()) const;

@@ -7,7 +7,7 @@ import os
 import random
 import sys
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,15 +15,20 @@ from . import _core
 from ._args import Args
 from ._output import resolve_format, wrap
 from .dataset_store import DatasetStore
+from ._preparer import PreparerThread
 from .errors import InvalidArgumentError, UsedAfterForkError, WrongTypeError
 
 Sampling = Literal["random", "last", "sequential", "batch"]
 Boundaries = Literal["none", "source", "episode"]
 WeightMode = Literal["per_store", "per_step"]
+Lengths = Literal["fixed", "ragged", "uniform"]
+Layout = Literal["padded", "packed"]
 
 _SAMPLINGS = ("random", "last", "sequential", "batch")
 _BOUNDARIES = ("none", "source", "episode")
 _WEIGHT_MODES = ("per_store", "per_step")
+_LENGTHS = ("fixed", "ragged", "uniform")
+_LAYOUTS = ("padded", "packed")
 
 # Every batchifier alive in this process, so that a fork can pause their workers and a forked
 # child can disown them.
@@ -69,15 +74,23 @@ class SampledBatch:
     """A batch with where it came from (``PrefetchBatchifier.next()``)."""
 
     data: Any
-    """The TensorDict [b, S] (or dict of arrays); with ``boundaries="episode"`` also ``mask``."""
+    """The TensorDict [b, S] (or dict of arrays); with ``boundaries="episode"`` or ``lengths``
+    other than ``"fixed"`` also ``mask``. ``layout="packed"``: batch size [], columns [N, ...],
+    ``sequence_id``, ``position``, ``cu_seqlens``, ``lengths``. With a ``preparer``: its
+    output."""
     starts: list[int]
-    """First store row of each window."""
+    """First store row of each window, in the order of the windows in the batch."""
     number: int
     """Batch number since construction (or restore), from 0."""
     epoch: int
     """Epoch (``sequential`` / ``batch`` sampling; 0 otherwise)."""
     stores: list[int] = field(default_factory=list)
     """Index (into ``stores``) of the store each window came from; all 0 with one store."""
+    lengths: list[int] = field(default_factory=list)
+    """Real rows of each window (S unless cut at a boundary, drawn shorter or padded)."""
+    efficiency: float = 1.0
+    """Real rows / all rows of the batch: sum(lengths) / (b * S) padded, / N packed (1.0
+    without ``max_tokens``, since a packed batch holds only real rows)."""
 
 
 def _env_int(name: str) -> int:
@@ -156,6 +169,33 @@ class PrefetchBatchifier:
         window's store by ``weights``; ``sequential`` / ``batch`` visit every store's windows
         once per epoch (store 0's first, then store 1's, ... or all in one permutation).
     weights : One weight >= 0 per store (default: all 1).
+    lengths : ``"fixed"`` (S steps; with ``boundaries="episode"`` short episodes are padded),
+        ``"ragged"`` (a start on any row; the window is cut, not padded, at the first boundary
+        ``boundaries`` names and at the end of the store, so 1 <= length <= S) or
+        ``"uniform"`` (a length drawn uniformly in [min_length, S], then cut as ``"ragged"``).
+        ``sequential`` / ``batch`` / ``last`` with ``ragged`` / ``uniform`` tile every unit
+        between boundaries with consecutive windows of S steps, the last one cut at the unit's
+        end (every row once per epoch); the drawn lengths of ``uniform`` apply to ``random``.
+        Not available over a remote store.
+    min_length : Shortest drawn length with ``lengths="uniform"`` (1 <= min_length <= S).
+    layout : ``"padded"`` ([B, S] tensors; ``mask`` whenever windows can be short) or
+        ``"packed"``: a TensorDict with batch size [] holding every column flat [N, ...] (the
+        windows one after another, in the order of ``starts``), ``sequence_id`` int64 [N],
+        ``position`` int64 [N] (step within its window), ``cu_seqlens`` int32 [B+1]
+        (FlashAttention's varlen convention) and ``lengths`` int64 [B].
+    max_tokens : Token budget T of a packed batch: windows are drawn one after another and
+        added while they fit; the one that would pass T is cut to fit (``random`` with
+        ``lengths`` other than ``"fixed"``) or ends the batch (otherwise; under ``sequential``
+        / ``batch`` it opens the next batch). Every batch has exactly T rows: the padding rows
+        at the end have ``sequence_id = position = -1`` and the fill values of padding. Then
+        ``batch_size`` bounds the windows per batch (``None``: no bound); with a batch_size B
+        ``cu_seqlens`` is always [B+1] and ``lengths`` [B] (unused windows have length 0), so
+        shapes are static for ``torch.compile`` / CUDA graphs. Needs ``layout="packed"`` and
+        T >= S. ``next().efficiency`` is real rows / T.
+    preparer : A callable run on every batch (the TensorDict, packed or padded, after the
+        augmenter) on one Python thread fed by the C++ workers; ``next_batch()`` / iteration
+        return its result and ``next().data`` holds it. Its exceptions are raised by the
+        ``next_batch`` of that batch. It holds the GIL while it runs (see README).
     weight_mode : ``"per_store"`` (store i with probability weight_i / sum) or ``"per_step"``
         (weight_i * len(store_i) / sum: equal weights draw every step equally often). A store
         without a window yet is left out of the draw until it has one.
@@ -213,6 +253,11 @@ class PrefetchBatchifier:
         rank: int | None = None,
         world_size: int | None = None,
         drop_last: bool = False,
+        lengths: Lengths = "fixed",
+        min_length: int = 1,
+        layout: Layout = "padded",
+        max_tokens: int | None = None,
+        preparer: Callable[[Any], Any] | None = None,
     ) -> None:
         a = Args("PrefetchBatchifier", PrefetchBatchifier.__init__)
         if store is not None and stores is not None:
@@ -235,11 +280,17 @@ class PrefetchBatchifier:
             if not isinstance(st, DatasetStore):
                 raise a.type_error("store" if len(stores) == 1 else f"stores[{i}]",
                                    "a mouse_data.DatasetStore", st)
-        if sequence_length is None or batch_size is None:
+        max_tokens = a.int("max_tokens", max_tokens, minimum=1, none=True)
+        if sequence_length is None or (batch_size is None and max_tokens is None):
             raise WrongTypeError(f"{_args_signature()}: sequence_length and batch_size are "
-                                 "required")
+                                 "required (batch_size may be None only with max_tokens)")
         sequence_length = a.int("sequence_length", sequence_length, minimum=1)
-        batch_size = a.int("batch_size", batch_size, minimum=1)
+        batch_size = a.int("batch_size", batch_size, minimum=1, none=True)
+        lengths = a.choice("lengths", lengths, _LENGTHS)
+        min_length = a.int("min_length", min_length)
+        layout = a.choice("layout", layout, _LAYOUTS)
+        if preparer is not None and not callable(preparer):
+            raise a.type_error("preparer", "a callable or None", preparer)
         sampling = a.choice("sampling", sampling, _SAMPLINGS)
         prefetch = a.int("prefetch", prefetch, minimum=1)
         num_workers = a.int("num_workers", num_workers, minimum=0)
@@ -290,12 +341,27 @@ class PrefetchBatchifier:
         options.rank = rank
         options.world_size = world_size
         options.drop_last = drop_last
-        self._core = _core.Batchifier([st._core for st in stores], sequence_length, batch_size,
-                                      options, core_aug)
+        options.lengths = lengths
+        options.min_length = min_length
+        options.layout = layout
+        options.max_tokens = max_tokens if max_tokens is not None else 0
+        self._core = _core.Batchifier([st._core for st in stores], sequence_length,
+                                      batch_size if batch_size is not None else 0, options,
+                                      core_aug)
         _LIVE.add(self)
+        self._layout = layout
+        self._max_tokens = max_tokens
+        self._preparer = preparer
+        self._prefetch = prefetch
+        self._prep: PreparerThread | None = None
+        # With a preparer: the state after the last batch the consumer took (None: the core's).
+        self._prep_state: str | None = None
+        self._initial_state = self._core.state()
         self._rank = rank
         self._world_size = world_size
         self._device = getattr(augmenter, "device", None)
+        if preparer is not None:
+            self._start_preparer()
 
     def _live_core(self) -> Any:
         """The core, unless this is a forked child's copy of a parent's batchifier."""
@@ -344,22 +410,66 @@ class PrefetchBatchifier:
         """Whether batches are allocated in CUDA page-locked memory."""
         return self._core.pinned
 
+    @property
+    def layout(self) -> Layout:
+        """``"padded"`` or ``"packed"``."""
+        return self._layout
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The token budget of a packed batch (None: none)."""
+        return self._max_tokens
+
     def _wrap(self, batch: Any) -> Any:
         # Pinned batches copy to the augmenter's device without blocking the host.
         return wrap(batch, self._format, self._device, non_blocking=self._core.pinned)
 
+    def _start_preparer(self) -> None:
+        from ._preparer import PreparerThread
+
+        self._prep = PreparerThread(self._core, self._format, lambda r: self._wrap(r[0]),
+                                    self._preparer, self._prefetch)
+
+    def _stop_preparer(self, close_core: bool) -> None:
+        if self._prep is not None:
+            self._prep.stop(close_core)
+            self._prep = None
+
+    def _prepared(self) -> tuple[Any, tuple[Any, ...]]:
+        self._live_core()
+        if self._prep is None:
+            raise InvalidArgumentError("PrefetchBatchifier: next_batch after close")
+        prepared, record, state = self._prep.get()
+        self._prep_state = state
+        return prepared, record
+
     def next_batch(self) -> Any:
-        """The next batch, blocking (without the GIL) until it is ready."""
+        """The next batch, blocking (without the GIL) until it is ready (with a ``preparer``:
+        its result for the batch)."""
+        if self._preparer is not None:
+            return self._prepared()[0]
         return self._wrap(self._live_core().next_batch(self._format))
 
     def next(self) -> SampledBatch:
-        """The next batch with its window starts, number and epoch."""
-        batch, starts, number, epoch, stores = self._live_core().next(self._format)
-        return SampledBatch(self._wrap(batch), starts, number, epoch, stores)
+        """The next batch with its window starts, lengths, number, epoch and efficiency."""
+        if self._preparer is not None:
+            data, record = self._prepared()
+        else:
+            record = self._live_core().next(self._format)
+            data = self._wrap(record[0])
+        _, starts, number, epoch, stores, lengths, efficiency = record
+        return SampledBatch(data, starts, number, epoch, stores, lengths, efficiency)
 
     def state(self) -> dict[str, Any]:
-        """Where the batchifier stands (JSON-serialisable), for ``restore``."""
-        return json.loads(self._live_core().state())
+        """Where the batchifier stands (JSON-serialisable), for ``restore``. With a
+        ``preparer``, the position after the last batch the caller took (batches the preparer
+        thread has prepared ahead are made again after a restore)."""
+        core = self._live_core()
+        if self._preparer is not None and self._prep_state is not None:
+            return json.loads(self._prep_state)
+        if self._preparer is not None:
+            return json.loads(self._initial_state)
+        return json.loads(core.state())
 
     def restore(self, state: dict[str, Any] | str) -> None:
         """Continue from ``state``: the next batch is the one that followed when it was taken.
@@ -372,7 +482,18 @@ class PrefetchBatchifier:
         else:
             raise Args("PrefetchBatchifier.restore", PrefetchBatchifier.restore).type_error(
                 "state", "a dict from state() or its JSON text", state)
-        self._live_core().restore(text)
+        core = self._live_core()
+        if self._preparer is not None:
+            self._stop_preparer(close_core=False)
+            try:
+                core.restore(text)
+            finally:
+                self._prep_state = None
+                self._initial_state = core.state()
+                if not core.closed:
+                    self._start_preparer()
+            return
+        core.restore(text)
 
     def state_dict(self) -> dict[str, Any]:
         """``state()``, under the name checkpoint code (``torch.save``, DCP) expects."""
@@ -387,6 +508,7 @@ class PrefetchBatchifier:
         forked child, whose copy has no workers to stop."""
         if self._forked or self._pid != os.getpid():
             return
+        self._stop_preparer(close_core=True)
         self._core.close()
 
     @property
@@ -398,11 +520,17 @@ class PrefetchBatchifier:
         """One epoch (``sequential`` / ``batch``), else an endless iterator (see the class)."""
         core = self._live_core()
         if self._sampling in ("sequential", "batch"):
-            return self._epoch(core.next_epoch)
+            return self._epoch(self._next_epoch() if self._preparer is not None
+                               else core.next_epoch)
         return self
 
+    def _next_epoch(self) -> int:
+        if self._preparer is not None:
+            return int(self.state()["epoch"])
+        return int(self._live_core().next_epoch)
+
     def _epoch(self, epoch: int) -> Iterator[Any]:
-        while not self._core.closed and self._live_core().next_epoch == epoch:
+        while not self._core.closed and self._next_epoch() == epoch:
             yield self.next_batch()
 
     def __next__(self) -> Any:
@@ -428,6 +556,9 @@ class PrefetchBatchifier:
         core = self.__dict__.get("_core")
         if (core is not None and not self.__dict__.get("_forked")
                 and self.__dict__.get("_pid") == os.getpid()):
+            prep = self.__dict__.get("_prep")
+            if prep is not None:
+                prep.stop(close_core=True)
             core.close()
 
     def __repr__(self) -> str:

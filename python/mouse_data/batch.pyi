@@ -1,4 +1,4 @@
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -10,6 +10,8 @@ from .dataset_store import DatasetStore
 Sampling = Literal["random", "last", "sequential", "batch"]
 Boundaries = Literal["none", "source", "episode"]
 WeightMode = Literal["per_store", "per_step"]
+Lengths = Literal["fixed", "ragged", "uniform"]
+Layout = Literal["padded", "packed"]
 
 @dataclass
 class SampledBatch:
@@ -18,6 +20,8 @@ class SampledBatch:
     number: int
     epoch: int
     stores: list[int] = ...
+    lengths: list[int] = ...
+    efficiency: float = ...
 
 def resolve_rank(rank: int | None, world_size: int | None) -> tuple[int, int]: ...
 
@@ -42,6 +46,11 @@ class PrefetchBatchifier:
         rank: int | None = None,
         world_size: int | None = None,
         drop_last: bool = False,
+        lengths: Lengths = "fixed",
+        min_length: int = 1,
+        layout: Layout = "padded",
+        max_tokens: int | None = None,
+        preparer: Callable[[TensorDict], Any] | None = None,
     ) -> None: ...
     @property
     def rank(self) -> int: ...
@@ -59,6 +68,10 @@ class PrefetchBatchifier:
     def pinned(self) -> bool: ...
     @property
     def closed(self) -> bool: ...
+    @property
+    def layout(self) -> Layout: ...
+    @property
+    def max_tokens(self) -> int | None: ...
     def next_batch(self) -> TensorDict: ...
     def next(self) -> SampledBatch: ...
     def state(self) -> dict[str, Any]: ...

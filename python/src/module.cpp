@@ -506,7 +506,11 @@ NB_MODULE(_core, m) {
       .def_rw("world_size", &BatchifierOptions::world_size)
       .def_rw("drop_last", &BatchifierOptions::drop_last)
       .def_rw("weights", &BatchifierOptions::weights)
-      .def_rw("weight_mode", &BatchifierOptions::weight_mode);
+      .def_rw("weight_mode", &BatchifierOptions::weight_mode)
+      .def_rw("lengths", &BatchifierOptions::lengths)
+      .def_rw("min_length", &BatchifierOptions::min_length)
+      .def_rw("layout", &BatchifierOptions::layout)
+      .def_rw("max_tokens", &BatchifierOptions::max_tokens);
 
   nb::class_<PrefetchBatchifier>(m, "Batchifier", "The C++ PrefetchBatchifier (SPEC §5).")
       .def(
@@ -545,9 +549,10 @@ NB_MODULE(_core, m) {
               sb = b.next();
             }
             return nb::make_tuple(export_batch(sb.data, fw), sb.starts, sb.number, sb.epoch,
-                                  sb.stores);
+                                  sb.stores, sb.lengths, sb.efficiency);
           },
-          "format"_a)
+          "format"_a,
+          "(batch, starts, number, epoch, stores, lengths, efficiency) of the next batch.")
       .def("close",
            [](PrefetchBatchifier& b) {
              nb::gil_scoped_release release;

@@ -85,6 +85,8 @@ std::string BatchifierState::to_json() const {
       {"rank", rank},                     {"world_size", world_size},
       {"drop_last", drop_last},           {"stores", stores},
       {"weights", weights},               {"weight_mode", weight_mode},
+      {"lengths", lengths},               {"min_length", min_length},
+      {"layout", layout},                 {"max_tokens", max_tokens},
   };
   return j.dump();
 }
@@ -120,6 +122,10 @@ BatchifierState BatchifierState::from_json(std::string_view json) {
   s.stores = field_or<int64_t>(j, "stores", 1);
   s.weights = list_field<double>(j, "weights");
   s.weight_mode = field_or<std::string>(j, "weight_mode", "per_store");
+  s.lengths = field_or<std::string>(j, "lengths", "fixed");
+  s.min_length = field_or<int64_t>(j, "min_length", 1);
+  s.layout = field_or<std::string>(j, "layout", "padded");
+  s.max_tokens = field_or<int64_t>(j, "max_tokens", 0);
   return s;
 }
 

@@ -116,8 +116,10 @@ BatchifierState initial_state(int64_t s, int64_t b, const BatchifierOptions& opt
     throw InvalidArgument(
         fmt::format("PrefetchBatchifier: sequence_length must be > 0, got {}", s));
   }
-  if (b <= 0) {
-    throw InvalidArgument(fmt::format("PrefetchBatchifier: batch_size must be > 0, got {}", b));
+  if (b < 0 || (b == 0 && opts.max_tokens <= 0)) {
+    throw InvalidArgument(fmt::format(
+        "PrefetchBatchifier: batch_size must be > 0, got {} (0, no bound, only with max_tokens)",
+        b));
   }
   if (opts.prefetch < 1) {
     throw InvalidArgument(
@@ -129,12 +131,19 @@ BatchifierState initial_state(int64_t s, int64_t b, const BatchifierOptions& opt
   }
   // Every batch holds at least 8 bytes per step (its int64 actions and row ids): refuse sizes
   // no machine of this size can hold before anything is reserved.
-  check_fits_in_memory(saturating_product({b, s, 8}),
-                       fmt::format("PrefetchBatchifier: batch_size {} x sequence_length {}", b, s));
-  check_fits_in_memory(
-      saturating_product({opts.prefetch, b, s, 8}),
-      fmt::format("PrefetchBatchifier: prefetch {} batches of batch_size {} x sequence_length {}",
-                  opts.prefetch, b, s));
+  if (opts.max_tokens > 0) {
+    check_fits_in_memory(saturating_product({opts.prefetch, opts.max_tokens, 8}),
+                         fmt::format("PrefetchBatchifier: prefetch {} batches of max_tokens {}",
+                                     opts.prefetch, opts.max_tokens));
+  } else {
+    check_fits_in_memory(
+        saturating_product({b, s, 8}),
+        fmt::format("PrefetchBatchifier: batch_size {} x sequence_length {}", b, s));
+    check_fits_in_memory(
+        saturating_product({opts.prefetch, b, s, 8}),
+        fmt::format("PrefetchBatchifier: prefetch {} batches of batch_size {} x sequence_length {}",
+                    opts.prefetch, b, s));
+  }
   const Sampling sampling = parse_sampling(opts.sampling);
   parse_boundaries(opts.boundaries);
   BatchifierState st;
@@ -148,6 +157,11 @@ BatchifierState initial_state(int64_t s, int64_t b, const BatchifierOptions& opt
   st.stores = static_cast<int64_t>(sources);
   st.weights = opts.weights;
   st.weight_mode = opts.weight_mode;
+  st.lengths = opts.lengths;
+  st.min_length = opts.min_length;
+  st.layout = opts.layout;
+  st.max_tokens = opts.max_tokens;
+  check_lengths(st);
   check_distribution(st, sources);
   if (opts.seed) {
     st.seed = *opts.seed;
@@ -215,7 +229,13 @@ BatchifierImpl::Result BatchifierImpl::produce(int64_t* seq) {
       plan = sampler_.plan();
     }
     r.after = plan.after;
-    r.batch = assemble_batch(sources_, plan, s_, sampler_.padded(), *allocator_);
+    BatchShape shape;
+    shape.sequence_length = s_;
+    shape.with_mask = sampler_.padded();
+    shape.packed = options_.layout == "packed";
+    shape.max_tokens = options_.max_tokens;
+    shape.batch_size = b_;
+    r.batch = assemble_batch(sources_, plan, shape, *allocator_);
     if (options_.transform) {
       r.batch->data = options_.transform(std::move(r.batch->data), plan.number, *allocator_);
     }
@@ -434,6 +454,14 @@ void BatchifierImpl::restore(const BatchifierState& state) {
         "sequence_length {}, batch_size {}; this batchifier has \"{}\", \"{}\", {}, {}",
         state.sampling, state.boundaries, state.sequence_length, state.batch_size, mine.sampling,
         mine.boundaries, mine.sequence_length, mine.batch_size));
+  }
+  if (state.lengths != mine.lengths || state.min_length != mine.min_length ||
+      state.layout != mine.layout || state.max_tokens != mine.max_tokens) {
+    throw InvalidArgument(fmt::format(
+        "PrefetchBatchifier::restore: the state is for lengths \"{}\", min_length {}, layout "
+        "\"{}\", max_tokens {}; this batchifier has \"{}\", {}, \"{}\", {}",
+        state.lengths, state.min_length, state.layout, state.max_tokens, mine.lengths,
+        mine.min_length, mine.layout, mine.max_tokens));
   }
   if (state.world_size != mine.world_size || state.rank != mine.rank) {
     throw InvalidArgument(fmt::format(

@@ -24,6 +24,29 @@ TensorDict empty_rows_like(const TensorDict& layout, int64_t rows, const Allocat
   return out;
 }
 
+void fill_missing_bytes(std::string_view name, DType dtype, void* first, int64_t bytes) {
+  // Padded steps hold what a missing value encodes to (SPEC §7): q_star -inf, time -1,
+  // everything else 0.
+  if (name == "q_star" && dtype == DType::kFloat32) {
+    std::fill_n(static_cast<float*>(first), bytes / 4, -std::numeric_limits<float>::infinity());
+  } else if (name == "time" && dtype == DType::kInt64) {
+    std::fill_n(static_cast<int64_t*>(first), bytes / 8, int64_t{-1});
+  } else if (bytes > 0) {
+    std::memset(first, 0, static_cast<size_t>(bytes));
+  }
+}
+
+void fill_missing_rows(TensorDict& out, int64_t begin, int64_t end) {
+  for (const auto& [name, t] : out) {
+    const int64_t rows = t.shape()[0];
+    if (rows == 0 || begin >= end) continue;
+    const int64_t step_bytes = t.nbytes() / rows;
+    Tensor target = t;
+    auto* dst = static_cast<uint8_t*>(target.mutable_data());
+    fill_missing_bytes(name, t.dtype(), dst + begin * step_bytes, (end - begin) * step_bytes);
+  }
+}
+
 TensorDict RowSource::allocate(int64_t rows, const Allocator& allocator) const {
   const int64_t row = 0;
   return empty_rows_like(gather(std::span<const int64_t>(&row, 1), allocator), rows, allocator);
@@ -62,30 +85,22 @@ void RowSource::gather_windows(std::span<const WindowSlot> windows, int64_t sequ
     Tensor target = want;
     auto* dst = static_cast<uint8_t*>(target.mutable_data());
     const auto* from = missing ? nullptr : static_cast<const uint8_t*>(part.at(name).data());
-    // Padded steps hold what a missing value encodes to (SPEC §7): q_star -inf, time -1,
-    // everything else 0.
-    const bool q_star = name == "q_star" && want.dtype() == DType::kFloat32;
-    const bool time = name == "time" && want.dtype() == DType::kInt64;
     auto fill_missing = [&](uint8_t* first, int64_t bytes) {
-      if (q_star) {
-        std::fill_n(reinterpret_cast<float*>(first), bytes / 4,
-                    -std::numeric_limits<float>::infinity());
-      } else if (time) {
-        std::fill_n(reinterpret_cast<int64_t*>(first), bytes / 8, int64_t{-1});
-      } else {
-        std::memset(first, 0, static_cast<size_t>(bytes));
-      }
+      fill_missing_bytes(name, want.dtype(), first, bytes);
     };
     int64_t k = 0;  // rows of `part` used so far
     for (const WindowSlot& w : windows) {
-      uint8_t* slot = dst + w.slot * s * step_bytes;
+      // A packed window (row >= 0) is its rows alone; a slot is S rows, padded after the window.
+      const bool packed = w.row >= 0;
+      uint8_t* slot = dst + (packed ? w.row : w.slot * s) * step_bytes;
+      const int64_t span = packed ? w.length : s;
       if (missing) {
-        fill_missing(slot, s * step_bytes);
+        fill_missing(slot, span * step_bytes);
         continue;
       }
       std::memcpy(slot, from + k * step_bytes, static_cast<size_t>(w.length * step_bytes));
       k += w.length;
-      fill_missing(slot + w.length * step_bytes, (s - w.length) * step_bytes);
+      fill_missing(slot + w.length * step_bytes, (span - w.length) * step_bytes);
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "mouse/dataset_store.hpp"
@@ -43,7 +44,8 @@ class RowSource {
 
   /// Writes each window's rows into its slot of `out` ([slots * sequence_length]): rows
   /// [start, start + length) to out rows [slot * S, slot * S + length), and the rest of the
-  /// slot padding (0, q_star -inf, time -1). An `out` without members is first given this
+  /// slot padding (0, q_star -inf, time -1); a window with `row` >= 0 to out rows
+  /// [row, row + length), no padding (WindowSlot). An `out` without members is first given this
   /// source's columns from `allocator` (the store does it from the snapshot it reads). The
   /// default gathers the windows' rows and copies them into place; the store writes straight
   /// into `out`.
@@ -57,6 +59,13 @@ class RowSource {
 /// A TensorDict [rows] (contents uninitialised, from `allocator`) with the keys, dtypes and step
 /// shapes of `layout`.
 TensorDict empty_rows_like(const TensorDict& layout, int64_t rows, const Allocator& allocator);
+
+/// Writes what a missing value of column `name` encodes to (q_star float32 -inf, time int64 -1,
+/// else 0) into `bytes` bytes at `first`.
+void fill_missing_bytes(std::string_view name, DType dtype, void* first, int64_t bytes);
+
+/// Writes missing values (fill_missing_bytes) into rows [begin, end) of every member of `out`.
+void fill_missing_rows(TensorDict& out, int64_t begin, int64_t end);
 
 /// A RowSource over `store`, which must outlive it.
 std::shared_ptr<const RowSource> store_row_source(const DatasetStore& store);

@@ -22,6 +22,17 @@ enum class Sampling : uint8_t { kRandom, kLast, kSequential, kBatch };
 /// accepted ones.
 Sampling parse_sampling(std::string_view name);
 
+/// Window lengths (BatchifierOptions::lengths).
+enum class Lengths : uint8_t { kFixed, kRagged, kUniform };
+
+/// Parses "fixed" / "ragged" / "uniform"; InvalidArgument naming the value and the accepted
+/// ones.
+Lengths parse_lengths(std::string_view name);
+
+/// Checks the lengths / layout / max_tokens settings of `state` (SPEC §5.1): InvalidArgument
+/// naming the option and its value.
+void check_lengths(const BatchifierState& state);
+
 /// Checks the multi-process and multi-store settings of `state` (rank, world size, weights,
 /// weight mode) against `sources` stores; InvalidArgument naming the field and its value.
 void check_distribution(const BatchifierState& state, size_t sources);
@@ -77,8 +88,11 @@ class Sampler {
     return rank_share(windows, state_.world_size, state_.drop_last);
   }
 
-  /// Whether batches carry a mask (boundaries "episode").
-  bool padded() const noexcept { return boundaries_ == Boundaries::kEpisode && !schedule_; }
+  /// Whether padded batches carry a mask: the configuration can produce a window shorter than
+  /// S (boundaries "episode", or lengths other than "fixed").
+  bool padded() const noexcept {
+    return (boundaries_ == Boundaries::kEpisode || lengths_ != Lengths::kFixed) && !schedule_;
+  }
 
   const WindowIndex& index(size_t source = 0) const noexcept { return indexes_[source]; }
 
@@ -91,10 +105,18 @@ class Sampler {
   Window concat_window(int64_t w, const std::vector<int64_t>& counts) const noexcept;
   std::vector<int64_t> window_counts() const;
   void plan_random(Plan& plan);
+  /// Adds windows from `next_window` (called with k = 0, 1, ...; returns the k-th candidate, or
+  /// nothing past the end) under batch_size and max_tokens; returns how many were taken.
+  template <class Next>
+  int64_t take_windows(Plan& plan, int64_t limit, Next&& next_window) const;
+  /// Window at position `position` of the epoch order of `windows` windows.
+  Window epoch_window(int64_t position, int64_t windows, const std::vector<int64_t>& counts,
+                      const std::vector<int64_t>* perm) const noexcept;
 
   std::vector<std::shared_ptr<const RowSource>> sources_;
   Sampling sampling_;
   Boundaries boundaries_;
+  Lengths lengths_;
   BatchifierState state_;
   std::vector<WindowIndex> indexes_;
   bool per_step_ = false;

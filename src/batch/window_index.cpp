@@ -62,8 +62,8 @@ std::pair<size_t, int64_t> PrefixLocator::locate(int64_t item) const noexcept {
   return {unit, item - first_[unit]};
 }
 
-WindowIndex::WindowIndex(Boundaries boundaries, int64_t sequence_length)
-    : boundaries_(boundaries), s_(sequence_length) {
+WindowIndex::WindowIndex(Boundaries boundaries, int64_t sequence_length, bool ragged)
+    : boundaries_(boundaries), s_(sequence_length), ragged_(ragged) {
   MOUSE_DCHECK(sequence_length > 0);
 }
 
@@ -78,11 +78,13 @@ void WindowIndex::reset() {
 }
 
 int64_t WindowIndex::start_count(int64_t length) const noexcept {
+  if (ragged_) return length;
   if (boundaries_ == Boundaries::kEpisode && length > 0 && length < s_) return 1;  // padded
   return std::max<int64_t>(0, length - s_ + 1);
 }
 
 int64_t WindowIndex::window_count(int64_t length) const noexcept {
+  if (ragged_) return (length + s_ - 1) / s_;
   if (boundaries_ == Boundaries::kEpisode) return (length + s_ - 1) / s_;
   return length / s_;
 }

@@ -62,10 +62,13 @@ class PrefixLocator {
 
 /// Valid starts and windows of length `sequence_length` under a boundaries policy.
 ///
+/// `ragged` (lengths "ragged" / "uniform", SPEC §5.1): every row of a unit is a valid start and
+/// a unit of n rows is tiled with ceil(n / S) windows; a window is cut at its unit's end.
+///
 /// Not thread-safe (the sampler owns it under its lock).
 class WindowIndex {
  public:
-  WindowIndex(Boundaries boundaries, int64_t sequence_length);
+  WindowIndex(Boundaries boundaries, int64_t sequence_length, bool ragged = false);
 
   /// Catches up with `source`: rows appended since the last call extend the index (their done
   /// flags are read once); any other change of the segment layout (sources loaded before the
@@ -114,6 +117,7 @@ class WindowIndex {
 
   Boundaries boundaries_;
   int64_t s_;
+  bool ragged_;
   int64_t rows_ = 0;
   bool last_open_ = false;  // the last unit may still grow
   std::vector<int64_t> segments_;

@@ -153,6 +153,36 @@ std::shared_ptr<const Snapshot> StoreState::snap() const {
   return s;
 }
 
+void check_window_slot(const WindowSlot& w, int64_t s, int64_t out_rows, int64_t n) {
+  if (w.row < 0 && out_rows % s != 0) {
+    throw InvalidArgument(fmt::format(
+        "gather_windows: the output has {} rows, not a multiple of sequence_length {}", out_rows,
+        s));
+  }
+  if (w.length < 0 || w.length > s) {
+    throw InvalidArgument(fmt::format(
+        "gather_windows: window length {} is outside [0, sequence_length {}]", w.length, s));
+  }
+  if (w.row >= 0) {
+    if (w.row > out_rows - w.length) {
+      throw InvalidArgument(fmt::format(
+          "gather_windows: packed rows [{}, {}) are out of range for an output of {} rows",
+          w.row, w.row + w.length, out_rows));
+    }
+  } else {
+    if (w.slot < 0 || w.slot >= out_rows / s) {
+      throw InvalidArgument(fmt::format(
+          "gather_windows: slot {} is out of range for an output of {} slots", w.slot,
+          out_rows / s));
+    }
+  }
+  if (w.start < 0 || w.start > n - w.length || (w.length == 0 && w.start > n)) {
+    throw IndexError(fmt::format(
+        "gather_windows: rows [{}, {}) are out of range for a store of {} rows", w.start,
+        w.start + w.length, n));
+  }
+}
+
 }  // namespace detail
 
 using detail::Chunk;
@@ -627,26 +657,8 @@ void DatasetStore::gather_windows(std::span<const WindowSlot> windows, int64_t s
   const auto snap = state_->snap();
   const int64_t n = snap->size();
   const int64_t out_rows = out.batch_size().empty() ? 0 : out.batch_size()[0];
-  if (out_rows % s != 0) {
-    throw InvalidArgument(fmt::format(
-        "gather_windows: the output has {} rows, not a multiple of sequence_length {}", out_rows,
-        s));
-  }
-  const int64_t slots = out_rows / s;
   for (const WindowSlot& w : windows) {
-    if (w.length < 0 || w.length > s) {
-      throw InvalidArgument(fmt::format(
-          "gather_windows: window length {} is outside [0, sequence_length {}]", w.length, s));
-    }
-    if (w.slot < 0 || w.slot >= slots) {
-      throw InvalidArgument(fmt::format(
-          "gather_windows: slot {} is out of range for an output of {} slots", w.slot, slots));
-    }
-    if (w.start < 0 || w.start > n - w.length || (w.length == 0 && w.start > n)) {
-      throw IndexError(fmt::format(
-          "gather_windows: rows [{}, {}) are out of range for a store of {} rows", w.start,
-          w.start + w.length, n));
-    }
+    detail::check_window_slot(w, s, out_rows, n);
   }
   if (out.size() == 0) {
     out = detail::BatchEncoder(state_->config, snap->layout, out_rows, allocator).finish();
@@ -669,13 +681,13 @@ void DatasetStore::gather_windows(std::span<const WindowSlot> windows, int64_t s
   for (size_t i = 0; i < windows.size(); ++i) {
     prefetch(i + kAhead);
     const WindowSlot& w = windows[i];
-    const int64_t first_out = w.slot * s;
+    const int64_t first_out = w.row >= 0 ? w.row : w.slot * s;
     snap->rows.for_each_run(w.start, w.start + w.length, [&](const ChunkRun& r) {
       const RowRun run{first_out + r.offset, r.local, r.n};
       encoder.encode(r.chunk->columns, *r.chunk->plan, std::span<const RowRun>(&run, 1),
                      *r.chunk->label, r.chunk->first_row);
     });
-    if (w.length < s) padding.push_back({first_out + w.length, 0, s - w.length});
+    if (w.row < 0 && w.length < s) padding.push_back({first_out + w.length, 0, s - w.length});
   }
   encoder.pad(padding);
 }

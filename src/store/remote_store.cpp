@@ -113,26 +113,6 @@ StoreShards* DatasetStore::shards() const noexcept {
 
 namespace mouse::detail {
 
-namespace {
-
-void check_window(const WindowSlot& w, int64_t s, int64_t slots, int64_t n) {
-  if (w.length < 0 || w.length > s) {
-    throw InvalidArgument(fmt::format(
-        "gather_windows: window length {} is outside [0, sequence_length {}]", w.length, s));
-  }
-  if (w.slot < 0 || w.slot >= slots) {
-    throw InvalidArgument(fmt::format(
-        "gather_windows: slot {} is out of range for an output of {} slots", w.slot, slots));
-  }
-  if (w.start < 0 || w.start > n - w.length || (w.length == 0 && w.start > n)) {
-    throw IndexError(fmt::format(
-        "gather_windows: rows [{}, {}) are out of range for a store of {} rows", w.start,
-        w.start + w.length, n));
-  }
-}
-
-}  // namespace
-
 TensorDict remote_empty_rows(const RemoteShards& shards, int64_t rows, const Allocator& allocator) {
   if (rows < 0) throw InvalidArgument(fmt::format("empty_rows: rows must be >= 0, got {}", rows));
   const RemoteShards::Lease lease = shards.acquire(0);
@@ -147,18 +127,12 @@ void remote_gather_windows(const RemoteShards& shards, std::span<const WindowSlo
   }
   const int64_t n = shards.rows();
   const int64_t out_rows = out.batch_size().empty() ? 0 : out.batch_size()[0];
-  if (out_rows % s != 0) {
-    throw InvalidArgument(fmt::format(
-        "gather_windows: the output has {} rows, not a multiple of sequence_length {}", out_rows,
-        s));
-  }
-  const int64_t slots = out_rows / s;
   // Windows by shard, each in its shard's rows.
   std::vector<std::pair<size_t, WindowSlot>> local;
   local.reserve(windows.size());
   const std::vector<int64_t>& starts = shards.starts();
   for (const WindowSlot& w : windows) {
-    check_window(w, s, slots, n);
+    check_window_slot(w, s, out_rows, n);
     const size_t k = w.length == 0 ? 0 : shards.shard_of(w.start);
     const int64_t first = w.length == 0 ? 0 : w.start - starts[k];
     if (w.length > 0 && w.start + w.length > starts[k + 1]) {
@@ -167,7 +141,7 @@ void remote_gather_windows(const RemoteShards& shards, std::span<const WindowSlo
           "windows stay inside one shard",
           w.start, w.start + w.length, k, starts[k + 1]));
     }
-    local.emplace_back(k, WindowSlot{first, w.length, w.slot});
+    local.emplace_back(k, WindowSlot{first, w.length, w.slot, w.row});
   }
   std::stable_sort(local.begin(), local.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });

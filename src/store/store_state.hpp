@@ -84,4 +84,11 @@ struct StoreState {
   std::shared_ptr<const Snapshot> snap() const;
 };
 
+/// The checks of one gather_windows window against an output of `out_rows` rows, windows of
+/// `sequence_length` rows and a store of `rows` rows: InvalidArgument for a bad length, slot or
+/// packed row range (and `out_rows` not a multiple of S when the window uses a slot), IndexError
+/// for rows outside the store.
+void check_window_slot(const WindowSlot& w, int64_t sequence_length, int64_t out_rows,
+                       int64_t rows);
+
 }  // namespace mouse::detail
