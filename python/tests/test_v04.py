@@ -761,3 +761,33 @@ def test_stubs_match_the_runtime(module):
             f"class {name}" in stub.read_text(), name
     for name in mod.__all__:  # every public name is documented
         assert getattr(mod, name).__doc__, name
+
+
+@needs_engine
+def test_dataloader_prepares_ahead_in_a_thread_and_reports_errors():
+    import threading
+
+    store = store_of(20)
+    threads = set()
+
+    def preparer(batch):
+        threads.add(threading.current_thread().name)
+        return len(batch)
+
+    with DataLoader(stores=store, sequence_length=4, batch_size=3, num_workers=1,
+                    preparer=preparer) as loader:
+        assert [loader.next_batch() for _ in range(3)] == [3, 3, 3]
+    assert threads and threading.current_thread().name not in threads
+    with DataLoader(stores=store, sequence_length=4, batch_size=3, num_workers=0,
+                    preparer=preparer) as loader:
+        loader.next_batch()
+    assert threading.current_thread().name in threads
+
+    def broken(batch):
+        raise KeyError("no such field")
+
+    for workers in (0, 2):
+        with DataLoader(stores=store, sequence_length=4, batch_size=3, num_workers=workers,
+                        preparer=broken) as loader:
+            with pytest.raises(KeyError, match="no such field"):
+                loader.next_batch()

@@ -9,6 +9,10 @@ the 0.4 loader:
 - without a preparer: the raw rows, ``list`` (windows) of ``list`` (steps) of dicts;
 - with ``preparer``: ``preparer(rows)`` (after ``augmenter(rows)`` when given).
 
+With ``num_workers > 0`` one Python thread reads the rows, augments and prepares them
+``prefetch`` batches ahead of the caller; with ``num_workers=0`` all of it runs in
+``next_batch()``.
+
 ``packed=True`` skips the rows: batches are the engine's packed TensorDict (flat ``[N, ...]``
 columns, ``sequence_id``, ``position``, ``cu_seqlens``, ``lengths``), passed through
 ``preparer`` when given and augmented by a ``mouse_data.TokenAugmenter`` in the engine.
@@ -17,6 +21,7 @@ columns, ``sequence_id``, ``position``, ``cu_seqlens``, ``lengths``), passed thr
 from __future__ import annotations
 
 import inspect
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,6 +50,58 @@ def _positive_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+class _RowsThread:
+    """One Python thread that turns the engine's windows into rows, augments and prepares them,
+    ``depth`` batches ahead of the consumer (the 0.4 workers' sample -> augment -> prepare, with
+    the sampling itself in the engine's C++ threads)."""
+
+    def __init__(self, make: Callable[[], Any], depth: int) -> None:
+        self._make = make
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mouse-data-v04-rows", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item: Any = (self._make(),)
+            except BaseException as e:  # noqa: BLE001 - shipped to the consumer
+                item = e
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
+
+    def get(self) -> Any:
+        """The next prepared batch; raises what making it raised."""
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive():
+                    raise RuntimeError("DataLoader: the row thread has stopped") from None
+        if isinstance(item, BaseException):
+            raise item
+        return item[0]
+
+    def stop(self) -> None:
+        """Stop the thread (it finishes the batch it is making) and drop queued batches."""
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                while True:
+                    self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            self._thread.join(timeout=0.05)
+
+
 class DataLoader:
     """Batches of ragged windows from one or more stores (the 0.4 ``DataLoader``).
 
@@ -53,9 +110,9 @@ class DataLoader:
     ``weights`` (one positive number per store, None: all 1) and ``weight_mode`` choose the store
     of each window: ``"per_store"`` draws store ``i`` with probability ``w_i / sum(w)``,
     ``"per_step"`` with probability proportional to ``w_i * len(store_i)``; empty stores are
-    never drawn. ``prefetch``: batches kept ready per worker queue. ``num_workers``: the
-    engine's sampling threads (0: sample on the calling thread); they need no free-threaded
-    Python. ``seed``: None for fresh entropy, else reproducible windows (and a reproducible
+    never drawn. ``prefetch``: batches kept ready. ``num_workers``: the engine's sampling
+    threads (0: everything on the calling thread); with workers, one Python thread also makes
+    the rows, augments and prepares ahead. No free-threaded Python is needed. ``seed``: None for fresh entropy, else reproducible windows (and a reproducible
     fork of the augmenter). ``augmenter``: a callable on the raw rows (``Augmenter``), applied
     before ``preparer``. ``preparer``: a callable that turns the rows into the model's batch.
 
@@ -87,6 +144,7 @@ class DataLoader:
         boundaries: str = "none",
     ) -> None:
         self._engine: PrefetchBatchifier | None = None
+        self._thread: _RowsThread | None = None
         self._lock = threading.Lock()
         if isinstance(stores, DatasetStore):
             stores = [stores]
@@ -181,13 +239,19 @@ class DataLoader:
             engine = self._engine if self._engine is not None else self._start_engine()
             if self.packed:
                 return engine.next_batch()
-            sampled = engine.next()
-            lengths = [int(n) for n in sampled.lengths]
-            batch = [self._rows(self._active[s], int(start), n)
-                     for s, start, n in zip(sampled.stores, sampled.starts, lengths)]
-            augment = self._augment
-        if augment is not None:
-            batch = augment(batch)
+            if self._thread is not None:
+                return self._thread.get()
+            return self._make_batch()
+
+    def _make_batch(self) -> Any:
+        """Rows of the engine's next windows, augmented and prepared."""
+        assert self._engine is not None
+        sampled = self._engine.next()
+        lengths = [int(n) for n in sampled.lengths]
+        batch = [self._rows(self._active[s], int(start), n)
+                 for s, start, n in zip(sampled.stores, sampled.starts, lengths)]
+        if self._augment is not None:
+            batch = self._augment(batch)
         return batch if self.preparer is None else self.preparer(batch)
 
     def close(self) -> None:
@@ -277,9 +341,14 @@ class DataLoader:
         self._engine = PrefetchBatchifier(
             stores=[self._engine_store(i) for i in self._active], sequence_length=self.sequence_length,
             batch_size=self.batch_size, **kwargs)
+        if not self.packed and self._num_workers > 0:
+            self._thread = _RowsThread(self._make_batch, self._prefetch)
         return self._engine
 
     def _stop_engine(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.stop()
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.close()
