@@ -250,18 +250,21 @@ def _engine_store(n=60):
 
 
 @pytest.mark.skipif(not _engine_packs(), reason="the engine has no packed layout yet")
-def test_engine_packed_batch_through_flex_and_unpack():
+@pytest.mark.parametrize("max_tokens", [None, 40])
+def test_engine_packed_batch_through_flex_and_unpack(max_tokens):
     store = _engine_store()
     bf = mouse_data.PrefetchBatchifier(store, 12, 5, num_workers=0, seed=4, lengths="uniform",
-                                       layout="packed")
+                                       layout="packed", max_tokens=max_tokens)
     try:
         sampled = bf.next()
     finally:
         bf.close()
     batch = sampled.data
+    if max_tokens is not None:
+        assert batch["sequence_id"].shape == (max_tokens,)
     windows = [{"action": store[list(range(s, s + ln))]["action"],
                 "reward": store[list(range(s, s + ln))]["reward"]}
-               for s, ln in zip(sampled.starts, batch["lengths"].tolist())]
+               for s, ln in zip(sampled.starts, batch["lengths"].tolist()) if ln > 0]
     model = TinyAttention()
     if HAS_FLEX:
         mask = mdt.document_mask(batch)
@@ -275,6 +278,7 @@ def test_engine_packed_batch_through_flex_and_unpack():
     cu = batch["cu_seqlens"].tolist()
     for b, exp in enumerate(_per_window(model, windows)):
         torch.testing.assert_close(out[cu[b]:cu[b + 1]], exp, atol=1e-10, rtol=1e-10)
+    assert torch.isfinite(out).all()
     rect = mdt.unpack(batch, sequence_length=12)
     for b, w in enumerate(windows):
         ln = w["action"].shape[0]
