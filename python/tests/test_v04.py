@@ -288,6 +288,44 @@ def test_augmenter_identity_keep_fields_enabled_seed_and_fork():
         Augmenter([spec])  # keyword-only
 
 
+def test_augmenter_maps_onto_a_token_augmenter():
+    pytest.importorskip("torch")
+    aug = Augmenter(modalities=[
+        {"type": "discrete", "field": ["action", "metadata_q_star"], "vocab_size": 6,
+         "permute": True},
+        {"type": "discrete", "field": "observation_discrete", "vocab_size": 9, "permute": True,
+         "mask_prob": 0.25},
+        {"type": "linear", "field": "reward", "scale_in_low": 0.0, "scale_out_low": 1.0,
+         "scale_in_high": 1.0, "scale_out_high": 3.0, "mask_prob": 0.5},
+        {"type": "image", "field": "observation_image", "scale_low": 0.5, "scale_high": 1.5},
+        {"type": "discrete", "field": "episode_step", "mask_prob": 0.1},
+    ], enabled=True)
+    token = aug.to_token_augmenter(seed=3)
+    assert isinstance(token, mouse_data.TokenAugmenter)
+    cfg = token.augment
+    assert cfg.permute_action == "both" and cfg.permute_obs_discrete and not cfg.permute_done
+    assert (cfg.scale_reward.mean, cfg.shift_reward.mean) == (2.0, 1.0)
+    assert (cfg.scale_obs_image.low, cfg.scale_obs_image.high) == (0.5, 1.5)
+    assert (cfg.mask_prob.obs_discrete, cfg.mask_prob.reward, cfg.mask_prob.time,
+            cfg.mask_prob.action) == (0.25, 0.5, 0.1, 0.0)
+    only_target = Augmenter(modalities=[{"type": "discrete", "field": "q_star", "vocab_size": 4,
+                                         "permute": True}], enabled=False)
+    token = only_target.to_token_augmenter()
+    assert token.augment.permute_action == "target" and token.augment.enabled is False
+    for bad, match in [
+        ({"type": "discrete", "field": "note", "mask_prob": 0.5}, "note"),
+        ({"type": "discrete", "field": "action", "mask_prob": 0.5, "mask_value": 3}, "mask_value"),
+        ({"type": "discrete", "field": "done", "vocab_size": 2, "permute": True}, "done"),
+        ({"type": "linear", "field": "action", "scale_in_low": 0.0, "scale_out_low": 1.0,
+          "scale_in_high": 1.0, "scale_out_high": 3.0}, "linear"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            Augmenter(modalities=[bad]).to_token_augmenter()
+    with pytest.raises(ValueError, match="two specs"):
+        Augmenter(modalities=[{"type": "discrete", "field": "action", "vocab_size": 4,
+                               "permute": True}] * 2).to_token_augmenter()
+
+
 # --- DataLoader ---------------------------------------------------------------------------------
 
 
@@ -324,7 +362,14 @@ def test_dataloader_argument_errors():
             DataLoader(**kw)
     with pytest.raises(TypeError, match="TokenAugmenter"):
         DataLoader(stores=store, sequence_length=3, batch_size=2, num_workers=0,
-                   augmenter=Augmenter(modalities=[]), packed=True)
+                   augmenter=lambda rows: rows, packed=True)
+    with pytest.raises(TypeError, match="packed=True"):
+        DataLoader(stores=store, sequence_length=3, batch_size=2, num_workers=0,
+                   augmenter=Augmenter(modalities=[]).to_token_augmenter())
+    with pytest.raises(ValueError, match="idx"):  # no encoded column to map onto
+        DataLoader(stores=store, sequence_length=3, batch_size=2, num_workers=0, packed=True,
+                   augmenter=Augmenter(modalities=[{"type": "discrete", "field": "idx",
+                                                    "mask_prob": 0.5}]))
 
 
 @needs_engine
@@ -467,6 +512,41 @@ def test_dataloader_packed_extension():
     with DataLoader(stores=store, sequence_length=6, batch_size=4, num_workers=0, seed=3,
                     packed=True, preparer=lambda td: int(td["lengths"].sum())) as loader:
         assert loader.next_batch() == n
+
+
+def _engine_augments_packed() -> bool:
+    if not _engine_ragged():
+        return False
+    store = store_of(8)
+    token = Augmenter(modalities=[{"type": "discrete", "field": "action", "mask_prob": 0.5}]
+                      ).to_token_augmenter(seed=0)
+    bf = mouse_data.PrefetchBatchifier(store, 4, 2, num_workers=0, seed=0, lengths="ragged",
+                                       layout="packed", augmenter=token)
+    try:
+        bf.next_batch()
+        return True
+    except ValueError:
+        return False
+    finally:
+        bf.close()
+
+
+@needs_engine
+def test_dataloader_packed_with_an_augmenter():
+    pytest.importorskip("torch")
+    if not _engine_augments_packed():
+        pytest.skip("the engine's TokenAugmenter does not take packed batches yet")
+    store = store_of(30)
+    # a v04 Augmenter runs in the engine as its TokenAugmenter: every action of a window is
+    # masked to 0 here, the rewards untouched
+    aug = Augmenter(modalities=[{"type": "discrete", "field": "action", "mask_prob": 1.0}])
+    with DataLoader(stores=store, sequence_length=6, batch_size=4, num_workers=1, seed=3,
+                    packed=True, augmenter=aug, max_tokens=32) as loader:
+        batch = loader.next_batch()
+    real = batch["sequence_id"] >= 0
+    assert batch["sequence_id"].shape == (32,)
+    assert (batch["action"][real] == 0).all()
+    assert (batch["reward"][real] % 1 == 0).all() and batch["reward"][real].max() > 0
 
 
 # --- hub ----------------------------------------------------------------------------------------

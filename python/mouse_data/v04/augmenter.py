@@ -169,6 +169,20 @@ class SequenceAugmentModalitySpec:
                     or image)
 
 
+# Dataset columns (and encoded keys) -> TokenAugmenter keys, and those keys -> mask fields.
+_TOKEN_KEYS = {
+    "action": "action", "reward": "reward", "done": "done",
+    "observation": "obs_continuous", "obs_continuous": "obs_continuous",
+    "observation_discrete": "obs_discrete", "obs_discrete": "obs_discrete",
+    "observation_image": "obs_image", "obs_image": "obs_image",
+    "episode_step": "time", "time": "time",
+    "metadata_q_star": "q_star", "q_star": "q_star",
+}
+_MASK_KEYS = {"action": "action", "reward": "reward", "done": "done",
+              "obs_continuous": "obs_continuous", "obs_discrete": "obs_discrete",
+              "obs_image": "obs_image", "time": "time"}
+
+
 def _as_spec(spec: Any) -> SequenceAugmentModalitySpec:
     if isinstance(spec, SequenceAugmentModalitySpec):
         return spec
@@ -233,6 +247,101 @@ class Augmenter:
             out = [[{k: v for k, v in row.items() if k in keep} for row in window]
                    for window in out]
         return out
+
+    def to_token_augmenter(self, *, seed: int | None = None, device: Any = "cpu") -> Any:
+        """The closest ``mouse_data.TokenAugmenter``, for batches of encoded columns
+        (``DataLoader(packed=True)``, ``PrefetchBatchifier``). Fields are dataset columns (or
+        their encoded keys): ``action``, ``reward``, ``done``, ``observation``
+        (``obs_continuous``), ``observation_discrete`` (``obs_discrete``),
+        ``observation_image`` (``obs_image``), ``episode_step`` (``time``) and
+        ``metadata_q_star`` (``q_star``, which follows the action permutation).
+
+        - ``discrete`` + ``permute``: ``action`` and/or ``q_star`` -> ``permute_action``
+          (``"input"``, ``"target"``, ``"both"``; ``vocab_size`` is ``max_num_actions``),
+          ``obs_discrete`` -> ``permute_obs_discrete`` (``max_num_obs_discrete``), ``done`` ->
+          ``permute_done`` (``vocab_size`` 3);
+        - ``mask_prob`` -> that field's ``AugmentMaskProbConfig`` entry (each field masked on
+          its own, to 0 / ``time`` -1);
+        - ``linear`` on ``reward`` / ``obs_continuous`` -> fixed ``scale_*`` and ``shift_*``;
+        - ``image`` on ``obs_image`` -> ``scale_obs_image`` / ``shift_obs_image``, drawn once per
+          batch (not per window).
+
+        Anything else (another field, ``mask_value``, two specs for one setting) is a
+        ValueError naming the field; ``keep_fields`` has no meaning for encoded columns and is
+        ignored.
+        """
+        from ..augment import (AugmentMaskProbConfig, AugmentScalarSpec, AugmentTokensConfig,
+                               TokenAugmenter)
+
+        config: dict[str, Any] = {"enabled": self.enabled}
+        masks: dict[str, float] = {}
+        sizes = {"actions": 1, "obs_discrete": 0}
+
+        def put(key: str, value: Any, field: str) -> None:
+            if key in config:
+                raise InvalidArgumentError(f"Augmenter.to_token_augmenter: two specs set {key} "
+                                           f"(field {field!r})")
+            config[key] = value
+
+        for spec in self.modalities:
+            keys = []
+            for f in spec.fields:
+                key = _TOKEN_KEYS.get(f)
+                if key is None:
+                    raise InvalidArgumentError(
+                        f"Augmenter.to_token_augmenter: field {f!r} is not an encoded column "
+                        f"(one of {', '.join(sorted(_TOKEN_KEYS))})")
+                keys.append(key)
+            if spec.mask_value is not None:
+                raise InvalidArgumentError(f"Augmenter.to_token_augmenter: field {spec.field!r}: "
+                                           "mask_value has no TokenAugmenter equivalent")
+            if spec.permute:
+                assert spec.vocab_size is not None
+                if set(keys) <= {"action", "q_star"}:
+                    mode = "both" if set(keys) == {"action", "q_star"} else \
+                        ("input" if keys[0] == "action" else "target")
+                    put("permute_action", mode, str(spec.field))
+                    sizes["actions"] = spec.vocab_size
+                elif keys == ["obs_discrete"]:
+                    put("permute_obs_discrete", True, str(spec.field))
+                    sizes["obs_discrete"] = spec.vocab_size
+                elif keys == ["done"] and spec.vocab_size == 3:
+                    put("permute_done", True, str(spec.field))
+                else:
+                    raise InvalidArgumentError(
+                        f"Augmenter.to_token_augmenter: field {spec.field!r}: permute maps onto "
+                        "action / metadata_q_star, observation_discrete, or done with vocab_size 3")
+            if spec.mask_prob > 0.0:
+                for f, key in zip(spec.fields, keys):
+                    if key == "q_star":
+                        raise InvalidArgumentError(f"Augmenter.to_token_augmenter: field {f!r} "
+                                                   "cannot be masked")
+                    masks[_MASK_KEYS[key]] = float(spec.mask_prob)
+            scale, shift = spec.linear_transform()
+            if spec.type == "linear" and (scale, shift) != (1.0, 0.0):
+                for f, key in zip(spec.fields, keys):
+                    name = {"reward": "reward", "obs_continuous": "obs"}.get(key)
+                    if name is None:
+                        raise InvalidArgumentError(f"Augmenter.to_token_augmenter: field {f!r}: "
+                                                   "linear maps onto reward or observation")
+                    put(f"scale_{name}", AugmentScalarSpec(scale), f)
+                    put(f"shift_{name}", AugmentScalarSpec(shift), f)
+            if spec.type == "image" and (spec.scale_spec().is_active(1.0)
+                                         or spec.shift_spec().is_active(0.0)):
+                if keys != ["obs_image"]:
+                    raise InvalidArgumentError(f"Augmenter.to_token_augmenter: field "
+                                               f"{spec.field!r}: image maps onto "
+                                               "observation_image")
+                put("scale_obs_image", AugmentScalarSpec(spec.scale_mean, spec.scale_std,
+                                                         spec.scale_low, spec.scale_high),
+                    "observation_image")
+                put("shift_obs_image", AugmentScalarSpec(spec.shift_mean, spec.shift_std,
+                                                         spec.shift_low, spec.shift_high),
+                    "observation_image")
+        config["mask_prob"] = AugmentMaskProbConfig(**masks)
+        return TokenAugmenter(AugmentTokensConfig(**config), max_num_actions=sizes["actions"],
+                              max_num_obs_discrete=sizes["obs_discrete"], device=device,
+                              seed=seed)
 
     def __repr__(self) -> str:
         return (f"Augmenter(modalities={list(self.modalities)!r}, enabled={self.enabled}, "

@@ -117,7 +117,8 @@ class DataLoader:
     before ``preparer``. ``preparer``: a callable that turns the rows into the model's batch.
 
     Extensions: ``packed=True`` returns the engine's packed TensorDict instead of rows (the
-    ``preparer`` then receives it, and ``augmenter`` must be a ``mouse_data.TokenAugmenter``);
+    ``preparer`` then receives it, and ``augmenter`` is a ``mouse_data.TokenAugmenter`` or an
+    ``Augmenter`` mapped onto one by ``Augmenter.to_token_augmenter``);
     ``max_tokens`` (packed only) fills each batch up to that many rows; ``boundaries``
     (``"none"``, the 0.4 rule; ``"source"``; ``"episode"``) also cuts windows where a source or
     an episode ends.
@@ -180,10 +181,15 @@ class DataLoader:
                 raise InvalidArgumentError("DataLoader: max_tokens needs packed=True")
         from ..augment import TokenAugmenter
 
-        if packed and augmenter is not None and not isinstance(augmenter, TokenAugmenter):
+        from .augmenter import Augmenter
+
+        if packed and augmenter is not None and \
+                not isinstance(augmenter, (TokenAugmenter, Augmenter)):
             raise WrongTypeError("DataLoader: with packed=True the augmenter must be a "
-                                 "mouse_data.TokenAugmenter (it runs on encoded columns), got "
-                                 f"{type(augmenter).__name__}")
+                                 "mouse_data.TokenAugmenter or a mouse_data.v04.Augmenter (it "
+                                 f"runs on encoded columns), got {type(augmenter).__name__}")
+        if packed and isinstance(augmenter, Augmenter):
+            augmenter.to_token_augmenter()  # a spec without an equivalent fails here
         if not packed and isinstance(augmenter, TokenAugmenter):
             raise WrongTypeError("DataLoader: a TokenAugmenter works on encoded columns: pass "
                                  "packed=True, or use mouse_data.v04.Augmenter on the rows")
@@ -327,7 +333,10 @@ class DataLoader:
             weights=[self._weights[i] for i in self._active], weight_mode=self.weight_mode,
             boundaries=self.boundaries, lengths="ragged", layout="packed")
         if self.packed:
-            kwargs["augmenter"] = self.augmenter
+            from .augmenter import Augmenter
+
+            kwargs["augmenter"] = self.augmenter.to_token_augmenter(seed=augment_seed) \
+                if isinstance(self.augmenter, Augmenter) else self.augmenter
             kwargs["max_tokens"] = self.max_tokens
             kwargs["preparer"] = self.preparer
             self._augment = None
