@@ -23,6 +23,7 @@
 #include "mouse/batch.hpp"
 #include "mouse/dataset.hpp"
 #include "mouse/dataset_store.hpp"
+#include "mouse/envs.hpp"
 #include "synthetic.hpp"
 
 namespace {
@@ -90,6 +91,91 @@ BENCHMARK(BM_Batchifier)
     ->ArgNames({"mode", "workers", "episode"})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// Packed against padded on the same data (SPEC §5.1). Variant 0: padded [32, 64]; 1: packed
+// with max_tokens = 32·64 and batch_size 32, i.e. the same 32 windows of 64 rows without a
+// [B, S] shape; 2: packed ragged windows cut at episode ends, max_tokens 2048, no window bound.
+// Random sampling, boundaries "episode" for variant 2 ("none" otherwise); workers 0, 1, 2.
+// "rows/s" counts real rows, so variants 0 and 1 compare per row; the memcpy floor of the same
+// bytes is BM_MemcpyBaseline.
+void BM_PackedVsPadded(benchmark::State& state) {
+  const int64_t variant = state.range(0);
+  mouse::BatchifierOptions o;
+  o.num_workers = state.range(1);
+  o.seed = 1;
+  o.prefetch = 8;
+  int64_t b = kB;
+  if (variant >= 1) {
+    o.layout = "packed";
+    o.max_tokens = kB * kS;
+  }
+  if (variant == 2) {
+    o.lengths = "ragged";
+    o.boundaries = "episode";
+    b = 0;
+  }
+  mouse::PrefetchBatchifier bf(store(), kS, b, o);
+  int64_t batches = 0, bytes = 0;
+  double rows = 0;
+  for (auto _ : state) {
+    mouse::SampledBatch batch = bf.next();
+    bytes += batch.data.nbytes();
+    rows += batch.efficiency * static_cast<double>(kB * kS);
+    ++batches;
+    benchmark::DoNotOptimize(batch);
+  }
+  static const char* const kNames[] = {"padded[32,64]", "packed T=2048 B=32",
+                                       "packed ragged/episode T=2048"};
+  state.SetLabel(kNames[variant]);
+  report(state, batches, bytes);
+  state.counters["rows/s"] = benchmark::Counter(rows, benchmark::Counter::kIsRate);
+  state.counters["efficiency"] = batches == 0 ? 0.0 : rows / static_cast<double>(batches * kB * kS);
+}
+BENCHMARK(BM_PackedVsPadded)
+    ->ArgsProduct({{0, 1, 2}, {0, 1, 2}})
+    ->ArgNames({"variant", "workers"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// Packing efficiency (real rows / T) of whole FrozenLake 4x4 episodes (random policy, 200k
+// steps): lengths "ragged", boundaries "episode", S = 64, max_tokens 2048 binding (no
+// batch_size). Mode 0 random (the window that would pass T is cut to fit), 2 sequential (it
+// opens the next batch instead, so every episode is whole).
+void BM_PackedFrozenLake(benchmark::State& state) {
+  static const std::unique_ptr<mouse::DatasetStore> lake = [] {
+    mouse::envs::GenerateOptions g;
+    g.env = mouse::envs::Env::kFrozenLake4x4;
+    g.steps = 200'000;
+    g.seed = 3;
+    mouse::StoreConfig config;
+    config.max_action_dim = 4;
+    auto out = std::make_unique<mouse::DatasetStore>(config);
+    out->from_dataset(mouse::envs::generate(g));
+    return out;
+  }();
+  mouse::BatchifierOptions o;
+  o.sampling = kModes[state.range(0)];
+  o.num_workers = 1;
+  o.seed = 1;
+  o.lengths = "ragged";
+  o.boundaries = "episode";
+  o.layout = "packed";
+  o.max_tokens = kB * kS;
+  mouse::PrefetchBatchifier bf(*lake, kS, 0, o);
+  int64_t batches = 0, bytes = 0;
+  double efficiency = 0;
+  for (auto _ : state) {
+    mouse::SampledBatch batch = bf.next();
+    bytes += batch.data.nbytes();
+    efficiency += batch.efficiency;
+    ++batches;
+  }
+  state.SetLabel(std::string("frozenlake ") + o.sampling);
+  report(state, batches, bytes);
+  state.counters["efficiency"] = batches == 0 ? 0.0 : efficiency / static_cast<double>(batches);
+}
+BENCHMARK(BM_PackedFrozenLake)->Arg(0)->Arg(2)->ArgName("mode")->UseRealTime()->Unit(
+    benchmark::kMicrosecond);
 
 // The floor: copying a batch's bytes (from random places in a buffer of the same size as the
 // encoded columns of `rows` rows) into fresh memory; with `huge`, the buffer in huge pages, as

@@ -246,6 +246,24 @@ class TokenAugmenter {
   TensorDict apply_fresh(const TensorDict& batch, uint64_t call,
                          const Allocator& allocator = default_allocator()) const;
 
+  /// apply() for a packed batch (SPEC §5.1: batch size [], columns [N, ...], "cu_seqlens"
+  /// int32 [B+1], "sequence_id" int64 [N]) of windows of at most `sequence_length` rows: the
+  /// result equals augmenting the same windows in the padded [B, S] layout, row for row.
+  /// Per-window permutations follow sequence_id, per-batch scalars apply to every real row,
+  /// masks are the [b, s] positions of the padded layout that fall inside a window, and the
+  /// padding rows after cu_seqlens[B] are copied unchanged (as are sequence_id, position,
+  /// cu_seqlens and lengths). Throws InvalidArgument for a batch that is not packed, windows
+  /// longer than `sequence_length`, a member whose leading dim is not N, a snapshot not drawn
+  /// for B windows, plus apply's errors. Thread-safe.
+  TensorDict apply_packed(const TensorDict& batch, const AugmentSnapshot& snapshot,
+                          uint64_t mask_call, int64_t sequence_length,
+                          const Allocator& allocator = default_allocator()) const;
+
+  /// apply_packed(batch, make_snapshot(B, call), call, sequence_length, allocator): what a
+  /// batchifier worker does for packed batch number `call`. Thread-safe.
+  TensorDict apply_fresh_packed(const TensorDict& batch, uint64_t call, int64_t sequence_length,
+                                const Allocator& allocator = default_allocator()) const;
+
   /// Draws a snapshot for `batch` (make_snapshot(B, number of previous calls)) and keeps it.
   /// Draws nothing when nothing is enabled. Throws InvalidArgument unless the batch size is
   /// [B, S].

@@ -518,7 +518,10 @@ NB_MODULE(_core, m) {
           [](PrefetchBatchifier* self, const std::vector<const DatasetStore*>& stores, int64_t S,
              int64_t B, BatchifierOptions o, const TokenAugmenter* augmenter) {
             if (augmenter != nullptr && augmenter->enabled()) {
-              o.transform = [augmenter](TensorDict b, int64_t n, const Allocator& a) {
+              o.transform = [augmenter, S](TensorDict b, int64_t n, const Allocator& a) {
+                if (b.batch_size().empty()) {  // layout "packed"
+                  return augmenter->apply_fresh_packed(b, static_cast<uint64_t>(n), S, a);
+                }
                 return augmenter->apply_fresh(b, static_cast<uint64_t>(n), a);
               };
             }

@@ -269,3 +269,31 @@ def test_preparer_epochs_iterate_like_plain_ones():
                             preparer=lambda td: td["reward"].tolist())
     assert [b["reward"].tolist() for b in plain] == list(bf)
     bf.close()
+
+
+def test_augmentation_of_a_packed_batch_equals_the_same_windows_padded():
+    store = make_store()
+    cfg = AugmentTokensConfig(
+        permute_action="both", permute_done=True,
+        scale_reward=AugmentScalarSpec(1.0, low=0.5, high=2.0),
+        shift_obs=AugmentScalarSpec(0.0, std=0.3),
+        mask_prob=AugmentMaskProbConfig(action=0.1, reward=0.2, obs_continuous=0.3, time=0.1))
+
+    def batches(layout, workers):
+        bf = PrefetchBatchifier(store, S, 6, seed=4, num_workers=workers, lengths="ragged",
+                                boundaries="episode", layout=layout,
+                                augmenter=TokenAugmenter(cfg, 3, 1, "cpu", seed=8))
+        out = [bf.next() for _ in range(5)]
+        bf.close()
+        return out
+
+    padded = batches("padded", 0)
+    for workers in (0, 3):
+        for p, q in zip(batches("packed", workers), padded):
+            assert p.starts == q.starts and p.lengths == q.lengths
+            cu = p.data["cu_seqlens"]
+            for name in ("action", "reward", "done", "obs_continuous", "q_star", "time"):
+                for b, length in enumerate(p.lengths):
+                    torch.testing.assert_close(p.data[name][int(cu[b]):int(cu[b + 1])],
+                                               q.data[name][b, :length], rtol=0, atol=0,
+                                               equal_nan=True)

@@ -126,6 +126,32 @@ inline void permute_columns(const float* in, float* out, int64_t batch, int64_t 
   }
 }
 
+/// permute_codes for a packed batch: window b holds rows [cu[b], cu[b+1]) and uses perm row b;
+/// `masked` holds masked packed rows (increasing), `sid` the window of each row.
+inline void permute_codes_packed(const int64_t* in, int64_t* out, int64_t batch,
+                                 const int32_t* cu, const int64_t* sid, int64_t inner,
+                                 std::span<const int64_t> masked, int64_t masked_value,
+                                 const int64_t* perm, int64_t n) noexcept {
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t* p = perm + b * n;
+    for (int64_t i = cu[b] * inner; i < cu[b + 1] * inner; ++i) out[i] = p[in[i]];
+  }
+  for (int64_t row : masked) {
+    std::fill_n(out + row * inner, inner, perm[sid[row] * n + masked_value]);
+  }
+}
+
+/// permute_columns for a packed batch (windows as in permute_codes_packed).
+inline void permute_columns_packed(const float* in, float* out, int64_t batch, const int32_t* cu,
+                                   const int64_t* perm, int64_t n) noexcept {
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t* p = perm + b * n;
+    for (int64_t r = cu[b]; r < cu[b + 1]; ++r) {
+      for (int64_t a = 0; a < n; ++a) out[r * n + p[a]] = in[r * n + a];
+    }
+  }
+}
+
 /// Index of the first value outside [0, n) in `values[0, count)`, or -1.
 inline int64_t first_out_of_range(const int64_t* values, int64_t count, int64_t n) noexcept {
   if (count <= 0) return -1;

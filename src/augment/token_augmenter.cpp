@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <cstring>
+#include <vector>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,16 +33,49 @@ struct Context {
   const Allocator& allocator;
   // Holds the current field's mask; one allocation serves every field of the call.
   detail::augment::MaskScratch& mask_scratch;
+  // A packed batch (SPEC §5.1; null for [B, S]): window b holds rows [cu[b], cu[b+1]) and
+  // sid[r] is the window of row r. Rows [0, real) are the windows' rows; the padding rows
+  // [real, total) after them are copied unchanged.
+  const int32_t* cu = nullptr;
+  const int64_t* sid = nullptr;
+  int64_t real = 0;
+  int64_t total = 0;
+  // The current field's mask as packed rows.
+  std::vector<int64_t>* packed_mask = nullptr;
 
-  int64_t positions() const { return batch * seq; }
+  // Rows the kernels transform.
+  int64_t positions() const { return cu != nullptr ? real : batch * seq; }
+  // Leading rows of every field.
+  int64_t field_rows() const { return cu != nullptr ? total : batch * seq; }
 };
 
 // The masked [b, s] positions (as b * S + s, increasing) of `field` for this call: empty when
-// p == 0. Valid until the next draw_mask with the same context.
+// p == 0. Valid until the next draw_mask with the same context. A packed batch draws the same
+// positions as its padded counterpart and keeps those inside a window, as packed rows
+// cu[b] + s (still increasing, since the windows follow each other).
 std::span<const int64_t> draw_mask(const Context& ctx, MaskField field, double p) {
   if (!(p > 0.0)) return {};
   detail::CounterRng rng = detail::augment::mask_rng(ctx.seed, ctx.mask_call, field);
-  return detail::augment::mask_positions(rng, p, ctx.positions(), ctx.mask_scratch);
+  const std::span<const int64_t> drawn =
+      detail::augment::mask_positions(rng, p, ctx.batch * ctx.seq, ctx.mask_scratch);
+  if (ctx.cu == nullptr) return drawn;
+  std::vector<int64_t>& rows = *ctx.packed_mask;
+  rows.clear();
+  for (int64_t pos : drawn) {
+    const int64_t b = pos / ctx.seq;
+    const int64_t step = pos % ctx.seq;
+    if (step < ctx.cu[b + 1] - ctx.cu[b]) rows.push_back(ctx.cu[b] + step);
+  }
+  return rows;
+}
+
+// A packed batch's padding rows never change: copies them from `in` into `out`.
+void copy_padding(const Context& ctx, const Tensor& in, Tensor& out) {
+  if (ctx.cu == nullptr || ctx.total == ctx.real || ctx.total == 0) return;
+  const int64_t row_bytes = in.nbytes() / ctx.total;
+  std::memcpy(static_cast<uint8_t*>(out.mutable_data()) + ctx.real * row_bytes,
+              static_cast<const uint8_t*>(in.data()) + ctx.real * row_bytes,
+              static_cast<size_t>((ctx.total - ctx.real) * row_bytes));
 }
 
 void expect_dtype(std::string_view name, const Tensor& t, DType expected) {
@@ -51,9 +86,9 @@ void expect_dtype(std::string_view name, const Tensor& t, DType expected) {
   }
 }
 
-// Elements per [b, s] position (0 for an empty batch).
+// Elements per [b, s] position or packed row (0 for an empty batch).
 int64_t inner_size(const Context& ctx, const Tensor& t) {
-  return ctx.positions() == 0 ? 0 : t.numel() / ctx.positions();
+  return ctx.field_rows() == 0 ? 0 : t.numel() / ctx.field_rows();
 }
 
 // Throws when a value of `t` lies outside [0, n), naming the field, value, position and range.
@@ -65,7 +100,12 @@ void check_range(const Context& ctx, std::string_view name, const Tensor& t, int
   const int64_t inner = inner_size(ctx, t);
   const int64_t row = bad / inner;
   std::string where = fmt::format("[{}, {}", row / ctx.seq, row % ctx.seq);
-  if (t.ndim() > 2) where += fmt::format(", {}", bad % inner);
+  if (ctx.cu != nullptr) {
+    const int64_t b = ctx.sid[row];
+    where = b < 0 ? fmt::format("[padding row {}", row)
+                  : fmt::format("[{}, {}", b, row - ctx.cu[b]);
+  }
+  if (t.ndim() > (ctx.cu != nullptr ? 1 : 2)) where += fmt::format(", {}", bad % inner);
   throw InvalidArgument(fmt::format(
       "TokenAugmenter: field \"{}\": value {} at {}] is outside the permutation range [0, {}) "
       "({} = {})",
@@ -84,28 +124,42 @@ Tensor codes(const Context& ctx, std::string_view name, const Tensor& in, MaskFi
   const std::span<const int64_t> masked = draw_mask(ctx, field, p);
   Tensor out = output_like(ctx, in);
   const int64_t inner = inner_size(ctx, in);
-  if (perm.has_value()) {
+  if (perm.has_value() && ctx.cu != nullptr) {
+    detail::augment::permute_codes_packed(in.data_as<int64_t>(), out.data_as<int64_t>(),
+                                          ctx.batch, ctx.cu, ctx.sid, inner, masked, 0,
+                                          perm->data_as<int64_t>(), n);
+  } else if (perm.has_value()) {
     detail::augment::permute_codes(in.data_as<int64_t>(), out.data_as<int64_t>(), ctx.batch,
                                    ctx.seq, inner, masked, 0, perm->data_as<int64_t>(), n);
   } else {
     detail::augment::copy_rows_masked(in.data_as<int64_t>(), out.data_as<int64_t>(),
                                       ctx.positions(), inner, masked, int64_t{0});
   }
+  copy_padding(ctx, in, out);
   return out;
 }
 
 // q_star [B, S, A]: column a moves to perm[b][a].
 Tensor q_star(const Context& ctx, const Tensor& in, int64_t n) {
   expect_dtype("q_star", in, DType::kFloat32);
-  if (in.ndim() != 3 || in.shape()[2] != n) {
+  const bool packed = ctx.cu != nullptr;
+  if (in.ndim() != (packed ? 2 : 3) || in.shape().back() != n) {
     throw InvalidArgument(fmt::format(
-        "TokenAugmenter: field \"q_star\": permute_action {} needs shape [B, S, {}] "
+        "TokenAugmenter: field \"q_star\": permute_action {} needs shape [{}, {}] "
         "(max_num_actions = {}), found {}",
-        permute_action_name(ctx.config.permute_action), n, n, format_shape(in.shape())));
+        permute_action_name(ctx.config.permute_action), packed ? "N" : "B, S", n, n,
+        format_shape(in.shape())));
   }
   Tensor out = output_like(ctx, in);
-  detail::augment::permute_columns(in.data_as<float>(), out.data_as<float>(), ctx.batch, ctx.seq,
-                                   ctx.snapshot.action_perm->data_as<int64_t>(), n);
+  if (packed) {
+    detail::augment::permute_columns_packed(in.data_as<float>(), out.data_as<float>(), ctx.batch,
+                                            ctx.cu, ctx.snapshot.action_perm->data_as<int64_t>(),
+                                            n);
+    copy_padding(ctx, in, out);
+  } else {
+    detail::augment::permute_columns(in.data_as<float>(), out.data_as<float>(), ctx.batch,
+                                     ctx.seq, ctx.snapshot.action_perm->data_as<int64_t>(), n);
+  }
   return out;
 }
 
@@ -120,6 +174,7 @@ Tensor affine(const Context& ctx, std::string_view name, const Tensor& in, MaskF
       in.data_as<T>(), out.data_as<T>(), ctx.positions(), inner_size(ctx, in), masked,
       scale.has_value(), static_cast<T>(scale.value_or(1.0)), shift.has_value(),
       static_cast<T>(shift.value_or(0.0)));
+  copy_padding(ctx, in, out);
   return out;
 }
 
@@ -144,6 +199,7 @@ Tensor image(const Context& ctx, const Tensor& in, double p) {
     detail::augment::image_rows(in.data_as<uint8_t>(), out.data_as<uint8_t>(), ctx.positions(),
                                 inner, masked, scale.has_value(), s, shift.has_value(), sh);
   }
+  copy_padding(ctx, in, out);
   return out;
 }
 
@@ -154,6 +210,7 @@ Tensor time_field(const Context& ctx, const Tensor& in, double p) {
   Tensor out = output_like(ctx, in);
   detail::augment::copy_rows_masked(in.data_as<int64_t>(), out.data_as<int64_t>(),
                                     ctx.positions(), inner_size(ctx, in), masked, int64_t{-1});
+  copy_padding(ctx, in, out);
   return out;
 }
 
@@ -196,6 +253,59 @@ Tensor augment_field(const Context& ctx, int64_t max_num_actions, int64_t max_nu
   return in.clone(ctx.allocator);
 }
 
+// The window layout of a packed batch, checked: cu_seqlens int32 [B+1] non-decreasing from 0
+// with windows of at most S rows, sequence_id int64 [N] with N >= cu_seqlens[B].
+struct PackedWindows {
+  int64_t batch = 0;
+  int64_t real = 0;
+  int64_t total = 0;
+  const int32_t* cu = nullptr;
+  const int64_t* sid = nullptr;
+};
+
+PackedWindows packed_windows(const TensorDict& batch, int64_t s, const char* method) {
+  if (!batch.batch_size().empty() || !batch.contains("cu_seqlens") ||
+      !batch.contains("sequence_id")) {
+    throw InvalidArgument(fmt::format(
+        "TokenAugmenter::{}: expected a packed batch (batch size [] with cu_seqlens and "
+        "sequence_id), found batch size {}",
+        method, format_shape(batch.batch_size())));
+  }
+  if (s <= 0) {
+    throw InvalidArgument(
+        fmt::format("TokenAugmenter::{}: sequence_length must be > 0, got {}", method, s));
+  }
+  const Tensor& cu = batch.at("cu_seqlens");
+  const Tensor& sid = batch.at("sequence_id");
+  if (cu.dtype() != DType::kInt32 || cu.ndim() != 1 || cu.shape()[0] < 1 ||
+      sid.dtype() != DType::kInt64 || sid.ndim() != 1) {
+    throw InvalidArgument(fmt::format(
+        "TokenAugmenter::{}: expected cu_seqlens int32 [B+1] and sequence_id int64 [N], found "
+        "{} {} and {} {}",
+        method, dtype_name(cu.dtype()), format_shape(cu.shape()), dtype_name(sid.dtype()),
+        format_shape(sid.shape())));
+  }
+  PackedWindows w;
+  w.batch = cu.shape()[0] - 1;
+  w.cu = cu.data_as<int32_t>();
+  w.sid = sid.data_as<int64_t>();
+  w.total = sid.shape()[0];
+  w.real = w.cu[w.batch];
+  bool ok = w.cu[0] == 0 && w.real <= w.total;
+  for (int64_t b = 0; ok && b < w.batch; ++b) {
+    const int64_t len = w.cu[b + 1] - w.cu[b];
+    ok = len >= 0 && len <= s;
+  }
+  for (int64_t r = 0; ok && r < w.real; ++r) ok = w.sid[r] >= 0 && w.sid[r] < w.batch;
+  if (!ok) {
+    throw InvalidArgument(fmt::format(
+        "TokenAugmenter::{}: cu_seqlens / sequence_id do not describe windows of at most "
+        "sequence_length {} rows one after another ({} windows, {} rows)",
+        method, s, w.batch, w.total));
+  }
+  return w;
+}
+
 }  // namespace
 
 TensorDict TokenAugmenter::apply(const TensorDict& batch, const AugmentSnapshot& snapshot,
@@ -225,6 +335,53 @@ TensorDict TokenAugmenter::apply_fresh(const TensorDict& batch, uint64_t call,
   detail::augment::check_batch_shape(batch, "apply_fresh");
   if (!enabled_) return batch;
   return apply(batch, make_snapshot(batch.batch_size()[0], call), call, allocator);
+}
+
+TensorDict TokenAugmenter::apply_packed(const TensorDict& batch, const AugmentSnapshot& snapshot,
+                                        uint64_t mask_call, int64_t sequence_length,
+                                        const Allocator& allocator) const {
+  const PackedWindows w = packed_windows(batch, sequence_length, "apply_packed");
+  if (!enabled_) return batch;
+  if (snapshot.batch_size != w.batch) {
+    throw InvalidArgument(fmt::format(
+        "TokenAugmenter: the snapshot was drawn for B = {} windows, found a packed batch of {} "
+        "windows (cu_seqlens {})",
+        snapshot.batch_size, w.batch, format_shape(batch.at("cu_seqlens").shape())));
+  }
+  check_snapshot(snapshot);
+  detail::augment::MaskScratch mask_scratch;
+  std::vector<int64_t> packed_mask;
+  Context ctx{config_, snapshot, seed_, mask_call, w.batch, sequence_length, allocator,
+              mask_scratch};
+  ctx.cu = w.cu;
+  ctx.sid = w.sid;
+  ctx.real = w.real;
+  ctx.total = w.total;
+  ctx.packed_mask = &packed_mask;
+  TensorDict out;
+  for (const auto& [name, tensor] : batch) {
+    if (name == "sequence_id" || name == "position" || name == "cu_seqlens" ||
+        name == "lengths") {
+      out.set(name, tensor.clone(allocator));
+      continue;
+    }
+    if (tensor.ndim() == 0 || tensor.shape()[0] != w.total) {
+      throw InvalidArgument(fmt::format(
+          "TokenAugmenter::apply_packed: field \"{}\" has shape {}, expected [N = {}, ...] as "
+          "sequence_id",
+          name, format_shape(tensor.shape()), w.total));
+    }
+    out.set(name, augment_field(ctx, max_num_actions_, max_num_obs_discrete_, name, tensor));
+  }
+  return out;
+}
+
+TensorDict TokenAugmenter::apply_fresh_packed(const TensorDict& batch, uint64_t call,
+                                              int64_t sequence_length,
+                                              const Allocator& allocator) const {
+  const PackedWindows w = packed_windows(batch, sequence_length, "apply_fresh_packed");
+  if (!enabled_) return batch;
+  return apply_packed(batch, make_snapshot(w.batch, call), call, sequence_length, allocator);
 }
 
 }  // namespace mouse

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "batch/fake_source.hpp"
+#include "mouse/augment.hpp"
 #include "mouse/batch.hpp"
 #include "mouse/dataset_store.hpp"
 #include "mouse/error.hpp"
@@ -409,6 +410,74 @@ TEST(PackedStore, RowsAreTheStoresEncodingAndPaddingHoldsTheFillValues) {
         EXPECT_EQ(q.at<float>({99, 0}), -std::numeric_limits<float>::infinity());
         EXPECT_EQ(batch.data.at("time").at<int64_t>({99}), -1);
         EXPECT_EQ(batch.data.at("reward").at<float>({99}), 0.0F);
+      }
+    }
+  }
+}
+
+
+// Augmenting a packed batch in the workers equals augmenting the same windows padded, row for
+// row; the padding rows after the windows never change.
+TEST(PackedAugment, EqualsTheAugmentationOfTheSameWindowsPadded) {
+  StoreConfig config;
+  config.max_action_dim = 2;
+  config.max_obs_continuous_dim = 4;
+  DatasetStore store(config);
+  store.from_dataset(Dataset::from_batches(bench::cartpole_schema(),
+                                           bench::cartpole_batches(2000, 1000, 5)));
+  AugmentTokensConfig c;
+  c.permute_action = PermuteAction::kBoth;
+  c.permute_done = true;
+  c.scale_reward = AugmentScalarSpec::uniform(0.5, 2.0);
+  c.shift_obs = {0.0, 0.3, std::nullopt, std::nullopt};
+  c.mask_prob.action = 0.1;
+  c.mask_prob.reward = 0.2;
+  c.mask_prob.done = 0.05;
+  c.mask_prob.obs_continuous = 0.3;
+  c.mask_prob.time = 0.1;
+  auto aug = std::make_shared<TokenAugmenter>(c, 2, 0, 77);
+  const int64_t s = 12;
+  for (int64_t budget : {int64_t{0}, int64_t{150}}) {
+    BatchifierOptions o = packed_options("random", "ragged", "episode", 2);
+    o.transform = [aug](TensorDict b, int64_t n, const Allocator& a) {
+      return b.batch_size().empty() ? aug->apply_fresh_packed(b, static_cast<uint64_t>(n), 12, a)
+                                    : aug->apply_fresh(b, static_cast<uint64_t>(n), a);
+    };
+    o.max_tokens = budget;
+    PrefetchBatchifier packed(store, s, 10, o);
+    for (int k = 0; k < 4; ++k) {
+      const SampledBatch p = packed.next();
+      // The same windows padded to [B, S] (unused windows of a budgeted batch too), augmented
+      // as batch k.
+      std::vector<int64_t> rows;
+      const auto b = static_cast<int64_t>(p.data.at("lengths").shape()[0]);
+      for (int64_t i = 0; i < b; ++i) {
+        const int64_t start = i < static_cast<int64_t>(p.starts.size()) ? p.starts[i] : 0;
+        const int64_t len = i < static_cast<int64_t>(p.lengths.size()) ? p.lengths[i] : 0;
+        for (int64_t j = 0; j < s; ++j) rows.push_back(j < len ? start + j : start);
+      }
+      const TensorDict padded_in = store.get(rows).reshape({b, s});
+      const TensorDict padded = aug->apply_fresh(padded_in, static_cast<uint64_t>(k));
+      int64_t real = 0;
+      for (int64_t l : p.lengths) real += l;
+      for (const auto& [name, want] : padded) {
+        const Tensor& have = p.data.at(name);
+        const int64_t row_bytes = want.nbytes() / (b * s);
+        for (int64_t i = 0; i < static_cast<int64_t>(p.lengths.size()); ++i) {
+          const int64_t first = p.data.at("cu_seqlens").at<int32_t>({i});
+          ASSERT_EQ(std::memcmp(static_cast<const uint8_t*>(have.data()) + first * row_bytes,
+                                static_cast<const uint8_t*>(want.data()) + i * s * row_bytes,
+                                static_cast<size_t>(p.lengths[static_cast<size_t>(i)] *
+                                                    row_bytes)),
+                    0)
+              << name << " window " << i << " batch " << k << " budget " << budget;
+        }
+        if (budget > 0 && real < budget) {
+          // Padding rows hold the fill values, untouched by scale / shift / masks.
+          const Tensor& r = p.data.at("reward");
+          EXPECT_EQ(r.at<float>({budget - 1}), 0.0F);
+          EXPECT_EQ(p.data.at("time").at<int64_t>({budget - 1}), -1);
+        }
       }
     }
   }
