@@ -871,3 +871,24 @@ def test_dataloader_prepares_ahead_in_a_thread_and_reports_errors():
                         preparer=broken) as loader:
             with pytest.raises(KeyError, match="no such field"):
                 loader.next_batch()
+
+
+@needs_engine
+def test_a_dropped_loader_is_collected_and_stops_its_threads():
+    import gc
+    import threading
+    import weakref
+
+    def rows_threads():
+        return sum(t.name == "mouse-data-v04-rows" and t.is_alive()
+                   for t in threading.enumerate())
+
+    before = rows_threads()
+    loader = DataLoader(stores=store_of(20), sequence_length=4, batch_size=2, num_workers=1)
+    loader.next_batch()
+    assert rows_threads() == before + 1
+    ref = weakref.ref(loader)
+    del loader
+    gc.collect()
+    assert ref() is None
+    assert rows_threads() == before

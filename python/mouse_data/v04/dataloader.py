@@ -50,6 +50,30 @@ def _positive_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+def _rows(ds: Any, start: int, n: int) -> list[dict]:
+    """Rows ``[start, start + n)`` of a dataset (or a ``pyarrow.Table``) as dicts."""
+    if hasattr(ds, "to_pydict"):  # a pyarrow.Table (datasets not installed)
+        return rows_of(ds.slice(start, n).to_pydict())
+    return rows_of(ds[start:start + n])
+
+
+def _batch_maker(engine: PrefetchBatchifier, datasets: list[Any],
+                 augment: BatchAugmenter | None,
+                 preparer: BatchPreparer | None) -> Callable[[], Any]:
+    """A function making the next batch: the engine's next windows read as rows from the
+    snapshot ``datasets`` (one per engine store), augmented, prepared."""
+
+    def make() -> Any:
+        sampled = engine.next()
+        batch = [_rows(datasets[s], int(start), int(n))
+                 for s, start, n in zip(sampled.stores, sampled.starts, sampled.lengths)]
+        if augment is not None:
+            batch = augment(batch)
+        return batch if preparer is None else preparer(batch)
+
+    return make
+
+
 class _RowsThread:
     """One Python thread that turns the engine's windows into rows, augments and prepares them,
     ``depth`` batches ahead of the consumer (the 0.4 workers' sample -> augment -> prepare, with
@@ -146,6 +170,7 @@ class DataLoader:
     ) -> None:
         self._engine: PrefetchBatchifier | None = None
         self._thread: _RowsThread | None = None
+        self._make: Callable[[], Any] | None = None
         self._lock = threading.Lock()
         if isinstance(stores, DatasetStore):
             stores = [stores]
@@ -247,18 +272,8 @@ class DataLoader:
                 return engine.next_batch()
             if self._thread is not None:
                 return self._thread.get()
-            return self._make_batch()
-
-    def _make_batch(self) -> Any:
-        """Rows of the engine's next windows, augmented and prepared."""
-        assert self._engine is not None
-        sampled = self._engine.next()
-        lengths = [int(n) for n in sampled.lengths]
-        batch = [self._rows(self._active[s], int(start), n)
-                 for s, start, n in zip(sampled.stores, sampled.starts, lengths)]
-        if self._augment is not None:
-            batch = self._augment(batch)
-        return batch if self.preparer is None else self.preparer(batch)
+            assert self._make is not None
+            return self._make()
 
     def close(self) -> None:
         """Stop the engine's workers and drop prefetched batches (idempotent)."""
@@ -303,12 +318,6 @@ class DataLoader:
         self._datasets = [s.to_dataset() if len(s) else None for s in self.stores]
         self._ns = [0 if ds is None else len(ds) for ds in self._datasets]
 
-    def _rows(self, i: int, start: int, n: int) -> list[dict]:
-        ds = self._datasets[i]
-        if hasattr(ds, "to_pydict"):  # a pyarrow.Table (datasets not installed)
-            return rows_of(ds.slice(start, n).to_pydict())
-        return rows_of(ds[start:start + n])
-
     def _engine_store(self, i: int) -> DatasetStore:
         store = self.stores[i]
         c = store._config
@@ -350,14 +359,20 @@ class DataLoader:
         self._engine = PrefetchBatchifier(
             stores=[self._engine_store(i) for i in self._active], sequence_length=self.sequence_length,
             batch_size=self.batch_size, **kwargs)
-        if not self.packed and self._num_workers > 0:
-            self._thread = _RowsThread(self._make_batch, self._prefetch)
+        if not self.packed:
+            # The batch maker holds no reference to the loader, so that a loader nobody holds
+            # is collected (and closes its engine and thread).
+            self._make = _batch_maker(self._engine, [self._datasets[i] for i in self._active],
+                                      self._augment, self.preparer)
+            if self._num_workers > 0:
+                self._thread = _RowsThread(self._make, self._prefetch)
         return self._engine
 
     def _stop_engine(self) -> None:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.stop()
+        self._make = None
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.close()
