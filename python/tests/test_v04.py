@@ -200,7 +200,8 @@ def test_spec_fields_type_and_activity():
 
 
 def _batch(n_windows=3, length=5):
-    return [[row(i, q=[float(10 * i + a) for a in range(4)]) for i in range(w * 10, w * 10 + length)]
+    return [[row(i, q=[float(10 * i + a) for a in range(4)])
+             for i in range(w * 10, w * 10 + length)]
             for w in range(n_windows)]
 
 
@@ -274,7 +275,8 @@ def test_augmenter_identity_keep_fields_enabled_seed_and_fork():
     assert Augmenter(modalities=[spec], enabled=False)(batch) is batch
     kept = Augmenter(modalities=[spec], enabled=False, keep_fields=["action", "idx"])(batch)
     assert kept[0][0] == {"action": batch[0][0]["action"], "idx": batch[0][0]["idx"]}
-    assert Augmenter(modalities=[spec], seed=7)(batch) == Augmenter(modalities=[spec], seed=7)(batch)
+    assert Augmenter(modalities=[spec], seed=7)(batch) == \
+        Augmenter(modalities=[spec], seed=7)(batch)
     gen = np.random.default_rng(7)
     assert Augmenter(modalities=[spec], generator=gen)(batch) == \
         Augmenter(modalities=[spec], seed=7)(batch)

@@ -136,7 +136,8 @@ class DataLoader:
     ``"per_step"`` with probability proportional to ``w_i * len(store_i)``; empty stores are
     never drawn. ``prefetch``: batches kept ready. ``num_workers``: the engine's sampling
     threads (0: everything on the calling thread); with workers, one Python thread also makes
-    the rows, augments and prepares ahead. No free-threaded Python is needed. ``seed``: None for fresh entropy, else reproducible windows (and a reproducible
+    the rows, augments and prepares ahead. No free-threaded Python is needed. ``seed``: None
+    for fresh entropy, else reproducible windows (and a reproducible
     fork of the augmenter). ``augmenter``: a callable on the raw rows (``Augmenter``), applied
     before ``preparer``. ``preparer``: a callable that turns the rows into the model's batch.
 
@@ -357,8 +358,8 @@ class DataLoader:
             else:
                 self._augment = self.augmenter
         self._engine = PrefetchBatchifier(
-            stores=[self._engine_store(i) for i in self._active], sequence_length=self.sequence_length,
-            batch_size=self.batch_size, **kwargs)
+            stores=[self._engine_store(i) for i in self._active],
+            sequence_length=self.sequence_length, batch_size=self.batch_size, **kwargs)
         if not self.packed:
             # The batch maker holds no reference to the loader, so that a loader nobody holds
             # is collected (and closes its engine and thread).

@@ -78,9 +78,9 @@ def load_stores_from_hub(
         from huggingface_hub import snapshot_download
 
         resolved = _resolve_repo_id(path, token, api)
-        patterns = ["README.md", "*.parquet"] if store_names is None else \
-            ["README.md"] + [p for name in store_names
-                             for p in (f"data/{name}/{split}-*.parquet", f"{name}/{split}-*.parquet")]
+        patterns = ["README.md"]
+        for name in store_names or ["*"]:  # the 0.4 layout and ours
+            patterns += [f"data/{name}/{split}-*.parquet", f"{name}/{split}-*.parquet"]
         download: dict[str, Any] = dict(repo_id=resolved, repo_type="dataset",
                                         allow_patterns=patterns, force_download=force_download)
         if revision is not None:
