@@ -642,6 +642,30 @@ def test_load_stores_from_hub_reads_the_04_layout(tmp_path):
     assert [r["idx"] for r in stores[0][:]] == [0, 1, 2]
 
 
+def test_load_stores_from_hub_downloads_what_it_needs(tmp_path, monkeypatch):
+    hf = pytest.importorskip("huggingface_hub")
+    api = FakeHub()
+    push_stores_to_hub(stores=[store_of(4, "env_0"), store_of(2, "env_1")], repo_id="org/r",
+                       api=api)
+    root = api.write(str(tmp_path / "snapshot"))
+    calls = []
+
+    def fake_download(**kw):
+        calls.append(kw)
+        return root
+
+    monkeypatch.setattr(hf, "snapshot_download", fake_download)
+    stores = load_stores_from_hub(repo_id="rollouts", store_names=["env_1"], split="train",
+                                  force_download=True, token="t", revision="v1", api=api)
+    assert [(s.name, len(s)) for s in stores] == [("env_1", 2)]
+    (call,) = calls
+    assert call["repo_id"] == "me/rollouts" and call["repo_type"] == "dataset"
+    assert call["force_download"] is True and call["token"] == "t" and call["revision"] == "v1"
+    assert "env_1/train-*.parquet" in call["allow_patterns"]
+    assert "data/env_1/train-*.parquet" in call["allow_patterns"]
+    assert not any("env_0" in p for p in call["allow_patterns"])
+
+
 def test_push_stores_to_hub_rules():
     api = FakeHub()
     with pytest.raises(ValueError, match="name"):

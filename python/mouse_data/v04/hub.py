@@ -47,7 +47,8 @@ def load_stores_from_hub(
     config, in the dataset card's order). The Parquet shards of the wanted configs are
     downloaded once (``huggingface_hub.snapshot_download``; ``force_download`` and ``token`` go
     there, as does ``revision`` from ``kwargs``) and read into memory-mapped Arrow caches.
-    Other ``kwargs`` are ``Datastore`` options (max dims, ``format`` ...) or ``cache_dir``.
+    Other ``kwargs`` are ``Datastore`` options (max dims, ``format`` ...), ``cache_dir``, or
+    ``api`` (an ``HfApi``, to resolve a bare name).
     ValueError for an empty, blank or repeated store name; KeyError for a config the dataset
     lacks or one without ``split``.
     """
