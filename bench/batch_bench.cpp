@@ -180,13 +180,19 @@ BENCHMARK(BM_PackedFrozenLake)->Arg(0)->Arg(2)->ArgName("mode")->UseRealTime()->
 // The floor: copying a batch's bytes (from random places in a buffer of the same size as the
 // encoded columns of `rows` rows) into fresh memory; with `huge`, the buffer in huge pages, as
 // the store's mapped files are where the kernel allows it (the stricter floor).
-void memcpy_baseline(benchmark::State& state, int64_t rows, bool huge) {
+// With `packed`, the bytes of a packed batch of the same windows (its sequence_id and position
+// columns included, cu_seqlens and lengths aside) are copied the same way.
+void memcpy_baseline(benchmark::State& state, int64_t rows, bool huge, bool packed = false) {
   mouse::BatchifierOptions o;
   o.num_workers = 0;
   o.seed = 1;
+  if (packed) {
+    o.layout = "packed";
+    o.max_tokens = kB * kS;
+  }
   mouse::PrefetchBatchifier b(store(), kS, kB, o);
-  const int64_t bytes_per_batch = b.next_batch().nbytes();
-  const int64_t row_bytes = bytes_per_batch / (kB * kS);
+  const int64_t row_bytes = b.next_batch().nbytes() / (kB * kS);
+  const int64_t bytes_per_batch = row_bytes * kB * kS;
   constexpr size_t kHuge = size_t{2} << 20;
   const size_t src_bytes = (static_cast<size_t>(rows * row_bytes) + kHuge - 1) / kHuge * kHuge;
   std::unique_ptr<uint8_t, decltype(&std::free)> src(
@@ -213,6 +219,8 @@ void BM_MemcpyBaseline(benchmark::State& state) { memcpy_baseline(state, kRows, 
 BENCHMARK(BM_MemcpyBaseline)->UseRealTime()->Unit(benchmark::kMicrosecond);
 void BM_MemcpyBaselineHugePages(benchmark::State& state) { memcpy_baseline(state, kRows, true); }
 BENCHMARK(BM_MemcpyBaselineHugePages)->UseRealTime()->Unit(benchmark::kMicrosecond);
+void BM_MemcpyBaselinePacked(benchmark::State& state) { memcpy_baseline(state, kRows, false, true); }
+BENCHMARK(BM_MemcpyBaselinePacked)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // 84x84x3 frames stored as PNG (an Image feature): every step of a batch is decoded, so this is
 // where workers pay off. The frames are appended as pixels, written with save_to_disk (PNG

@@ -2,6 +2,9 @@
 """next_batch from Python, in one run beside the C++ batch_bench, a memcpy of the same batch
 bytes and mouse-core 0.3.0's PrefetchBatchifier on the same data (B=32, S=64, random windows of
 a 1M-step CartPole-like dataset), plus the time to open 1M / 10M-row datasets through `datasets`.
+Packed batches (layout="packed", max_tokens=32*64, batch_size=32: the same windows' rows) beside
+the padded ones, and the cost of a Python ``preparer`` on its thread against the same function
+called on the consumer's thread.
 
     PYTHONPATH=build/release/python python bench/python/batch_bench.py [--build build/release]
 
@@ -57,7 +60,8 @@ def time_batches(next_batch, n, warmup=5):
 
 def cxx_batch_bench(binary):
     out = subprocess.run(
-        [binary, "--benchmark_filter=BM_Batchifier/mode:0/workers:[012]/episode:0/|BM_MemcpyBaseline/",
+        [binary, "--benchmark_filter=BM_Batchifier/mode:0/workers:[012]/episode:0/|BM_MemcpyBaseline/"
+                 "|BM_MemcpyBaselinePacked/|BM_PackedVsPadded/variant:[01]/",
          "--benchmark_format=json", "--benchmark_min_time=2s"],
         capture_output=True, text=True, check=True)
     res = {}
@@ -80,6 +84,7 @@ def main():
     ap.add_argument("--core-batches", type=int, default=30)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--skip-open", action="store_true")
+    ap.add_argument("--skip-core", action="store_true", help="leave out mouse-core 0.3.0")
     args = ap.parse_args()
 
     import datasets
@@ -117,13 +122,44 @@ def main():
 
         res["numpy memcpy of the batch bytes"] = time_batches(memcpy_batch, args.batches)
 
+        for workers in (0, 1, 2):
+            b = mouse_data.PrefetchBatchifier(store, S, B, num_workers=workers, prefetch=8,
+                                              seed=1, layout="packed", max_tokens=B * S)
+            res[f"mouse_data torch packed T={B * S} workers={workers}"] = time_batches(
+                b.next_batch, args.batches)
+            b.close()
+
+        # A preparer: the same function on the preparer thread (fed by the C++ workers) and on
+        # the consumer's thread after next_batch. "light" is a few small torch ops per batch
+        # (document starts, a cumulative sum), tens of microseconds.
+        def light(td):
+            starts = td["position"].eq(0).nonzero()
+            return starts.numel() + td["reward"].cumsum(0)[-1].item()
+
+        for name, fn in (("identity", lambda td: td), ("light", light)):
+            b = mouse_data.PrefetchBatchifier(store, S, B, num_workers=2, prefetch=8, seed=1,
+                                              layout="packed", max_tokens=B * S)
+            res[f"packed + {name} on the consumer thread"] = time_batches(
+                lambda: fn(b.next_batch()), args.batches)  # noqa: B023
+            b.close()
+            b = mouse_data.PrefetchBatchifier(store, S, B, num_workers=2, prefetch=8, seed=1,
+                                              layout="packed", max_tokens=B * S, preparer=fn)
+            res[f"packed + {name} as preparer"] = time_batches(b.next_batch, args.batches)
+            b.close()
+
         cxx = cxx_batch_bench(os.path.join(args.build, "bench", "batch_bench"))
         for w in (0, 1, 2):
             res[f"C++ batch_bench workers={w}"] = cxx[
                 f"BM_Batchifier/mode:0/workers:{w}/episode:0/real_time"]
         res["C++ memcpy baseline"] = cxx["BM_MemcpyBaseline/real_time"]
+        for w in (0, 1, 2):
+            res[f"C++ packed T={B * S} B={B} workers={w}"] = cxx[
+                f"BM_PackedVsPadded/variant:1/workers:{w}/real_time"]
+            res[f"C++ padded (same bench) workers={w}"] = cxx[
+                f"BM_PackedVsPadded/variant:0/workers:{w}/real_time"]
+        res["C++ memcpy baseline of the packed bytes"] = cxx["BM_MemcpyBaselinePacked/real_time"]
 
-        core = load_mouse_core()
+        core = None if args.skip_core else load_mouse_core()
         if core is not None:
             CoreStore, CoreBatchifier = core
             cs = CoreStore(max_action_dim=2, max_obs_continuous_dim=4)
@@ -163,6 +199,18 @@ def main():
         if f"mouse-core 0.3.0 workers={w}" in res:
             print(f"mouse-core / mouse_data at workers={w}: "
                   f"{ratio(f'mouse-core 0.3.0 workers={w}', f'mouse_data torch workers={w}'):.0f}x")
+    for w in (0, 1, 2):
+        print(f"packed / padded per row at workers={w}: Python "
+              f"{ratio(f'mouse_data torch packed T={B * S} workers={w}', f'mouse_data torch workers={w}'):.3f}, "
+              f"C++ {ratio(f'C++ packed T={B * S} B={B} workers={w}', f'C++ padded (same bench) workers={w}'):.3f}")
+    print(f"C++ packed / memcpy of its bytes at workers=0: "
+          f"{ratio(f'C++ packed T={B * S} B={B} workers=0', 'C++ memcpy baseline of the packed bytes'):.3f}; "
+          f"padded / memcpy of its bytes: "
+          f"{ratio('C++ padded (same bench) workers=0', 'C++ memcpy baseline'):.3f}")
+    for name in ("identity", "light"):
+        print(f"preparer {name}: {res[f'packed + {name} as preparer'] * 1e6:.1f} µs/batch on its "
+              f"thread vs {res[f'packed + {name} on the consumer thread'] * 1e6:.1f} on the "
+              "consumer's")
     for k, v in res.items():
         if k.startswith("open"):
             print(f"{k}: {v * (1 if 'MB' in k else 1e3):.2f} {'MB' if 'MB' in k else 'ms'}")

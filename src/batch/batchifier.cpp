@@ -162,6 +162,15 @@ BatchifierState initial_state(int64_t s, int64_t b, const BatchifierOptions& opt
   st.layout = opts.layout;
   st.max_tokens = opts.max_tokens;
   check_lengths(st);
+  // cu_seqlens is int32 (FlashAttention's convention): a packed batch must index in it.
+  constexpr int64_t kInt32Max = 2147483647;
+  if (opts.layout == "packed" &&
+      (opts.max_tokens > 0 ? opts.max_tokens : saturating_product({b, s})) > kInt32Max) {
+    throw InvalidArgument(fmt::format(
+        "PrefetchBatchifier: a packed batch of {} rows does not fit cu_seqlens (int32); use "
+        "max_tokens <= {}",
+        opts.max_tokens > 0 ? opts.max_tokens : saturating_product({b, s}), kInt32Max));
+  }
   check_distribution(st, sources);
   if (opts.seed) {
     st.seed = *opts.seed;
