@@ -219,7 +219,9 @@ void BM_MemcpyBaseline(benchmark::State& state) { memcpy_baseline(state, kRows, 
 BENCHMARK(BM_MemcpyBaseline)->UseRealTime()->Unit(benchmark::kMicrosecond);
 void BM_MemcpyBaselineHugePages(benchmark::State& state) { memcpy_baseline(state, kRows, true); }
 BENCHMARK(BM_MemcpyBaselineHugePages)->UseRealTime()->Unit(benchmark::kMicrosecond);
-void BM_MemcpyBaselinePacked(benchmark::State& state) { memcpy_baseline(state, kRows, false, true); }
+void BM_MemcpyBaselinePacked(benchmark::State& state) {
+  memcpy_baseline(state, kRows, false, true);
+}
 BENCHMARK(BM_MemcpyBaselinePacked)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // 84x84x3 frames stored as PNG (an Image feature): every step of a batch is decoded, so this is

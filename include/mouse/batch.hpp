@@ -210,10 +210,13 @@ struct SampledBatch {
 class PrefetchBatchifier {
  public:
   /// Starts the workers. Throws InvalidArgument for: sequence_length <= 0, batch_size <= 0
-  /// (0 is allowed with max_tokens: no bound on the windows per batch),
-  /// prefetch < 1, num_workers < 0, an unknown sampling or boundaries name, a store with fewer
-  /// than sequence_length rows, no valid window under the boundaries policy, or (sampling
-  /// "last") fewer than batch_size windows. Each message names the argument and its value.
+  /// (0 is allowed with max_tokens: no bound on the windows per batch), prefetch < 1,
+  /// num_workers < 0, an unknown sampling, boundaries, lengths or layout name, (lengths
+  /// "fixed") a store with fewer than sequence_length rows, no valid window under the
+  /// boundaries policy, (sampling "last") fewer than batch_size windows, min_length outside
+  /// [1, S], max_tokens with layout "padded" or below S, a packed batch too large for int32
+  /// cu_seqlens, or lengths other than "fixed" / max_tokens over a remote store. Each message
+  /// names the argument and its value.
   PrefetchBatchifier(const DatasetStore& store, int64_t sequence_length, int64_t batch_size,
                      BatchifierOptions options = {});
 
@@ -287,7 +290,7 @@ class PrefetchBatchifier {
 
   /// S.
   int64_t sequence_length() const noexcept;
-  /// B.
+  /// B (0: no bound on the windows of a max_tokens batch).
   int64_t batch_size() const noexcept;
   /// The options, with `seed` set to the seed in use.
   const BatchifierOptions& options() const noexcept;

@@ -146,7 +146,7 @@ class PrefetchBatchifier:
     store : DatasetStore with data loaded; it must outlive the batchifier (kept referenced).
         A list of stores is the same as ``stores=``.
     sequence_length : S, consecutive steps per window (> 0).
-    batch_size : B, windows per batch (> 0).
+    batch_size : B, windows per batch (> 0); None only with ``max_tokens`` (no bound).
     sampling : ``"random"`` (B starts uniform on [0, N-S], with replacement), ``"last"`` (the
         last B non-overlapping windows), ``"sequential"`` (windows 0..W-1 in order, a short last
         batch per epoch, then wrap) or ``"batch"`` (each epoch in a fresh random permutation).
