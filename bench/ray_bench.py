@@ -4,7 +4,8 @@ Each collector is a Ray task that builds its blocks first (synthetic, so this me
 not environments), then writes them as fast as it can:
 
 - mouse_data: ``StoreWriter.append_columns`` of each block (one episode per block, cut there),
-  shipped as Arrow record batches through Ray's object store, applied by the learner's
+  shipped in parcels (one Arrow IPC stream of blocks per Ray object, 16 MiB by default)
+  through Ray's object store, applied by the learner's
   ``StoreIngest`` into a ``DatasetStore``;
 - TorchRL: ``RayReplayBuffer`` (a ``LazyTensorStorage`` in its Ray actor), each collector
   calling ``extend`` with a TensorDict of the same block through the buffer's client.
@@ -126,7 +127,7 @@ def timed(count, total: int, refs: list, gate, timeout: float = 600) -> float:
 
 def run_mouse(kind: str, collectors: int, rows: int, blocks: int) -> float:
     store = md.DatasetStore(max_action_dim=2, max_obs_continuous_dim=4 if kind == "cartpole" else 0)
-    ingest = StoreIngest(store, block_steps=rows, max_inflight_blocks=8, log_every=0)
+    ingest = StoreIngest(store, block_steps=rows, log_every=0)
     try:
         gate = Gate.remote()
         refs = [mouse_collector.remote(ingest.writer(f"c{c}"), kind, rows, blocks, c, gate)
@@ -178,7 +179,7 @@ def next_batch_times(quick: bool, workers: int) -> tuple[float, float, float, fl
     (the store then holds the ingested steps too: random windows over more rows cost more
     cache misses), and the rate reached. With 0 workers batches are assembled on the calling
     thread, so the time is their cost."""
-    rows = 50_000 if quick else 200_000
+    rows = 200_000 if quick else 2_000_000  # beyond the caches: growth by ingestion changes little
     store = md.DatasetStore(max_action_dim=2, max_obs_continuous_dim=4)
     store.append_columns(make_block("cartpole", rows, 1))
     batcher = md.PrefetchBatchifier(store, 64, 32, num_workers=workers, seed=0, format="numpy")
@@ -220,7 +221,7 @@ def main() -> None:
              configure_logging=False, log_to_driver=False)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"load {os.getloadavg()[0]:.2f}; ray {ray.__version__}\n")
-    sizes = {"cartpole": (10_000, 20 if args.quick else 100),
+    sizes = {"cartpole": (10_000, 20 if args.quick else 300),
              "frames": (100, 10 if args.quick else 40)}
     print("| steps | collectors | mouse-data steps/s | MB/s | TorchRL RayReplayBuffer steps/s "
           "| MB/s | ratio |")

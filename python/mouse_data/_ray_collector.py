@@ -28,7 +28,8 @@ class _Collector:
         n = int(self._env.num_envs)
         block = steps_per_block or writer.block_steps
         self._writers = [StoreWriter(writer._mailbox, f"{writer.collector_id}/{i}", block,
-                                     writer.max_inflight_blocks, writer.timeout)
+                                     writer.max_inflight_blocks, writer.timeout,
+                                     writer.parcel_bytes, writer.parcel_seconds)
                          for i in range(n)]
         self._obs, _ = self._env.reset(seed=seed)
         self._reset_next = np.zeros(n, dtype=bool)  # this step's row is a reset row
@@ -45,7 +46,8 @@ class _Collector:
 
     def collect(self, steps: int) -> int:
         """Step the vector env ``steps`` times (``steps`` x num_envs rows, reset rows included)
-        and write the rows; returns the steps taken so far. An exception is reported to the
+        and write the rows; its finished episodes are shipped before it returns (an
+        unfinished one waits for its end, or ``flush``); returns the steps taken so far. An exception is reported to the
         learner (with the sub-env's collector id) and raised."""
         n = len(self._writers)
         zeros = np.zeros(n, dtype=np.int64)
@@ -64,6 +66,8 @@ class _Collector:
                 self._reset_next = done != 0
                 self._obs = obs
                 self.steps += 1
+            for w in self._writers:
+                w.ship()  # this call's finished episodes go now, not at the next call
         except Exception as e:
             for w in self._writers:
                 try:

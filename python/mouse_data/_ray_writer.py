@@ -158,15 +158,47 @@ def _column(name: str, chunks: list[np.ndarray], rows: int) -> Any:
                         f"Arrow column ({e})") from None
 
 
+def _pack(parcel: list[tuple[int, Any, bool]],
+          scratch: np.ndarray) -> tuple[list[int], list[bool], np.ndarray]:
+    """A parcel as one Ray object: the blocks' numbers and release flags, and their record
+    batches as one Arrow IPC stream in a uint8 array (Ray stores an array with one copy and
+    maps it on the learner, where the batches are read from it without another). Written into
+    `scratch` when it is big enough (the caller keeps it: pages already touched, not faulted
+    in again for every parcel); valid until the next call."""
+    def write(sink: Any) -> None:
+        with pa.ipc.new_stream(sink, parcel[0][1].schema) as stream:
+            for _, batch, _ in parcel:
+                stream.write_batch(batch)
+
+    sizer = pa.MockOutputStream()  # sizes the stream without copying anything
+    write(sizer)
+    size = sizer.size()
+    data = scratch[:size] if len(scratch) >= size else np.empty(size, dtype=np.uint8)
+    write(pa.FixedSizeBufferWriter(pa.py_buffer(data)))
+    return [n for n, _, _ in parcel], [r for _, _, r in parcel], data
+
+
+def unpack(parcel: tuple[list[int], list[bool], np.ndarray]) -> list[tuple[int, Any, bool]]:
+    """The learner's side of `_pack`: (number, record batch, release) per block, the batches'
+    buffers inside the mapped array."""
+    numbers, releases, data = parcel
+    batches = list(pa.ipc.open_stream(pa.py_buffer(data)))
+    if len(batches) != len(numbers):
+        raise IngestError(f"a parcel of blocks {numbers} holds {len(batches)} record batches")
+    return list(zip(numbers, batches, releases))
+
+
 class StoreWriter:
     """What a collector holds (from ``StoreIngest.writer``): appends steps locally, cuts them
     into blocks and ships the blocks to the learner.
 
     A block ends at a row whose ``done`` is not 0 (an episode end) or after ``block_steps``
     rows, whichever comes first, so the same rows always give the same blocks; blocks are
-    numbered from 0. Finished blocks are shipped together once they hold ``block_steps`` rows
-    (and at ``flush``/``close``), as Arrow record batches through Ray's object store. At most
-    ``max_inflight_blocks`` shipped blocks wait unacknowledged; beyond that the writer blocks
+    numbered from 0. Finished blocks travel together, as Arrow record batches in one Ray object
+    (a parcel), once they hold ``parcel_bytes`` bytes or the oldest of them waited
+    ``parcel_seconds`` (checked on each append), and at ``ship``/``flush``/``close``: one object
+    and one actor call per parcel, not per block. At most ``max_inflight_blocks`` shipped blocks
+    (or two parcels, whichever is more) wait unacknowledged; beyond that the writer blocks
     until the learner takes them (backpressure, the learner never waits for collectors).
 
     On its first block the writer registers with the learner and learns the last block applied
@@ -178,12 +210,15 @@ class StoreWriter:
     """
 
     def __init__(self, mailbox: Any, collector_id: str, block_steps: int,
-                 max_inflight_blocks: int, timeout: float) -> None:
+                 max_inflight_blocks: int, timeout: float, parcel_bytes: int = 16 << 20,
+                 parcel_seconds: float = 0.05) -> None:
         self._mailbox = mailbox
         self.collector_id = collector_id
         self.block_steps = block_steps
         self.max_inflight_blocks = max_inflight_blocks
         self.timeout = timeout
+        self.parcel_bytes = parcel_bytes
+        self.parcel_seconds = parcel_seconds
         self._reset()
 
     def _reset(self) -> None:
@@ -194,7 +229,9 @@ class StoreWriter:
         self._chunks: dict[str, list[np.ndarray]] = {}
         self._rows = 0
         self._parcel: list[tuple[int, Any, bool]] = []
-        self._parcel_rows = 0
+        self._parcel_bytes = 0
+        self._parcel_since = 0.0
+        self._scratch = np.empty(0, dtype=np.uint8)
         self._seq = 0
         self._inflight: deque[tuple[int, int]] = deque()  # (parcel seq, blocks)
         self._inflight_blocks = 0
@@ -206,11 +243,13 @@ class StoreWriter:
     def __getstate__(self) -> dict[str, Any]:
         return {"mailbox": self._mailbox, "collector_id": self.collector_id,
                 "block_steps": self.block_steps,
-                "max_inflight_blocks": self.max_inflight_blocks, "timeout": self.timeout}
+                "max_inflight_blocks": self.max_inflight_blocks, "timeout": self.timeout,
+                "parcel_bytes": self.parcel_bytes, "parcel_seconds": self.parcel_seconds}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["mailbox"], state["collector_id"], state["block_steps"],
-                      state["max_inflight_blocks"], state["timeout"])
+                      state["max_inflight_blocks"], state["timeout"], state["parcel_bytes"],
+                      state["parcel_seconds"])
 
     def __repr__(self) -> str:
         return (f"StoreWriter(collector_id={self.collector_id!r}, "
@@ -289,6 +328,8 @@ class StoreWriter:
             start = cut
             if episode_end or self._rows >= self.block_steps:
                 self._cut(release=False)
+        if self._parcel and time.monotonic() - self._parcel_since >= self.parcel_seconds:
+            self._ship()
 
     # -- shipping --------------------------------------------------------------------------
 
@@ -311,19 +352,26 @@ class StoreWriter:
         if number > self._applied:
             batch = pa.RecordBatch.from_arrays(
                 [_column(n, self._chunks[n], rows) for n in names], names=list(names))
+            if self._parcel and batch.schema != self._parcel[0][1].schema:
+                self._ship()  # a parcel is one Arrow stream: one schema
+            if not self._parcel:
+                self._parcel_since = time.monotonic()
             self._parcel.append((number, batch, release))
-            self._parcel_rows += rows
+            self._parcel_bytes += batch.nbytes
         else:
             self.blocks_skipped += 1
         self._chunks = {}
         self._rows = 0
-        if self._parcel_rows >= self.block_steps or (release and self._parcel):
+        if self._parcel_bytes >= self.parcel_bytes or (release and self._parcel):
             self._ship()
 
     def _ship(self) -> None:
         if not self._parcel:
             return
-        ref = ray.put(self._parcel)
+        packed = _pack(self._parcel, self._scratch)
+        if len(packed[2]) > len(self._scratch):
+            self._scratch = packed[2]
+        ref = ray.put(packed)  # copies into Ray's object store: the scratch is free again
         blocks = len(self._parcel)
         # Not waited for here: its answer is checked when the writer waits for acknowledgements.
         self._puts.append(self._mailbox.put.remote(self.collector_id, self._run, self._seq,
@@ -332,8 +380,8 @@ class StoreWriter:
         self._inflight_blocks += blocks
         self._seq += 1
         self._parcel = []
-        self._parcel_rows = 0
-        while self._inflight_blocks > self.max_inflight_blocks:
+        self._parcel_bytes = 0
+        while self._inflight_blocks > self.max_inflight_blocks and len(self._inflight) > 1:
             self._wait_acked(self._inflight[0][0])
 
     def _wait_acked(self, seq: int) -> None:
@@ -354,6 +402,13 @@ class StoreWriter:
         if acked < seq:
             raise IngestError(f"StoreWriter {self.collector_id!r}: the learner did not "
                               f"acknowledge within {self.timeout} s")
+
+    def ship(self) -> None:
+        """Ship the finished blocks now (not a trailing unfinished episode), without waiting
+        for the learner: what a collector calls at the end of a burst of steps so they need not
+        wait ``parcel_seconds`` for the next append."""
+        self._check_open()
+        self._ship()
 
     def flush(self) -> None:
         """Ship every step appended so far and wait until the learner has taken them. A

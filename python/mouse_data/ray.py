@@ -3,7 +3,8 @@
 The learner holds a :class:`StoreIngest` over its :class:`~mouse_data.DatasetStore`; each
 collector (a Ray task or actor) holds a :class:`StoreWriter` from ``ingest.writer(collector_id)``.
 A writer cuts the rows it is given into numbered blocks (at episode ends and every
-``block_steps`` rows) and ships them as Arrow record batches through Ray's object store; a
+``block_steps`` rows) and ships them, a parcel of blocks at a time, as one Arrow IPC stream
+through Ray's object store; a
 thread of the learner maps them (zero-copy) and hands them to the C++ sequencer
 (``mouse_data._core.Ingest``), which applies each collector's blocks in number order, whole
 episodes at a time, exactly once. This module only moves blocks and acknowledgements.
@@ -34,7 +35,7 @@ except ImportError as e:  # pragma: no cover - exercised without the extra only
 
 from . import _core
 from ._ray_collector import CollectorActor
-from ._ray_writer import CollectorError, IngestError, StoreWriter, _MailboxActor
+from ._ray_writer import CollectorError, IngestError, StoreWriter, _MailboxActor, unpack
 
 __all__ = ["StoreIngest", "StoreWriter", "CollectorActor", "CollectorError", "IngestError"]
 
@@ -63,7 +64,12 @@ class StoreIngest:
     Arguments:
         store: the learner's ``DatasetStore``.
         block_steps: rows per block at most (writers cut there and at episode ends).
-        max_inflight_blocks: shipped blocks a writer may have unacknowledged before it blocks.
+        max_inflight_blocks: shipped blocks a writer may have unacknowledged before it blocks
+            (at least two parcels may always be in flight).
+        parcel_bytes, parcel_seconds: a writer ships its finished blocks together, in one Ray
+            object, once they hold ``parcel_bytes`` bytes or the oldest waited
+            ``parcel_seconds`` (checked on each append; ``StoreWriter.ship`` and ``flush`` ship
+            at once). Bigger parcels cost fewer Ray calls per step.
         max_buffer_steps: steps the learner holds in unfinished episodes at most (0: no bound).
             When a block would pass it, the block is **refused**: nothing of it is kept, its
             writer raises :class:`IngestError` and ``wait`` raises :class:`CollectorError`
@@ -78,7 +84,8 @@ class StoreIngest:
     """
 
     def __init__(self, store: Any, *, block_steps: int = 1000, max_inflight_blocks: int = 8,
-                 max_buffer_steps: int = 1_000_000, flush_path: str | os.PathLike | None = None,
+                 max_buffer_steps: int = 1_000_000, parcel_bytes: int = 16 << 20,
+                 parcel_seconds: float = 0.05, flush_path: str | os.PathLike | None = None,
                  flush_every: float | None = None, log_every: float = 30.0,
                  timeout: float = 60.0) -> None:
         from .dataset_store import DatasetStore
@@ -88,9 +95,14 @@ class StoreIngest:
                             f"{type(store).__name__}")
         for name, value, low in (("block_steps", block_steps, 1),
                                  ("max_inflight_blocks", max_inflight_blocks, 1),
-                                 ("max_buffer_steps", max_buffer_steps, 0)):
+                                 ("max_buffer_steps", max_buffer_steps, 0),
+                                 ("parcel_bytes", parcel_bytes, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"StoreIngest: {name} must be an int >= {low}, got {value!r}")
+        if (isinstance(parcel_seconds, bool) or not isinstance(parcel_seconds, (int, float))
+                or not parcel_seconds >= 0):
+            raise ValueError(f"StoreIngest: parcel_seconds must be a number >= 0, got "
+                             f"{parcel_seconds!r}")
         if (flush_path is None) != (flush_every is None):
             raise ValueError("StoreIngest: give flush_path and flush_every together")
         if flush_every is not None and not flush_every > 0:
@@ -101,6 +113,8 @@ class StoreIngest:
         self.block_steps = block_steps
         self.max_inflight_blocks = max_inflight_blocks
         self.max_buffer_steps = max_buffer_steps
+        self.parcel_bytes = parcel_bytes
+        self.parcel_seconds = float(parcel_seconds)
         self.timeout = timeout
         self._flush_path = None if flush_path is None else os.fspath(flush_path)
         self._flush_every = flush_every
@@ -143,7 +157,8 @@ class StoreIngest:
                              f"{collector_id!r}")
         self._check_open()
         return StoreWriter(self._mailbox, collector_id, self.block_steps,
-                           self.max_inflight_blocks, self.timeout)
+                           self.max_inflight_blocks, self.timeout, self.parcel_bytes,
+                           self.parcel_seconds)
 
     def collector(self, collector_id: str, env_fn: Callable[[], Any],
                   policy_fn: Callable[[Any, Any], Any], steps_per_block: int | None = None,
@@ -226,9 +241,13 @@ class StoreIngest:
             self._cond.notify_all()
         return taken
 
-    def _apply(self, collector: str, parcel: list) -> str | None:
+    def _apply(self, collector: str, parcel: Any) -> str | None:
+        try:
+            blocks = unpack(parcel)
+        except Exception as e:  # noqa: BLE001 - a parcel that is not one is the writer's fault
+            return f"an unreadable parcel: {e}"
         with self._lock:
-            for number, batch, release in parcel:
+            for number, batch, release in blocks:
                 columns = {name: batch.column(i) for i, name in enumerate(batch.schema.names)}
                 try:
                     outcome, _, _, _ = self._core.submit(collector, number, columns, release)

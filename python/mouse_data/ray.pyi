@@ -18,10 +18,13 @@ class StoreWriter:
     block_steps: int
     max_inflight_blocks: int
     timeout: float
+    parcel_bytes: int
+    parcel_seconds: float
     steps_written: int
     blocks_skipped: int
     def append(self, row: Mapping[str, Any]) -> None: ...
     def append_columns(self, columns: Mapping[str, Any]) -> None: ...
+    def ship(self) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
     def report_error(self, error: BaseException | str) -> None: ...
@@ -33,6 +36,8 @@ class StoreIngest:
     block_steps: int
     max_inflight_blocks: int
     max_buffer_steps: int
+    parcel_bytes: int
+    parcel_seconds: float
     timeout: float
     def __init__(
         self,
@@ -41,6 +46,8 @@ class StoreIngest:
         block_steps: int = 1000,
         max_inflight_blocks: int = 8,
         max_buffer_steps: int = 1_000_000,
+        parcel_bytes: int = 16 << 20,
+        parcel_seconds: float = 0.05,
         flush_path: str | os.PathLike[str] | None = None,
         flush_every: float | None = None,
         log_every: float = 30.0,

@@ -236,6 +236,60 @@ def test_writers_in_tasks_with_replay_and_duplicates(cluster):
         ingest.close()
 
 
+def test_parcels_ship_by_bytes_by_age_and_on_ship(cluster):
+    """Finished blocks travel together: a parcel ships at parcel_bytes, when its oldest block
+    waited parcel_seconds (on the next append), on ship(), and before a block of other columns
+    (one Arrow stream per parcel); an unfinished episode only on flush."""
+    store = md.DatasetStore(max_action_dim=4, max_obs_continuous_dim=2)
+    for bad in ({"parcel_bytes": 0}, {"parcel_seconds": -1}, {"parcel_seconds": "1"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            StoreIngest(store, **bad)
+    ingest = StoreIngest(store, block_steps=4, parcel_bytes=1 << 30, parcel_seconds=0.3,
+                         log_every=0)
+
+    def episode(n, lo=0):
+        cols = ray_streams.columns(0, lo, lo + n)
+        cols["done"] = np.zeros(n, dtype=np.int64)
+        cols["done"][-1] = 1
+        return cols
+
+    try:
+        w = ingest.writer("parcels")
+        assert (w.parcel_bytes, w.parcel_seconds) == (1 << 30, 0.3)
+        w.append_columns(episode(6))                 # blocks 0, 1: finished, kept in the parcel
+        time.sleep(0.5)
+        assert ingest.stats()["steps_applied"] == 0
+        third = episode(3, 6)
+        w.append_columns({k: v[:2] for k, v in third.items()})  # parcel older than 0.3 s: ships
+        assert ingest.wait(6, timeout=30) == 6
+        w.append_columns({k: v[2:] for k, v in third.items()})  # ends the episode: block 2
+        w.ship()
+        assert ingest.wait(9, timeout=30) == 9
+        # A block with another column set starts a new parcel (the writer ships the old one).
+        w.append_columns(episode(2, 9))
+        extra = episode(2, 11) | {"q_star": np.zeros((2, 4), dtype=np.float32)}
+        w.append_columns(extra)
+        assert ingest.wait(11, timeout=30) == 11
+        w.close()
+        assert ingest.wait(13, timeout=30) == 13
+        rows = store.to_dataset().to_dict()
+        np.testing.assert_array_equal(np.asarray(rows["observation"])[:, 1], np.arange(13))
+        assert ingest.stats()["collectors"]["parcels"]["applied"] == 4  # blocks 0..4
+
+        # parcel_bytes binds: with 1-byte parcels every finished block ships at once.
+        small = StoreIngest(md.DatasetStore(max_action_dim=4, max_obs_continuous_dim=2),
+                            block_steps=4, parcel_bytes=1, parcel_seconds=60, log_every=0)
+        try:
+            ws = small.writer("small")
+            ws.append_columns(episode(5))
+            assert small.wait(5, timeout=30) == 5
+            ws.close()
+        finally:
+            small.close()
+    finally:
+        ingest.close()
+
+
 def test_refuses_blocks_past_max_buffer_steps(cluster):
     store = md.DatasetStore(max_action_dim=4, max_obs_continuous_dim=2)
     ingest = StoreIngest(store, block_steps=10, max_buffer_steps=30, max_inflight_blocks=1,
