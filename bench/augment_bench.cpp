@@ -139,6 +139,66 @@ void BM_Augment(benchmark::State& state) {
   report(state, in);
 }
 
+// What a batchifier worker does since augmenting in place: its freshly gathered batch (here a
+// clone, which is also the baseline above) augmented over its own storage. The augmentation's
+// own cost is this minus BM_Clone.
+void BM_CloneThenAugmentInPlace(benchmark::State& state) {
+  const mouse::TensorDict& in = batch(state.range(0));
+  mouse::TokenAugmenter aug(everything_on(), num_actions(state.range(0)), 16, 1);
+  uint64_t call = 0;
+  for (auto _ : state) {
+    mouse::TensorDict out = aug.apply_fresh_in_place(in.clone(), call++);
+    benchmark::DoNotOptimize(out.at("action").data());
+  }
+  report(state, in);
+}
+
+// A reward-only scale called directly: copies the reward, shares every other member (the image
+// batches' frames included).
+void BM_AugmentRewardOnly(benchmark::State& state) {
+  const mouse::TensorDict& in = batch(state.range(0));
+  mouse::AugmentTokensConfig c;
+  c.scale_reward = mouse::AugmentScalarSpec::uniform(0.5, 2.0);
+  mouse::TokenAugmenter aug(c, num_actions(state.range(0)), 16, 1);
+  uint64_t call = 0;
+  for (auto _ : state) {
+    mouse::TensorDict out = aug.apply_fresh(in, call++);
+    benchmark::DoNotOptimize(out.at("action").data());
+  }
+  report(state, in);
+}
+
+// Image scale and shift alone, called directly (a fresh obs_image, the rest shared) and in place
+// after a clone (as a worker).
+mouse::AugmentTokensConfig image_scale_shift() {
+  mouse::AugmentTokensConfig c;
+  c.scale_obs_image = mouse::AugmentScalarSpec::uniform(0.8, 1.2);
+  c.shift_obs_image = mouse::AugmentScalarSpec::uniform(-20.0, 20.0);
+  return c;
+}
+
+void BM_AugmentImageScaleShift(benchmark::State& state) {
+  const mouse::TensorDict& in = batch(state.range(0));
+  mouse::TokenAugmenter aug(image_scale_shift(), num_actions(state.range(0)), 16, 1);
+  uint64_t call = 0;
+  for (auto _ : state) {
+    mouse::TensorDict out = aug.apply_fresh(in, call++);
+    benchmark::DoNotOptimize(out.at("action").data());
+  }
+  report(state, in);
+}
+
+void BM_CloneThenImageScaleShiftInPlace(benchmark::State& state) {
+  const mouse::TensorDict& in = batch(state.range(0));
+  mouse::TokenAugmenter aug(image_scale_shift(), num_actions(state.range(0)), 16, 1);
+  uint64_t call = 0;
+  for (auto _ : state) {
+    mouse::TensorDict out = aug.apply_fresh_in_place(in.clone(), call++);
+    benchmark::DoNotOptimize(out.at("action").data());
+  }
+  report(state, in);
+}
+
 // Everything but the masks: what the per-position Bernoulli draws cost.
 void BM_AugmentNoMasks(benchmark::State& state) {
   const mouse::TensorDict& in = batch(state.range(0));
@@ -191,6 +251,10 @@ void BM_DenseMask(benchmark::State& state) {
 
 BENCHMARK(BM_Clone)->Arg(kCartPole)->Arg(kImageInt64)->Arg(kImageUInt8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Augment)->Arg(kCartPole)->Arg(kImageInt64)->Arg(kImageUInt8)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CloneThenAugmentInPlace)->Arg(kCartPole)->Arg(kImageInt64)->Arg(kImageUInt8)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AugmentRewardOnly)->Arg(kCartPole)->Arg(kImageUInt8)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AugmentImageScaleShift)->Arg(kImageUInt8)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_CloneThenImageScaleShiftInPlace)->Arg(kImageUInt8)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_AugmentNoMasks)->Arg(kCartPole)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_UpdateAugmentations)->Arg(kCartPole)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SparseMask)->Arg(10)->Arg(50)->Arg(60)->Arg(70)->Arg(80)->Arg(100)->Arg(150);

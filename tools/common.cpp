@@ -210,7 +210,7 @@ decltype(BatchifierOptions::transform) augment_transform(
     std::shared_ptr<const TokenAugmenter> augmenter) {
   return [aug = std::move(augmenter)](TensorDict batch, int64_t number,
                                       const Allocator& allocator) {
-    return aug->apply_fresh(batch, static_cast<uint64_t>(number), allocator);
+    return aug->apply_fresh_in_place(std::move(batch), static_cast<uint64_t>(number), allocator);
   };
 }
 

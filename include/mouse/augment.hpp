@@ -197,7 +197,7 @@ struct AugmentSnapshot {
 ///   same result. update_augmentations's n-th call (from 0) is make_snapshot(B, n), and
 ///   augment's n-th call is apply(batch, snapshot(), n): a run of either kind can be replayed.
 ///
-/// Recognised fields (others are copied unchanged): action int64, reward float32, done int64,
+/// Recognised fields (others are shared unchanged): action int64, reward float32, done int64,
 /// time int64, q_star float32 [B, S, A], obs_continuous float64, obs_discrete int64, obs_image
 /// int64 or uint8; a missing field is skipped. Reward is computed in float32 and obs_continuous
 /// in float64; obs_image in float32, each step rounded half to even (as torch.round) and clamped
@@ -232,8 +232,9 @@ class TokenAugmenter {
   /// Augments `batch` with `snapshot` and the masks of call number `mask_call` (SPEC §6 order:
   /// masks, action permutation, done permutation, obs_discrete permutation, scale then shift).
   /// Returns `batch` itself (sharing storage) when nothing is enabled; otherwise a new dict with
-  /// the same keys and order whose every tensor is freshly allocated from `allocator`; `batch`
-  /// is never modified. Throws InvalidArgument when the batch size is not [B, S] or B differs
+  /// the same keys and order in which each member a transform changes is freshly allocated from
+  /// `allocator` and every other member is `batch`'s own tensor, shared (a reward-only scale
+  /// copies no observation); `batch` is never modified. Throws InvalidArgument when the batch size is not [B, S] or B differs
   /// from the snapshot's, when the snapshot does not match this augmenter, or when a value is
   /// outside its permutation's range (naming field, value and range); TypeError when a field
   /// has the wrong dtype. Thread-safe.
@@ -246,13 +247,21 @@ class TokenAugmenter {
   TensorDict apply_fresh(const TensorDict& batch, uint64_t call,
                          const Allocator& allocator = default_allocator()) const;
 
+  /// apply_fresh() for a batch the caller owns and nobody else reads (a batchifier worker's):
+  /// the same result, with each changed member written over that member's own storage (the
+  /// q_star column permutation excepted: a fresh tensor), so nothing is allocated or copied
+  /// for it. Use it as the batchifier transform. Errors as apply_fresh; on an error the batch
+  /// may be part-augmented. Thread-safe for distinct batches.
+  TensorDict apply_fresh_in_place(TensorDict batch, uint64_t call,
+                                  const Allocator& allocator = default_allocator()) const;
+
   /// apply() for a packed batch (SPEC §5.1: batch size [], columns [N, ...], "cu_seqlens"
   /// int32 [B+1], "sequence_id" int64 [N]) of windows of at most `sequence_length` rows: the
   /// result equals augmenting the same windows in the padded [B, S] layout, row for row.
   /// Per-window permutations follow sequence_id, per-batch scalars apply to every real row,
   /// masks are the [b, s] positions of the padded layout that fall inside a window, and the
-  /// padding rows after cu_seqlens[B] are copied unchanged (as are sequence_id, position,
-  /// cu_seqlens and lengths). Throws InvalidArgument for a batch that is not packed, windows
+  /// padding rows after cu_seqlens[B] are copied unchanged (sequence_id, position, cu_seqlens
+  /// and lengths are shared). Throws InvalidArgument for a batch that is not packed, windows
   /// longer than `sequence_length`, a member whose leading dim is not N, a snapshot not drawn
   /// for B windows, plus apply's errors. Thread-safe.
   TensorDict apply_packed(const TensorDict& batch, const AugmentSnapshot& snapshot,
@@ -263,6 +272,11 @@ class TokenAugmenter {
   /// batchifier worker does for packed batch number `call`. Thread-safe.
   TensorDict apply_fresh_packed(const TensorDict& batch, uint64_t call, int64_t sequence_length,
                                 const Allocator& allocator = default_allocator()) const;
+
+  /// apply_fresh_packed() in place, as apply_fresh_in_place.
+  TensorDict apply_fresh_packed_in_place(TensorDict batch, uint64_t call,
+                                         int64_t sequence_length,
+                                         const Allocator& allocator = default_allocator()) const;
 
   /// Draws a snapshot for `batch` (make_snapshot(B, number of previous calls)) and keeps it.
   /// Draws nothing when nothing is enabled. Throws InvalidArgument unless the batch size is
@@ -290,6 +304,11 @@ class TokenAugmenter {
 
  private:
   void check_snapshot(const AugmentSnapshot& snapshot) const;
+  TensorDict apply_impl(const TensorDict& batch, const AugmentSnapshot& snapshot,
+                        uint64_t mask_call, const Allocator& allocator, bool in_place) const;
+  TensorDict apply_packed_impl(const TensorDict& batch, const AugmentSnapshot& snapshot,
+                               uint64_t mask_call, int64_t sequence_length,
+                               const Allocator& allocator, bool in_place) const;
 
   AugmentTokensConfig config_;
   int64_t max_num_actions_;

@@ -50,8 +50,10 @@ struct BatchifierOptions {
   std::string boundaries = "none";
   /// Optional per-batch step run by whoever assembles the batch (a worker thread, or the caller
   /// inside next_batch) before it is queued, e.g. a TokenAugmenter:
-  /// `[aug](TensorDict b, int64_t n, const Allocator& a) { return aug->apply_fresh(b, n, a); }`
-  /// (layout "packed": `aug->apply_fresh_packed(b, n, S, a)`, see TokenAugmenter).
+  /// `[aug](TensorDict b, int64_t n, const Allocator& a) {
+  ///   return aug->apply_fresh_in_place(std::move(b), n, a); }`
+  /// (layout "packed": `aug->apply_fresh_packed_in_place(std::move(b), n, S, a)`): the batch
+  /// is the transform's own, nobody else reads it.
   /// Gets the batch, its number (0, 1, ... in delivery order) and the batch allocator; returns
   /// the batch to deliver. It may run on several threads at once, so it must be thread-safe; an
   /// exception it throws is rethrown by next_batch for that batch.

@@ -521,9 +521,10 @@ NB_MODULE(_core, m) {
             if (augmenter != nullptr && augmenter->enabled()) {
               o.transform = [augmenter, S](TensorDict b, int64_t n, const Allocator& a) {
                 if (b.batch_size().empty()) {  // layout "packed"
-                  return augmenter->apply_fresh_packed(b, static_cast<uint64_t>(n), S, a);
+                  return augmenter->apply_fresh_packed_in_place(std::move(b),
+                                                                static_cast<uint64_t>(n), S, a);
                 }
-                return augmenter->apply_fresh(b, static_cast<uint64_t>(n), a);
+                return augmenter->apply_fresh_in_place(std::move(b), static_cast<uint64_t>(n), a);
               };
             }
             nb::gil_scoped_release release;

@@ -54,13 +54,14 @@ inline void map_rows(const T* in, T* out, int64_t rows, int64_t inner,
                 });
 }
 
-/// map_rows with the identity: a masked copy (memcpy for unmasked rows).
+/// map_rows with the identity: a masked copy (memcpy for unmasked rows; in == out only writes
+/// the masked rows).
 template <class T>
 inline void copy_rows_masked(const T* in, T* out, int64_t rows, int64_t inner,
                              std::span<const int64_t> masked, T masked_value) noexcept {
   if (rows * inner == 0) return;  // the pointers may be null then
   auto copy = [in, out, inner](int64_t first_row, int64_t end_row) {
-    if (end_row > first_row) {
+    if (end_row > first_row && in != out) {  // in == out: in place, nothing to copy
       std::memcpy(out + first_row * inner, in + first_row * inner,
                   static_cast<size_t>((end_row - first_row) * inner) * sizeof(T));
     }

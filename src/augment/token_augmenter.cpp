@@ -1,5 +1,6 @@
 // TokenAugmenter::apply: validates each field, draws its mask (the list of masked positions), and
-// writes the augmented field from the input into fresh storage (the input is only read).
+// writes the augmented field from the input into fresh storage (the input is only read; members
+// no transform changes are shared), or, in place, over the input's own storage.
 #include <fmt/format.h>
 
 #include <cstdint>
@@ -42,6 +43,9 @@ struct Context {
   int64_t total = 0;
   // The current field's mask as packed rows.
   std::vector<int64_t>* packed_mask = nullptr;
+  // The caller owns the batch and nobody else reads it: element-wise transforms write each
+  // changed member into its own storage instead of a fresh tensor.
+  bool in_place = false;
 
   // Rows the kernels transform.
   int64_t positions() const { return cu != nullptr ? real : batch * seq; }
@@ -72,6 +76,7 @@ std::span<const int64_t> draw_mask(const Context& ctx, MaskField field, double p
 // A packed batch's padding rows never change: copies them from `in` into `out`.
 void copy_padding(const Context& ctx, const Tensor& in, Tensor& out) {
   if (ctx.cu == nullptr || ctx.total == ctx.real || ctx.total == 0) return;
+  if (out.data() == in.data()) return;  // in place
   const int64_t row_bytes = in.nbytes() / ctx.total;
   std::memcpy(static_cast<uint8_t*>(out.mutable_data()) + ctx.real * row_bytes,
               static_cast<const uint8_t*>(in.data()) + ctx.real * row_bytes,
@@ -112,7 +117,11 @@ void check_range(const Context& ctx, std::string_view name, const Tensor& t, int
       name, v[bad], where, n, range_name, n));
 }
 
+// Where an element-wise transform of `in` goes (each output element depends only on the input
+// element at the same place, so the kernels may write over their input): `in` itself in place,
+// else a fresh tensor.
 Tensor output_like(const Context& ctx, const Tensor& in) {
+  if (ctx.in_place) return in;
   return Tensor::empty(in.shape(), in.dtype(), ctx.allocator);
 }
 
@@ -150,7 +159,8 @@ Tensor q_star(const Context& ctx, const Tensor& in, int64_t n) {
         permute_action_name(ctx.config.permute_action), packed ? "N" : "B, S", n, n,
         format_shape(in.shape())));
   }
-  Tensor out = output_like(ctx, in);
+  // Columns move within a row: never in place.
+  Tensor out = Tensor::empty(in.shape(), in.dtype(), ctx.allocator);
   if (packed) {
     detail::augment::permute_columns_packed(in.data_as<float>(), out.data_as<float>(), ctx.batch,
                                             ctx.cu, ctx.snapshot.action_perm->data_as<int64_t>(),
@@ -214,7 +224,8 @@ Tensor time_field(const Context& ctx, const Tensor& in, double p) {
   return out;
 }
 
-// The augmented copy of one member; members no augmentation touches are cloned.
+// The augmented copy of one member; a member no augmentation touches is shared, not copied
+// (the input never changes: nothing writes to it, SPEC §6).
 Tensor augment_field(const Context& ctx, int64_t max_num_actions, int64_t max_num_obs_discrete,
                      std::string_view name, const Tensor& in) {
   const AugmentTokensConfig& c = ctx.config;
@@ -250,7 +261,7 @@ Tensor augment_field(const Context& ctx, int64_t max_num_actions, int64_t max_nu
     return image(ctx, in, m.obs_image);
   }
   if (name == "time" && m.time > 0.0) return time_field(ctx, in, m.time);
-  return in.clone(ctx.allocator);
+  return in;
 }
 
 // The window layout of a packed batch, checked: cu_seqlens int32 [B+1] non-decreasing from 0
@@ -310,6 +321,12 @@ PackedWindows packed_windows(const TensorDict& batch, int64_t s, const char* met
 
 TensorDict TokenAugmenter::apply(const TensorDict& batch, const AugmentSnapshot& snapshot,
                                  uint64_t mask_call, const Allocator& allocator) const {
+  return apply_impl(batch, snapshot, mask_call, allocator, false);
+}
+
+TensorDict TokenAugmenter::apply_impl(const TensorDict& batch, const AugmentSnapshot& snapshot,
+                                      uint64_t mask_call, const Allocator& allocator,
+                                      bool in_place) const {
   detail::augment::check_batch_shape(batch, "apply");
   if (!enabled_) return batch;
   const int64_t b = batch.batch_size()[0];
@@ -322,7 +339,8 @@ TensorDict TokenAugmenter::apply(const TensorDict& batch, const AugmentSnapshot&
   }
   check_snapshot(snapshot);
   detail::augment::MaskScratch mask_scratch;
-  const Context ctx{config_, snapshot, seed_, mask_call, b, s, allocator, mask_scratch};
+  Context ctx{config_, snapshot, seed_, mask_call, b, s, allocator, mask_scratch};
+  ctx.in_place = in_place;
   TensorDict out(batch.batch_size());
   for (const auto& [name, tensor] : batch) {
     out.set(name, augment_field(ctx, max_num_actions_, max_num_obs_discrete_, name, tensor));
@@ -337,9 +355,23 @@ TensorDict TokenAugmenter::apply_fresh(const TensorDict& batch, uint64_t call,
   return apply(batch, make_snapshot(batch.batch_size()[0], call), call, allocator);
 }
 
+TensorDict TokenAugmenter::apply_fresh_in_place(TensorDict batch, uint64_t call,
+                                                const Allocator& allocator) const {
+  detail::augment::check_batch_shape(batch, "apply_fresh_in_place");
+  if (!enabled_) return batch;
+  return apply_impl(batch, make_snapshot(batch.batch_size()[0], call), call, allocator, true);
+}
+
 TensorDict TokenAugmenter::apply_packed(const TensorDict& batch, const AugmentSnapshot& snapshot,
                                         uint64_t mask_call, int64_t sequence_length,
                                         const Allocator& allocator) const {
+  return apply_packed_impl(batch, snapshot, mask_call, sequence_length, allocator, false);
+}
+
+TensorDict TokenAugmenter::apply_packed_impl(const TensorDict& batch,
+                                             const AugmentSnapshot& snapshot, uint64_t mask_call,
+                                             int64_t sequence_length, const Allocator& allocator,
+                                             bool in_place) const {
   const PackedWindows w = packed_windows(batch, sequence_length, "apply_packed");
   if (!enabled_) return batch;
   if (snapshot.batch_size != w.batch) {
@@ -358,11 +390,12 @@ TensorDict TokenAugmenter::apply_packed(const TensorDict& batch, const AugmentSn
   ctx.real = w.real;
   ctx.total = w.total;
   ctx.packed_mask = &packed_mask;
+  ctx.in_place = in_place;
   TensorDict out;
   for (const auto& [name, tensor] : batch) {
     if (name == "sequence_id" || name == "position" || name == "cu_seqlens" ||
         name == "lengths") {
-      out.set(name, tensor.clone(allocator));
+      out.set(name, tensor);  // the layout is never augmented: shared
       continue;
     }
     if (tensor.ndim() == 0 || tensor.shape()[0] != w.total) {
@@ -382,6 +415,15 @@ TensorDict TokenAugmenter::apply_fresh_packed(const TensorDict& batch, uint64_t 
   const PackedWindows w = packed_windows(batch, sequence_length, "apply_fresh_packed");
   if (!enabled_) return batch;
   return apply_packed(batch, make_snapshot(w.batch, call), call, sequence_length, allocator);
+}
+
+TensorDict TokenAugmenter::apply_fresh_packed_in_place(TensorDict batch, uint64_t call,
+                                                       int64_t sequence_length,
+                                                       const Allocator& allocator) const {
+  const PackedWindows w = packed_windows(batch, sequence_length, "apply_fresh_packed_in_place");
+  if (!enabled_) return batch;
+  return apply_packed_impl(batch, make_snapshot(w.batch, call), call, sequence_length, allocator,
+                           true);
 }
 
 }  // namespace mouse

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <string>
 
 #include "augment_test_util.hpp"
 #include "mouse/augment.hpp"
@@ -237,7 +239,7 @@ TEST(ImageScaleShift, NegativeScaleClampsToZeroAndLargeShiftToWhite) {
             (std::vector<uint8_t>{255, 255, 255}));
 }
 
-TEST(Augment, InputIsNeverModifiedAndOutputOwnsFreshStorage) {
+TEST(Augment, InputIsNeverModifiedAndOnlyChangedMembersAreNew) {
   TokenAugmenter aug(test::everything_on(), 5, 4, 1);
   const TensorDict in = test::full_batch(3, 4, 5, 4);
   const TensorDict before = in.clone();
@@ -246,11 +248,72 @@ TEST(Augment, InputIsNeverModifiedAndOutputOwnsFreshStorage) {
   EXPECT_TRUE(in.equals(before));
   EXPECT_EQ(out.keys(), in.keys());
   for (const auto& [name, t] : out) {
+    if (name == "xformed_reward") continue;
     EXPECT_NE(t.data(), in.at(name).data()) << name;
     EXPECT_TRUE(t.is_writable()) << name;
   }
-  // A field no augmentation touches is copied unchanged.
-  EXPECT_TRUE(out.at("xformed_reward").equals(in.at("xformed_reward")));
+  // A field no augmentation touches is shared, not copied.
+  EXPECT_EQ(out.at("xformed_reward").data(), in.at("xformed_reward").data());
+}
+
+TEST(Augment, ARewardOnlyScaleSharesEveryOtherMember) {
+  AugmentTokensConfig c;
+  c.scale_reward = AugmentScalarSpec::uniform(0.5, 2.0);
+  TokenAugmenter aug(c, 5, 4, 3);
+  const TensorDict in = test::full_batch(3, 4, 5, 4, DType::kUInt8);
+  aug.update_augmentations(in);
+  const TensorDict out = aug.augment(in);
+  for (const auto& [name, t] : out) {
+    if (name == "reward") {
+      EXPECT_NE(t.data(), in.at(name).data());
+    } else {
+      EXPECT_EQ(t.data(), in.at(name).data()) << name;
+    }
+  }
+}
+
+// In place (a batchifier worker's batch) gives what the copying call gives, written over the
+// batch's own storage; only q_star's column permutation needs a fresh tensor.
+TEST(Augment, InPlaceEqualsTheCopyAndAllocatesOnlyForQStar) {
+  for (DType image : {DType::kInt64, DType::kUInt8}) {
+    for (uint64_t call : {uint64_t{0}, uint64_t{5}}) {
+      TokenAugmenter aug(test::everything_on(), 5, 4, 11);
+      const TensorDict in = test::full_batch(6, 40, 5, 4, image);  // rows of 4 and 1 elements
+      const TensorDict want = aug.apply_fresh(in, call);
+      TensorDict mine = in.clone();
+      std::map<std::string, const void*> storage;
+      for (const auto& [name, t] : mine) storage[name] = t.data();
+      const TensorDict got = aug.apply_fresh_in_place(std::move(mine), call);
+      EXPECT_TRUE(got.equals(want));
+      for (const auto& [name, t] : got) {
+        if (name == "q_star") {
+          EXPECT_NE(t.data(), storage[name]);
+        } else {
+          EXPECT_EQ(t.data(), storage[name]) << name;
+        }
+      }
+    }
+  }
+}
+
+// Rows of 16 elements and more are transformed run by run between masked rows: in place too.
+TEST(Augment, InPlaceEqualsTheCopyForWideImageRows) {
+  AugmentTokensConfig c;
+  c.scale_obs_image = AugmentScalarSpec::uniform(0.5, 1.5);
+  c.shift_obs_image = AugmentScalarSpec::uniform(-30, 30);
+  c.mask_prob.obs_image = 0.3;
+  TokenAugmenter aug(c, 0, 0, 5);
+  TensorDict in({3, 7});
+  Tensor img = Tensor::empty({3, 7, 48}, DType::kUInt8);
+  for (int64_t i = 0; i < img.numel(); ++i) img.data_as<uint8_t>()[i] = static_cast<uint8_t>(i * 31);
+  in.set("obs_image", img);
+  const TensorDict want = aug.apply_fresh(in, 2);
+  TensorDict mine = in.clone();
+  const void* storage = mine.at("obs_image").data();
+  const TensorDict got = aug.apply_fresh_in_place(std::move(mine), 2);
+  EXPECT_EQ(got.at("obs_image").data(), storage);
+  EXPECT_TRUE(got.equals(want));
+  EXPECT_FALSE(want.equals(in));
 }
 
 TEST(Augment, NothingEnabledReturnsTheInputItself) {

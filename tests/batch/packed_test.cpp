@@ -440,8 +440,11 @@ TEST(PackedAugment, EqualsTheAugmentationOfTheSameWindowsPadded) {
   for (int64_t budget : {int64_t{0}, int64_t{150}}) {
     BatchifierOptions o = packed_options("random", "ragged", "episode", 2);
     o.transform = [aug](TensorDict b, int64_t n, const Allocator& a) {
-      return b.batch_size().empty() ? aug->apply_fresh_packed(b, static_cast<uint64_t>(n), 12, a)
-                                    : aug->apply_fresh(b, static_cast<uint64_t>(n), a);
+      // In place, as the Python batchifier's transform: compared below with the copying
+      // augmentation of the same windows padded.
+      return b.batch_size().empty()
+                 ? aug->apply_fresh_packed_in_place(std::move(b), static_cast<uint64_t>(n), 12, a)
+                 : aug->apply_fresh_in_place(std::move(b), static_cast<uint64_t>(n), a);
     };
     o.max_tokens = budget;
     PrefetchBatchifier packed(store, s, 10, o);
