@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -543,11 +544,14 @@ std::filesystem::path large_cache_dir() {
   return std::filesystem::path(home != nullptr ? home : "/tmp") / ".cache/mouse-data/bench";
 }
 
-// A store over `shards` shards of `shard_rows` rows, each built on first use.
-std::unique_ptr<mouse::DatasetStore> sharded_store(int64_t shards, int64_t shard_rows) {
+// A store over `shards` shards of `shard_rows` rows, each built on first use; `populate`:
+// StoreConfig::populate (every page mapped in at load).
+std::unique_ptr<mouse::DatasetStore> sharded_store(int64_t shards, int64_t shard_rows,
+                                                   bool populate) {
   mouse::StoreConfig config;
   config.max_action_dim = 2;
   config.max_obs_continuous_dim = 4;
+  config.populate = populate;
   auto out = std::make_unique<mouse::DatasetStore>(config);
   for (int64_t k = 0; k < shards; ++k) {
     const auto dir = large_cache_dir() /
@@ -564,12 +568,11 @@ std::unique_ptr<mouse::DatasetStore> sharded_store(int64_t shards, int64_t shard
   return out;
 }
 
-const mouse::DatasetStore& scale_store(int64_t millions) {
-  static const std::unique_ptr<mouse::DatasetStore> small = sharded_store(1, 1'000'000);
-  static std::unique_ptr<mouse::DatasetStore> large;
-  if (millions == 1) return *small;
-  if (!large) large = sharded_store(millions / 10, 10'000'000);
-  return *large;
+// A fresh store over `millions` of rows (1M: one shard of 1M rows; more: shards of 10M): the
+// files are mapped anew, so no page of them is mapped in yet (the page cache stays warm).
+std::unique_ptr<mouse::DatasetStore> scale_store(int64_t millions, bool populate) {
+  return millions == 1 ? sharded_store(1, 1'000'000, populate)
+                       : sharded_store(millions / 10, 10'000'000, populate);
 }
 
 // The memcpy floor over a buffer of the encoded size of 1M or 100M rows (6.3 GB), in 4 KB or
@@ -581,7 +584,8 @@ void BM_MemcpyBaselineAtScale(benchmark::State& state) {
                  (state.range(1) ? " huge pages" : ""));
 }
 
-// Args: millions of rows (1 or 100), mode index, workers, boundaries (0 none, 1 episode).
+// Args: millions of rows (1, or a multiple of 10), mode index, workers, boundaries (0 none,
+// 1 episode), populate (0 / 1). 20,000 batches per run, from a store loaded for the run.
 void BM_BatchifierAtScale(benchmark::State& state) {
   mouse::BatchifierOptions o;
   o.sampling = kModes[state.range(1)];
@@ -589,7 +593,14 @@ void BM_BatchifierAtScale(benchmark::State& state) {
   o.boundaries = state.range(3) ? "episode" : "none";
   o.seed = 1;
   o.prefetch = 8;
-  mouse::PrefetchBatchifier b(scale_store(state.range(0)), kS, kB, o);
+  // Each run loads its store afresh (not timed; "load_s"), so the timed batches include the
+  // page faults of a first pass over the data, unless populate mapped every page at load.
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::unique_ptr<mouse::DatasetStore> store =
+      scale_store(state.range(0), state.range(4) != 0);
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  mouse::PrefetchBatchifier b(*store, kS, kB, o);
   int64_t batches = 0, bytes = 0;
   for (auto _ : state) {
     mouse::TensorDict batch = b.next_batch();
@@ -598,7 +609,8 @@ void BM_BatchifierAtScale(benchmark::State& state) {
     benchmark::DoNotOptimize(batch);
   }
   state.SetLabel(std::to_string(state.range(0)) + "M rows " + o.sampling +
-                 (state.range(3) ? "/episode" : ""));
+                 (state.range(3) ? "/episode" : "") + (state.range(4) ? " populated" : ""));
+  state.counters["load_s"] = load_s;
   report(state, batches, bytes);
 }
 
@@ -606,14 +618,24 @@ void BM_BatchifierAtScale(benchmark::State& state) {
 
 int main(int argc, char** argv) {
   if (const char* large = std::getenv("MOUSE_BENCH_LARGE"); large != nullptr && large[0] == '1') {
+    // MOUSE_BENCH_LARGE_MILLIONS: the large sizes, e.g. "10,100" (default "100").
+    std::vector<int64_t> sizes{1};
+    const char* list = std::getenv("MOUSE_BENCH_LARGE_MILLIONS");
+    std::string text = list != nullptr && *list != '\0' ? list : "100";
+    for (size_t at = 0; at < text.size();) {
+      const size_t comma = std::min(text.find(',', at), text.size());
+      sizes.push_back(std::stoll(text.substr(at, comma - at)));
+      at = comma + 1;
+    }
     benchmark::RegisterBenchmark("BM_BatchifierAtScale", BM_BatchifierAtScale)
-        ->ArgsProduct({{1, 100}, {0}, {0, 2}, {0, 1}})
-        ->ArgsProduct({{1, 100}, {1, 2}, {0, 2}, {0}})
-        ->ArgNames({"Mrows", "mode", "workers", "episode"})
+        ->ArgsProduct({sizes, {0}, {0, 2}, {0, 1}, {0, 1}})
+        ->ArgsProduct({sizes, {1, 2}, {0, 2}, {0}, {0}})
+        ->ArgNames({"Mrows", "mode", "workers", "episode", "populate"})
+        ->Iterations(20'000)  // 640k windows from a fresh store: the first pass over the data
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark("BM_MemcpyBaselineAtScale", BM_MemcpyBaselineAtScale)
-        ->ArgsProduct({{1, 100}, {0, 1}})
+        ->ArgsProduct({sizes, {0, 1}})
         ->ArgNames({"Mrows", "huge"})
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);

@@ -83,6 +83,9 @@ void StoreArgs::add_to(CLI::App* cmd) {
                   "frames on every read)");
   cmd->add_flag("--no-validate", no_validate,
                 "Load sources without checking their values against the column contract");
+  cmd->add_flag("--populate", populate,
+                "Map every page of the sources into memory when loading them (when they fit), "
+                "so that sampling takes no page faults");
 }
 
 // The keys besides the widths: action, reward, done, time and a spare for the mask.
@@ -140,6 +143,7 @@ std::unique_ptr<DatasetStore> open_store(const StoreArgs& args) {
   config.max_obs_image_pixels = args.max_obs_image_pixels;
   config.image_cache = args.image_cache;
   config.validate = !args.no_validate;
+  config.populate = args.populate;
   if (args.obs_image_dtype == "uint8") {
     config.obs_image_dtype = DType::kUInt8;
   } else if (args.obs_image_dtype != "int64") {

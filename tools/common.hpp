@@ -56,6 +56,7 @@ struct StoreArgs : SourceArgs {
   std::string obs_image_dtype = "int64";
   std::string image_cache;  ///< StoreConfig::image_cache ("" = none)
   bool no_validate = false;  ///< --no-validate: StoreConfig::validate off
+  bool populate = false;     ///< --populate: StoreConfig::populate on
 
   /// Registers PATH, --split, the --max-* options, --image-cache and --no-validate on `cmd`.
   void add_to(CLI::App* cmd);

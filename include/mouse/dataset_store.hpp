@@ -106,6 +106,15 @@ struct StoreConfig {
   /// bad value is then an error only when its row is encoded, if at all: done 3 or a NaN reward
   /// is encoded as it is).
   bool validate = true;
+  /// Maps every page of a source's encoded columns (and of its decoded-frame cache) into the
+  /// process at from_dataset (madvise MADV_POPULATE_READ, or a read per page before Linux 5.14),
+  /// after the value checks, so that sampling takes no page faults: the per-batch cost then stays
+  /// flat as the data grows, as long as it fits in memory. Only when the source's bytes fit in
+  /// 90% of the memory available (available_memory_bytes()); otherwise one line on stderr says
+  /// so and its pages are faulted in on use (as with false, the default). Resident memory then
+  /// holds the source's bytes (page cache shared with other processes mapping the same files).
+  /// Remote sources (from_remote) are not populated.
+  bool populate = false;
 };
 
 /// Options of DatasetStore::from_remote (SPEC §8).

@@ -45,6 +45,11 @@ class DatasetStore:
         first bad value. One pass at memory bandwidth; a memory-mapped file that passed is
         remembered in ``$MOUSE_DATA_CACHE/validated`` (by path, size and mtime), so loading it
         again reads nothing. ``False`` skips the check.
+    populate : ``False`` (default). ``True``: ``from_dataset`` maps every page of a source's
+        encoded columns (and of its frame cache) into the process after the checks, so that
+        sampling takes no page faults and the per-batch cost stays flat as the data grows. Only
+        when the source fits in 90% of the memory available; otherwise one line on stderr says
+        so and pages are faulted in on use. Remote sources are not populated.
     format : ``"auto"`` (TensorDict of torch tensors when torch and tensordict are installed,
         else a dict of NumPy arrays), ``"torch"`` or ``"numpy"``.
     name : Optional name (e.g. the environment or task): ``push_stores_to_hub`` writes each
@@ -81,6 +86,7 @@ class DatasetStore:
         obs_image_dtype: Literal["int64", "uint8"] = "int64",
         image_cache: str | os.PathLike | None = None,
         validate: bool = True,
+        populate: bool = False,
         format: Literal["auto", "torch", "numpy"] = "auto",
         name: str | None = None,
     ) -> None:
@@ -93,13 +99,15 @@ class DatasetStore:
             a.str("obs_image_dtype", obs_image_dtype),
             a.path("image_cache", image_cache, none=True),
             a.bool("validate", validate),
+            a.bool("populate", populate),
         )
         self.name = a.str("name", name, none=True)
         """The store's name: its Hub config in ``push_stores_to_hub`` (None: unnamed)."""
         if config[5] == "":
             raise InvalidArgumentError('DatasetStore: image_cache must be None, "auto" or a '
                                        'directory, got ""')
-        self._core = _core.Store(*config[:5], "" if config[5] is None else config[5], config[6])
+        self._core = _core.Store(*config[:5], "" if config[5] is None else config[5], config[6],
+                                 config[7])
         self._format = resolve_format(a.str("format", format))
         self._requested_format = format
         self._config = config
@@ -299,9 +307,11 @@ class DatasetStore:
                 f"DatasetStore: cannot unpickle a state of version {state.get('version')!r}")
         self.name = state["name"]
         self._config = tuple(state["config"])
+        if len(self._config) < 8:  # pickled before populate existed
+            self._config += (False,)
         self._core = _core.Store(*self._config[:5],
                                  "" if self._config[5] is None else self._config[5],
-                                 self._config[6])
+                                 self._config[6], self._config[7])
         self._requested_format = state["format"]
         self._format = resolve_format(self._requested_format)
         self._loads = []

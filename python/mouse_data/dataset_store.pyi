@@ -19,6 +19,7 @@ class DatasetStore:
         obs_image_dtype: Literal["int64", "uint8"] = "int64",
         image_cache: str | os.PathLike[str] | None = None,
         validate: bool = True,
+        populate: bool = False,
         format: Format = "auto",
         name: str | None = None,
     ) -> None: ...

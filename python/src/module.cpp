@@ -68,10 +68,11 @@ nb::tuple export_batch(const TensorDict& td, Framework framework) {
 }
 
 StoreConfig store_config(int64_t a, int64_t c, int64_t d, int64_t i, const std::string& dtype,
-                         const std::string& image_cache, bool validate) {
+                         const std::string& image_cache, bool validate, bool populate) {
   StoreConfig cfg;
   cfg.image_cache = image_cache;
   cfg.validate = validate;
+  cfg.populate = populate;
   cfg.max_action_dim = a;
   cfg.max_obs_continuous_dim = c;
   cfg.max_obs_discrete_dim = d;
@@ -241,12 +242,14 @@ NB_MODULE(_core, m) {
       .def(
           "__init__",
           [](DatasetStore* self, int64_t a, int64_t c, int64_t d, int64_t i,
-             const std::string& dtype, const std::string& image_cache, bool validate) {
-            new (self) DatasetStore(store_config(a, c, d, i, dtype, image_cache, validate));
+             const std::string& dtype, const std::string& image_cache, bool validate,
+             bool populate) {
+            new (self) DatasetStore(
+                store_config(a, c, d, i, dtype, image_cache, validate, populate));
           },
           "max_action_dim"_a, "max_obs_continuous_dim"_a, "max_obs_discrete_dim"_a,
           "max_obs_image_pixels"_a, "obs_image_dtype"_a, "image_cache"_a = "",
-          "validate"_a = true)
+          "validate"_a = true, "populate"_a = false)
       .def(
           "add_streams",
           [](DatasetStore& s, const std::vector<std::tuple<std::string, nb::object,

@@ -72,6 +72,48 @@ def test_loading_ten_million_rows_through_datasets_grows_rss_by_less_than_50_mb(
     assert a == [(a[0] + k) % 4 for k in range(4)]
 
 
+def test_populate_maps_the_rows_in_at_load_and_sampling_faults_nothing_more(big_dataset):
+    """populate=True: from_dataset maps every page of the encoded columns (200 MB here) into the
+    process, so the file pages it holds grow by the data at load and sampling faults nothing
+    more in; without it, loading maps nothing and sampling faults the pages in as it goes. The
+    store opens the files itself (a path): ``datasets.load_from_disk`` maps them all in anyway."""
+    out = run_python(f"""
+        import json, pickle
+        def rss_file_mb():
+            for line in open("/proc/self/status"):
+                if line.startswith("RssFile:"):
+                    return int(line.split()[1]) / 1024
+        from mouse_data import DatasetStore, PrefetchBatchifier
+        w = DatasetStore(max_action_dim=4)
+        w.append_columns({{"action": [0], "reward": [0.0], "done": [0]}})
+        r = {{}}
+        for populate in (False, True):
+            before = rss_file_mb()
+            s = DatasetStore(max_action_dim=4, populate=populate)
+            s.from_dataset({str(big_dataset)!r})
+            loaded = rss_file_mb()
+            b = PrefetchBatchifier(s, 64, 32, num_workers=0, seed=3, format="numpy")
+            for _ in range(3000):
+                b.next_batch()
+            b.close()
+            r[str(populate)] = [loaded - before, rss_file_mb() - loaded]
+            if populate:
+                r["pickled"] = len(pickle.loads(pickle.dumps(s)))
+            del b, s
+        print(json.dumps(r))
+    """)
+    r = json.loads(out.strip().splitlines()[-1])
+    print(f"file pages mapped at load / by sampling, MB: {r}")
+    assert r["False"][0] < 20 and r["False"][1] > 100, r
+    assert r["True"][0] > 180 and r["True"][1] < 10, r
+    assert r["pickled"] == ROWS
+
+
+def test_populate_is_a_bool():
+    with pytest.raises(TypeError, match="populate"):
+        DatasetStore(max_action_dim=4, populate="yes")
+
+
 def test_the_arrow_owner_outlives_the_python_objects():
     table = pa.table({"action": pa.array(np.arange(5000) % 3),
                       "reward": pa.array(np.linspace(0, 1, 5000, dtype=np.float32)),

@@ -12,6 +12,7 @@
 #include "store/encoder.hpp"
 #include "store/split_select.hpp"
 #include "store/store_state.hpp"
+#include "store/populate.hpp"
 #include "store/validate.hpp"
 
 namespace mouse {
@@ -93,6 +94,8 @@ SourceSegment plan_segment(const Dataset& ds, const std::string& split, const St
   // Values before frames: a bad dataset is refused before any frame is decoded for it.
   if (config.validate) validate_dataset(ds, plan, config, label, {validated_cache_root(), true});
   std::optional<CachedFrames> frames = cached_frames(ds, plan, config, label, warning);
+  // After the checks, which give back the pages they faulted in.
+  if (config.populate) populate_source(ds, plan, frames, label);
   return {ds, std::move(label), std::move(plan), std::move(frames)};
 }
 

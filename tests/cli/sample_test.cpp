@@ -99,6 +99,8 @@ TEST_F(CliSample, SameSeedSameBatchesWhateverTheWorkers) {
   EXPECT_EQ(sync, threaded);
   auto other = run_json("sample " + quote(dict()) + " -S 8 -B 4 --sampling random --seed 12 --batches 5 --json");
   EXPECT_NE(sync, other);
+  // --populate maps the sources in at load: the batches are the same.
+  EXPECT_EQ(run_json(base + " --workers 2 --populate"), sync);
   for (const auto& b : sync) {
     for (const auto& s : b["starts"]) {
       EXPECT_GE(s.get<int64_t>(), 0);
