@@ -164,14 +164,16 @@ def dataloader_variant(fetch: Callable[[np.ndarray], Any], rows: int, workers: i
 class MouseData:
     """mouse_data from Python: DatasetStore.from_dataset(path) maps the Arrow files (no copy),
     PrefetchBatchifier with C++ workers. Images decode to uint8 (the fast option) and int64 (the
-    default, as mouse-core)."""
+    default, as mouse-core), through the frame cache the store builds by default (decoded once,
+    in the cache directory), and, for comparison, without it (image_cache=False: decoded on
+    every read)."""
 
     name = "mouse_data"
 
     def __init__(self, spec: Spec):
         self.spec = spec
 
-    def _store(self, image_dtype: str = "uint8"):
+    def _store(self, image_dtype: str = "uint8", image_cache=None):
         import mouse_data
 
         sp = self.spec
@@ -179,7 +181,8 @@ class MouseData:
         store = mouse_data.DatasetStore(max_action_dim=sp.max_action_dim,
                                         max_obs_continuous_dim=sp.obs_dim,
                                         max_obs_discrete_dim=64 if "observation_discrete" in sp.columns else 0,
-                                        max_obs_image_pixels=pixels, obs_image_dtype=image_dtype)
+                                        max_obs_image_pixels=pixels, obs_image_dtype=image_dtype,
+                                        image_cache=image_cache)
         store.from_dataset(sp.path)
         return store
 
@@ -201,6 +204,9 @@ class MouseData:
         if self.spec.image_shape:
             self.store64 = self._store("int64")
             out += [(f"random, int64 images, {w} workers", w, make(self.store64, w)) for w in (0, 2)]
+            self.store_decode = self._store(image_cache=False)
+            out += [(f"random, no frame cache, {w} workers", w, make(self.store_decode, w))
+                    for w in (0, 2)]
         return out
 
     def check(self):

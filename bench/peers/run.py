@@ -401,6 +401,8 @@ def main() -> int:
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
     ap.add_argument("--out", help="where results.md / results.json / peers.png go")
     ap.add_argument("--data-dir", help="keep the generated datasets here (reused when present)")
+    ap.add_argument("--only", help="comma-separated dataset names to run (e.g. frozenlake-64px); "
+                    "the report then holds only those")
     ap.add_argument("--no-100m", action="store_true",
                     help="leave out the 100M-step CartPole set of the full run (4.7 GB, plus 4.8 GB "
                          "of NumPy columns and TorchRL's 4.8 GB memmap)")
@@ -433,6 +435,9 @@ def main() -> int:
               "B": B, "S": S, "torch_threads": args.torch_threads, "datasets": [], "results": [], "problems": []}
     try:
         sets = sizes(args.quick, not args.no_100m)
+        if args.only:
+            wanted = set(args.only.split(","))
+            sets = [d for d in sets if d.name in wanted]
         build_data(data_dir, tools, sets)
         report["datasets"] = [dataclasses.asdict(d) for d in sets]
         check_starts: dict = {}

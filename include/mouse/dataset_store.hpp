@@ -93,6 +93,10 @@ struct StoreConfig {
   /// rows x max_obs_image_pixels bytes (announcing its size, refusing when the disk lacks the
   /// space, showing progress), shared by processes and later runs, rebuilt when a source file
   /// changes; image windows are then plain copies. Buffer rows are always decoded on read.
+  /// "default" is "auto" when it can be had: when there is no cache directory, it cannot be
+  /// written, or the frames would take more than a quarter of its free space, one line on
+  /// stderr says so and the frames are decoded on every read (what the Python DatasetStore does
+  /// unless told otherwise).
   std::string image_cache;
   /// Checks every value of a source's contract columns at from_dataset (SPEC §3-4): action,
   /// reward and done not null; done 0, 1 or 2; action >= 0, and < max_action_dim when q_star is

@@ -28,10 +28,13 @@ class DatasetStore:
     max_obs_image_pixels : Values per image (H*W*C) in ``obs_image``; 0 = no image obs.
     obs_image_dtype : ``"int64"`` (default, as the original) or ``"uint8"`` (8x smaller batches;
         the fast path for image observations, which the augmenter handles too).
-    image_cache : ``None`` (default: frames are decoded on every read), ``"auto"`` (a
+    image_cache : ``None`` (default): the ``"auto"`` cache when it can be had, else (no cache
+        directory, one that cannot be written, or the frames would take more than a quarter of
+        its free space) one line on stderr and frames decoded on every read. ``"auto"``: a
         decoded-frame cache in ``$MOUSE_DATA_CACHE/frames``, else
-        ``$XDG_CACHE_HOME/mouse-data/frames``, else ``~/.cache/mouse-data/frames``) or a
-        directory. With a cache, ``from_dataset`` decodes every frame of a source's Image column
+        ``$XDG_CACHE_HOME/mouse-data/frames``, else ``~/.cache/mouse-data/frames``, an error
+        when it cannot be had (``True`` is ``"auto"``); or a directory. ``False``: frames are
+        decoded on every read (no cache). With a cache, ``from_dataset`` decodes every frame of a source's Image column
         once into a memory-mapped file of rows x ``max_obs_image_pixels`` bytes (its size is
         printed first; refused when the disk lacks the space; progress while it builds), shared
         by processes and later runs and rebuilt when a source file changes; image windows are
@@ -84,7 +87,7 @@ class DatasetStore:
         max_obs_image_pixels: int = 0,
         *,
         obs_image_dtype: Literal["int64", "uint8"] = "int64",
-        image_cache: str | os.PathLike | None = None,
+        image_cache: str | os.PathLike | bool | None = None,
         validate: bool = True,
         populate: bool = False,
         format: Literal["auto", "torch", "numpy"] = "auto",
@@ -97,6 +100,7 @@ class DatasetStore:
             a.int("max_obs_discrete_dim", max_obs_discrete_dim),
             a.int("max_obs_image_pixels", max_obs_image_pixels),
             a.str("obs_image_dtype", obs_image_dtype),
+            image_cache if isinstance(image_cache, bool) else
             a.path("image_cache", image_cache, none=True),
             a.bool("validate", validate),
             a.bool("populate", populate),
@@ -104,10 +108,9 @@ class DatasetStore:
         self.name = a.str("name", name, none=True)
         """The store's name: its Hub config in ``push_stores_to_hub`` (None: unnamed)."""
         if config[5] == "":
-            raise InvalidArgumentError('DatasetStore: image_cache must be None, "auto" or a '
-                                       'directory, got ""')
-        self._core = _core.Store(*config[:5], "" if config[5] is None else config[5], config[6],
-                                 config[7])
+            raise InvalidArgumentError('DatasetStore: image_cache must be None, False, "auto" or '
+                                       'a directory, got ""')
+        self._core = _core.Store(*config[:5], _cache_setting(config[5]), config[6], config[7])
         self._format = resolve_format(a.str("format", format))
         self._requested_format = format
         self._config = config
@@ -309,8 +312,7 @@ class DatasetStore:
         self._config = tuple(state["config"])
         if len(self._config) < 8:  # pickled before populate existed
             self._config += (False,)
-        self._core = _core.Store(*self._config[:5],
-                                 "" if self._config[5] is None else self._config[5],
+        self._core = _core.Store(*self._config[:5], _cache_setting(self._config[5]),
                                  self._config[6], self._config[7])
         self._requested_format = state["format"]
         self._format = resolve_format(self._requested_format)
@@ -485,3 +487,15 @@ def _png(image: Any) -> dict[str, Any]:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return {"bytes": buf.getvalue(), "path": None}
+
+
+def _cache_setting(image_cache: str | bool | None) -> str:
+    """The C++ StoreConfig::image_cache for the Python argument: None -> "default" (the cache
+    when it can be had), False -> "" (none), else the setting itself."""
+    if image_cache is None:
+        return "default"
+    if image_cache is False:
+        return ""
+    if image_cache is True:
+        return "auto"
+    return str(image_cache)

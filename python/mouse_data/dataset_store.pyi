@@ -17,7 +17,7 @@ class DatasetStore:
         max_obs_image_pixels: int = 0,
         *,
         obs_image_dtype: Literal["int64", "uint8"] = "int64",
-        image_cache: str | os.PathLike[str] | None = None,
+        image_cache: str | os.PathLike[str] | bool | None = None,
         validate: bool = True,
         populate: bool = False,
         format: Format = "auto",

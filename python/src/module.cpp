@@ -463,9 +463,25 @@ NB_MODULE(_core, m) {
             {
               nb::gil_scoped_release release;
               out = a.augment(td);
-              td = TensorDict();
             }
-            return export_batch(out, fw);
+            // A member no transform changed shares the input's storage: give back the caller's
+            // own object (writable, as they gave it), when it already is of the output's kind;
+            // else a copy, so that nothing handed out aliases the input read-only.
+            nb::dict members;
+            nb::object np_ndarray = nb::module_::import_("numpy").attr("ndarray");
+            for (const auto& [name, tensor] : out) {
+              if (!td.contains(name) || td.at(name).data() != tensor.data() ||
+                  tensor.nbytes() == 0) {
+                members[name.c_str()] = tensor_to_python(tensor, fw);
+                continue;
+              }
+              nb::object mine = batch[name.c_str()];
+              const bool is_numpy = nb::isinstance(mine, np_ndarray);
+              const bool same_kind =
+                  fw == Framework::kNumpy ? is_numpy : !is_numpy && nb::hasattr(mine, "data_ptr");
+              members[name.c_str()] = same_kind ? mine : tensor_to_python(tensor.clone(), fw);
+            }
+            return nb::make_tuple(out.batch_size(), members);
           },
           "batch"_a, "format"_a)
       .def("clear_augmentations", &TokenAugmenter::clear_augmentations)

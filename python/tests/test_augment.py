@@ -645,3 +645,23 @@ def test_value_out_of_permutation_range_names_the_field(field, config, value):
     with pytest.raises(ValueError, match=field) as info:
         a(batch)
     assert str(value) in str(info.value)
+
+
+def test_members_no_transform_changes_are_the_callers_own_tensors():
+    """A reward-only scale copies the reward and gives back every other member as it was given
+    (the same tensor, writable, no copy); the input never changes. A NumPy batch under the torch
+    format gets copies of the unchanged members instead (no read-only aliases)."""
+    a = aug(cfg(scale_reward=fixed(2.0)))
+    batch = make_batch()
+    before = batch.clone()
+    a.update_augmentations(batch)
+    out = a(batch)
+    assert torch.equal(out["reward"], before["reward"] * 2.0)
+    assert out["reward"].data_ptr() != batch["reward"].data_ptr()
+    for key in ("action", "done", "obs_continuous", "q_star", "time"):
+        assert out[key].data_ptr() == batch[key].data_ptr(), key
+    assert_td_equal(batch, before)
+    as_numpy = {k: v.numpy() for k, v in make_batch().items()}
+    out = a(as_numpy)
+    assert out["action"].data_ptr() != as_numpy["action"].ctypes.data
+    assert np.array_equal(out["action"].numpy(), as_numpy["action"])

@@ -370,9 +370,24 @@ def corrupt_image_store():
         "action": [0] * n, "reward": [0.0] * n, "done": [0] * n,
         "observation_image": [{"bytes": b"\x89PNG\r\n\x1a\n this is no png", "path": None}] * n,
     }, features=IMAGE_FEATURES)
-    store = DatasetStore(max_action_dim=3, max_obs_image_pixels=12)
+    # No frame cache: the frames are decoded when sampled, so the error comes from a worker.
+    store = DatasetStore(max_action_dim=3, max_obs_image_pixels=12, image_cache=False)
     store.from_dataset(ds)
     return store
+
+
+def test_by_default_a_frame_that_does_not_decode_is_an_error_at_load():
+    """The default frame cache decodes every frame at from_dataset: a bad one is refused there,
+    naming the column and the row, and the store stays empty."""
+    n = 5
+    frames = [{"bytes": png_bytes(np.full((2, 2, 3), i, np.uint8)), "path": None} for i in range(n)]
+    frames[3] = {"bytes": b"\x89PNG\r\n\x1a\n this is no png", "path": None}
+    ds = datasets.Dataset.from_dict({"action": [0] * n, "reward": [0.0] * n, "done": [0] * n,
+                                     "observation_image": frames}, features=IMAGE_FEATURES)
+    store = DatasetStore(max_action_dim=3, max_obs_image_pixels=12)
+    with pytest.raises(mouse_data.FormatError, match="observation_image.*row 3"):
+        store.from_dataset(ds)
+    assert len(store) == 0
 
 
 @pytest.mark.parametrize("workers", [0, 1, 2])

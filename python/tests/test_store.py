@@ -169,7 +169,8 @@ def test_image_cache_gives_the_decoded_tensors_and_is_reused(tmp_path, capfd):
     cache = tmp_path / "cache"
     for source in (ds, str(tmp_path / "data")):  # from Python objects and from a directory
         for dtype in ("uint8", "int64"):
-            plain = DatasetStore(max_action_dim=2, max_obs_image_pixels=150, obs_image_dtype=dtype)
+            plain = DatasetStore(max_action_dim=2, max_obs_image_pixels=150, obs_image_dtype=dtype,
+                                 image_cache=False)
             plain.from_dataset(source)
             cached = DatasetStore(max_action_dim=2, max_obs_image_pixels=150,
                                   obs_image_dtype=dtype, image_cache=cache)
@@ -185,6 +186,44 @@ def test_image_cache_gives_the_decoded_tensors_and_is_reused(tmp_path, capfd):
         DatasetStore(max_action_dim=2, image_cache=3)
     with pytest.raises(ValueError, match="image_cache"):
         DatasetStore(max_action_dim=2, image_cache="")
+
+
+def test_by_default_images_are_cached_when_they_can_be_and_else_decoded(tmp_path, capfd,
+                                                                      monkeypatch):
+    """No image_cache given: the frames are decoded once into $MOUSE_DATA_CACHE/frames and
+    batches copy them; where no cache can be had, one line says so and frames are decoded on
+    every read; the tensors are the same either way."""
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (8, 6, 3), dtype=np.uint8) for _ in range(20)]
+    ds = datasets.Dataset.from_dict({
+        "action": list(range(20)), "reward": [0.0] * 20, "done": [0] * 20,
+        "observation_image": [Image.fromarray(f) for f in frames]},
+        features=datasets.Features({
+            "action": datasets.Value("int64"), "reward": datasets.Value("float32"),
+            "done": datasets.Value("int64"), "observation_image": datasets.Image()}))
+    idx = list(range(20))
+    want = DatasetStore(max_action_dim=2, max_obs_image_pixels=144, obs_image_dtype="uint8",
+                        image_cache=False)
+    want.from_dataset(ds)
+    capfd.readouterr()
+    monkeypatch.setenv("MOUSE_DATA_CACHE", str(tmp_path / "root"))
+    cached = DatasetStore(max_action_dim=2, max_obs_image_pixels=144, obs_image_dtype="uint8")
+    cached.from_dataset(ds)
+    assert "into the frame cache" in capfd.readouterr().err
+    assert len(list((tmp_path / "root" / "frames").iterdir())) == 1
+    assert torch.equal(cached[idx]["obs_image"], want[idx]["obs_image"])
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("MOUSE_DATA_CACHE", str(tmp_path / "a-file"))
+    fallback = DatasetStore(max_action_dim=2, max_obs_image_pixels=144, obs_image_dtype="uint8")
+    fallback.from_dataset(ds)
+    err = capfd.readouterr().err
+    assert "no frame cache for" in err and "decoded on every read" in err
+    assert err.count("\n") == 1
+    assert torch.equal(fallback[idx]["obs_image"], want[idx]["obs_image"])
+    with pytest.raises(OSError):  # asked for by name, the cache must be had
+        DatasetStore(max_action_dim=2, max_obs_image_pixels=144,
+                     image_cache="auto").from_dataset(ds)
+    assert DatasetStore(max_action_dim=2, image_cache=True)._config[5] is True
 
 
 def test_list_features_nulls_and_sequence_lengths():

@@ -180,14 +180,21 @@ class Progress {
 };
 
 // Decodes every frame of `ds`'s column `field` into `file` (rows of `width` bytes).
+// `by_default`: the cache was not asked for (image_cache "default"), so it may take at most a
+// quarter of the free space.
 void build_frames(const Dataset& ds, int field, int64_t width, ImageWidthWarning* warning,
-                  const fs::path& entry,
-                  const fs::path& file, const std::string& label) {
+                  const fs::path& entry, const fs::path& file, const std::string& label,
+                  bool by_default) {
   const int64_t rows = ds.num_rows();
   const int64_t bytes = rows * width;
   struct statvfs vfs {};
   if (::statvfs(entry.c_str(), &vfs) == 0) {
     const auto free_bytes = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+    if (by_default && free_bytes < 4 * bytes + kSpareBytes) {
+      throw IoError(fmt::format(
+          "{}: the frame cache of {} would take {} of the {} free there, more than a quarter",
+          entry.string(), label, gigabytes(bytes), gigabytes(free_bytes)));
+    }
     if (free_bytes < bytes + kSpareBytes) {
       throw IoError(fmt::format(
           "{}: the frame cache of {} needs {} bytes ({}) but only {} bytes ({}) are free; free "
@@ -267,17 +274,18 @@ std::vector<std::vector<arrow::ArrayPtr>> frame_views(const Dataset& ds, int fie
 }  // namespace
 
 fs::path frame_cache_root(const std::string& setting) {
-  if (setting != "auto") return fs::path(setting);
+  if (setting != "auto" && setting != "default") return fs::path(setting);
   if (auto root = default_cache_root("frames")) return *root;
   throw InvalidArgument(
       "image_cache=\"auto\" found no cache directory: set MOUSE_DATA_CACHE, XDG_CACHE_HOME or "
       "HOME, or give image_cache a directory");
 }
 
-std::optional<CachedFrames> cached_frames(const Dataset& ds, const SchemaPlan& plan,
-                                          const StoreConfig& config, const std::string& label,
-                                          ImageWidthWarning* warning) {
-  if (config.image_cache.empty() || config.max_obs_image_pixels <= 0) return std::nullopt;
+namespace {
+
+std::optional<CachedFrames> cached_frames_at(const Dataset& ds, const SchemaPlan& plan,
+                                             const StoreConfig& config, const std::string& label,
+                                             ImageWidthWarning* warning, bool by_default) {
   int field = -1;
   const arrow::Field* column = image_field(ds, plan, &field);
   if (column == nullptr) return std::nullopt;
@@ -309,7 +317,7 @@ std::optional<CachedFrames> cached_frames(const Dataset& ds, const SchemaPlan& p
       // Missing, stale or damaged: whatever sits at the file and fingerprint paths goes.
       fs::remove_all(fp_file, ec);
       fs::remove_all(file, ec);
-      build_frames(ds, field, width, warning, entry, file, label);
+      build_frames(ds, field, width, warning, entry, file, label, by_default);
       out.file = MappedFile::open(file);
       write_file_atomically(fp_file, fingerprint.dump());
       out.built = true;
@@ -330,6 +338,35 @@ std::optional<CachedFrames> cached_frames(const Dataset& ds, const SchemaPlan& p
   out.plan.image_root = ds.image_root();
   remove_stale_entries(root);
   return out;
+}
+
+}  // namespace
+
+std::optional<CachedFrames> cached_frames(const Dataset& ds, const SchemaPlan& plan,
+                                          const StoreConfig& config, const std::string& label,
+                                          ImageWidthWarning* warning) {
+  if (config.image_cache.empty() || config.max_obs_image_pixels <= 0) return std::nullopt;
+  if (config.image_cache != "default") {
+    return cached_frames_at(ds, plan, config, label, warning, false);
+  }
+  // Not asked for: a cache that cannot be had (no cache directory, one that cannot be written,
+  // not room enough) is one line on stderr, and frames are decoded on every read. An image the
+  // build cannot decode stays an error (FormatError), as it would be on read.
+  try {
+    return cached_frames_at(ds, plan, config, label, warning, true);
+  } catch (const FormatError&) {
+    throw;
+  } catch (const Error& e) {
+    std::fprintf(stderr,
+                 "mouse-data: no frame cache for %s (%s); its frames are decoded on every read\n",
+                 label.c_str(), e.what());
+    return std::nullopt;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::fprintf(stderr,
+                 "mouse-data: no frame cache for %s (%s); its frames are decoded on every read\n",
+                 label.c_str(), e.what());
+    return std::nullopt;
+  }
 }
 
 }  // namespace mouse::detail

@@ -40,7 +40,7 @@ struct CachedFrames {
   bool built = false;                ///< decoded by this call (false: an existing entry matched)
 };
 
-/// The cache root `setting` names: "auto" -> $MOUSE_DATA_CACHE/frames, else
+/// The cache root `setting` names: "auto" (or "default") -> $MOUSE_DATA_CACHE/frames, else
 /// $XDG_CACHE_HOME/mouse-data/frames, else ~/.cache/mouse-data/frames; anything else is the
 /// directory itself. InvalidArgument when "auto" finds none of those variables.
 std::filesystem::path frame_cache_root(const std::string& setting);
@@ -51,7 +51,10 @@ std::filesystem::path frame_cache_root(const std::string& setting);
 /// stale: announces its size on stderr, refuses with IoError naming the directory, the bytes
 /// needed and the bytes free when the disk lacks the space, and shows progress while decoding.
 /// Errors while decoding are those of the decode path (FormatError naming the row). Frames wider
-/// than max_obs_image_pixels are reported to `warning` when given.
+/// than max_obs_image_pixels are reported to `warning` when given. With image_cache "default"
+/// the entry may take at most a quarter of the free space, and any error but a FormatError of a
+/// frame (no cache directory, one that cannot be written, too little room) is one line on
+/// stderr and nullopt (frames decoded on every read).
 std::optional<CachedFrames> cached_frames(const Dataset& ds, const SchemaPlan& plan,
                                           const StoreConfig& config, const std::string& label,
                                           ImageWidthWarning* warning = nullptr);

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <optional>
@@ -378,6 +379,60 @@ TEST(FrameCache, ErrorsNameWhatWasWrong) {
   DatasetStore plain(no_images);
   plain.from_dataset(frame_dataset(10, 1));
   EXPECT_FALSE(std::filesystem::exists(dir / "unused"));
+}
+
+// image_cache "default" (the Python default): the "auto" cache when it can be had; otherwise
+// one line on stderr and frames decoded on every read; a frame that does not decode is still an
+// error.
+TEST(FrameCache, ByDefaultCachesWhenItCanAndElseDecodesWithOneLine) {
+  test::TempDir dir;
+  frame_dataset(30, 4).save_to_disk(dir / "data");
+  const Dataset ds = Dataset::load_from_disk(dir / "data");
+  DatasetStore decoded(config_with(DType::kUInt8, ""));
+  decoded.from_dataset(ds);
+  const TensorDict want = decoded.get(iota(30));
+  {
+    const test::ScopedEnv env("MOUSE_DATA_CACHE", (dir / "root").c_str());
+    DatasetStore store(config_with(DType::kUInt8, "default"));
+    testing::internal::CaptureStderr();
+    store.from_dataset(ds);
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find("once into the frame cache"), std::string::npos) << err;
+    EXPECT_EQ(std::filesystem::file_size(cache_file(dir / "root" / "frames")),
+              static_cast<uintmax_t>(30 * kWidth));
+    EXPECT_TRUE(store.get(iota(30)).equals(want));
+  }
+  {
+    std::ofstream(dir / "a-file") << "x";  // the cache root cannot be a directory
+    const test::ScopedEnv env("MOUSE_DATA_CACHE", (dir / "a-file").c_str());
+    DatasetStore store(config_with(DType::kUInt8, "default"));
+    testing::internal::CaptureStderr();
+    store.from_dataset(ds);
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find("no frame cache for"), std::string::npos) << err;
+    EXPECT_NE(err.find("decoded on every read"), std::string::npos) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_TRUE(store.get(iota(30)).equals(want));
+    // "auto" under the same conditions is an error.
+    DatasetStore strict(config_with(DType::kUInt8, "auto"));
+    EXPECT_THROW(strict.from_dataset(ds), IoError);
+  }
+  {
+    const test::ScopedEnv env("MOUSE_DATA_CACHE", (dir / "root2").c_str());
+    auto frames = mixed_frames(10, 1);
+    frames[3] = std::string("\x89PNG\r\n\x1a\nbroken", 14);
+    std::vector<std::optional<std::string>> paths(frames.size());
+    std::vector<int64_t> zeros(10, 0);
+    std::vector<float> r(10, 0.0f);
+    const Dataset bad = make_dataset(
+        {"action", "reward", "done", "observation_image"},
+        {arrow::make_primitive<int64_t>(zeros), arrow::make_primitive<float>(r),
+         arrow::make_primitive<int64_t>(zeros),
+         arrow::make_struct({"bytes", "path"},
+                            {arrow::make_binary(frames), arrow::make_utf8(paths)})});
+    DatasetStore broken(config_with(DType::kUInt8, "default"));
+    EXPECT_THROW_MSG(broken.from_dataset(bad), FormatError, "row 3");
+  }
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ class Datastore(DatasetStore):
         max_obs_discrete_dim: int = 0,
         max_obs_image_pixels: int = 0,
         obs_image_dtype: Literal["int64", "uint8"] = "int64",
-        image_cache: str | os.PathLike | None = None,
+        image_cache: str | os.PathLike | bool | None = None,
         validate: bool = True,
         format: Literal["auto", "torch", "numpy"] = "auto",
     ) -> None:
