@@ -209,8 +209,9 @@ def markdown(report) -> str:
         add("")
         add("| peer | frames | 0 workers | × | 2 workers | × | batch MB | open ms | peak RSS MB |")
         add("|---|---|---|---|---|---|---|---|---|")
-        img_rows = [("mouse_data", "random", "decoded per batch, uint8"),
-                    ("mouse_data", "random, int64 images", "decoded per batch, int64 (the default)"),
+        img_rows = [("mouse_data", "random", "frame cache (the default: decoded once), uint8"),
+                    ("mouse_data", "random, int64 images", "frame cache, int64 (the default dtype)"),
+                    ("mouse_data", "random, no frame cache", "decoded per batch (image_cache=False), uint8"),
                     ("mouse-core", "random", "decoded per batch, int64"),
                     ("datasets", "batched __getitem__", "decoded per batch (Pillow), uint8"),
                     ("datasets", "B slices", "decoded per batch (Pillow), uint8"),
