@@ -349,6 +349,20 @@ TEST(FrameCache, InMemoryDatasetsAreFingerprintedByTheirBytes) {
   EXPECT_EQ(entries, 2u);
 }
 
+// 10 steps of mixed frames whose frame at `row` is a PNG signature and garbage.
+Dataset dataset_with_a_broken_frame(size_t row) {
+  auto frames = mixed_frames(10, 1);
+  frames[row] = std::string("\x89PNG\r\n\x1a\nbroken", 14);
+  std::vector<std::optional<std::string>> paths(frames.size());
+  std::vector<int64_t> zeros(10, 0);
+  std::vector<float> r(10, 0.0f);
+  return make_dataset(
+      {"action", "reward", "done", "observation_image"},
+      {arrow::make_primitive<int64_t>(zeros), arrow::make_primitive<float>(r),
+       arrow::make_primitive<int64_t>(zeros),
+       arrow::make_struct({"bytes", "path"}, {arrow::make_binary(frames), arrow::make_utf8(paths)})});
+}
+
 TEST(FrameCache, ErrorsNameWhatWasWrong) {
   test::TempDir dir;
   // The cache directory is a file.
@@ -357,16 +371,7 @@ TEST(FrameCache, ErrorsNameWhatWasWrong) {
   EXPECT_THROW_MSG(store.from_dataset(frame_dataset(10, 1)), IoError, "not-a-dir");
   EXPECT_EQ(store.size(), 0);
   // A frame that does not decode names its row, and leaves no cache file behind.
-  auto frames = mixed_frames(10, 1);
-  frames[6] = std::string("\x89PNG\r\n\x1a\nbroken", 14);
-  std::vector<std::optional<std::string>> paths(frames.size());
-  std::vector<int64_t> zeros(10, 0);
-  std::vector<float> r(10, 0.0f);
-  const Dataset bad = make_dataset(
-      {"action", "reward", "done", "observation_image"},
-      {arrow::make_primitive<int64_t>(zeros), arrow::make_primitive<float>(r),
-       arrow::make_primitive<int64_t>(zeros),
-       arrow::make_struct({"bytes", "path"}, {arrow::make_binary(frames), arrow::make_utf8(paths)})});
+  const Dataset bad = dataset_with_a_broken_frame(6);
   DatasetStore broken(config_with(DType::kUInt8, (dir / "cache").string()));
   EXPECT_THROW_MSG(broken.from_dataset(bad), FormatError, "row 6");
   EXPECT_EQ(broken.size(), 0);
@@ -419,17 +424,7 @@ TEST(FrameCache, ByDefaultCachesWhenItCanAndElseDecodesWithOneLine) {
   }
   {
     const test::ScopedEnv env("MOUSE_DATA_CACHE", (dir / "root2").c_str());
-    auto frames = mixed_frames(10, 1);
-    frames[3] = std::string("\x89PNG\r\n\x1a\nbroken", 14);
-    std::vector<std::optional<std::string>> paths(frames.size());
-    std::vector<int64_t> zeros(10, 0);
-    std::vector<float> r(10, 0.0f);
-    const Dataset bad = make_dataset(
-        {"action", "reward", "done", "observation_image"},
-        {arrow::make_primitive<int64_t>(zeros), arrow::make_primitive<float>(r),
-         arrow::make_primitive<int64_t>(zeros),
-         arrow::make_struct({"bytes", "path"},
-                            {arrow::make_binary(frames), arrow::make_utf8(paths)})});
+    const Dataset bad = dataset_with_a_broken_frame(3);
     DatasetStore broken(config_with(DType::kUInt8, "default"));
     EXPECT_THROW_MSG(broken.from_dataset(bad), FormatError, "row 3");
   }
