@@ -18,7 +18,63 @@ from typing import Any
 _Item = tuple[Any, tuple[Any, ...], str] | BaseException
 
 
-class PreparerThread:
+class QueueThread:
+    """A daemon thread (its ``_run``, in a subclass) that fills a bounded queue the one consumer
+    reads with ``get``: entries are results, or exceptions that ``get`` raises. ``stop`` ends
+    the thread and drops what is queued. Not thread-safe: one consumer; ``stop`` is the
+    owner's."""
+
+    def __init__(self, name: str, depth: int, stopped: str) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(depth, 1))
+        self._stopped = stopped  # get's message when the thread ended with nothing queued
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _put(self, item: Any) -> bool:
+        # Waits for room, but gives up when asked to stop.
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self) -> Any:
+        """The next entry; raises the exception queued in its place."""
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive():
+                    raise RuntimeError(self._stopped) from None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def stop(self) -> None:
+        """Stops the thread (emptying the queue so that a blocked put sees the stop) and drops
+        the queued entries."""
+        self._stop.set()
+        while self._thread.is_alive():
+            self._drain()
+            self._thread.join(timeout=0.05)
+        self._drain()
+
+
+class PreparerThread(QueueThread):
     """Feeds ``preparer(make(record))`` for every batch of ``core`` into a queue of ``depth``.
 
     ``make`` turns the core's record (``core.next``'s tuple) into the object the preparer gets.
@@ -31,20 +87,8 @@ class PreparerThread:
         self._fmt = fmt
         self._make = make
         self._preparer = preparer
-        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=max(depth, 1))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mouse-data-preparer", daemon=True)
-        self._thread.start()
-
-    def _put(self, item: _Item) -> bool:
-        # Waits for room, but gives up when asked to stop.
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
+        super().__init__("mouse-data-preparer", depth,
+                         "PrefetchBatchifier: the preparer thread has stopped")
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -66,32 +110,12 @@ class PreparerThread:
 
     def get(self) -> tuple[Any, tuple[Any, ...], str]:
         """The next (prepared, record, state); raises what the core or the preparer raised."""
-        while True:
-            try:
-                item = self._queue.get(timeout=0.1)
-                break
-            except queue.Empty:
-                if not self._thread.is_alive():
-                    raise RuntimeError("PrefetchBatchifier: the preparer thread has stopped") from None
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        return super().get()
 
-    def stop(self, close_core: bool) -> None:
+    def stop(self, close_core: bool) -> None:  # type: ignore[override]
         """Stops the thread and drops the queued batches. A thread blocked in the core's next()
         is released by closing the core (``close_core``) or by the batch it waits for."""
         self._stop.set()
         if close_core:
             self._core.close()
-        while self._thread.is_alive():
-            try:
-                while True:
-                    self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            self._thread.join(timeout=0.05)
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
+        super().stop()

@@ -352,20 +352,20 @@ std::optional<CachedFrames> cached_frames(const Dataset& ds, const SchemaPlan& p
   // Not asked for: a cache that cannot be had (no cache directory, one that cannot be written,
   // not room enough) is one line on stderr, and frames are decoded on every read. An image the
   // build cannot decode stays an error (FormatError), as it would be on read.
+  auto decode_instead = [&label](const char* why) -> std::optional<CachedFrames> {
+    std::fprintf(stderr,
+                 "mouse-data: no frame cache for %s (%s); its frames are decoded on every read\n",
+                 label.c_str(), why);
+    return std::nullopt;
+  };
   try {
     return cached_frames_at(ds, plan, config, label, warning, true);
   } catch (const FormatError&) {
     throw;
   } catch (const Error& e) {
-    std::fprintf(stderr,
-                 "mouse-data: no frame cache for %s (%s); its frames are decoded on every read\n",
-                 label.c_str(), e.what());
-    return std::nullopt;
+    return decode_instead(e.what());
   } catch (const std::filesystem::filesystem_error& e) {
-    std::fprintf(stderr,
-                 "mouse-data: no frame cache for %s (%s); its frames are decoded on every read\n",
-                 label.c_str(), e.what());
-    return std::nullopt;
+    return decode_instead(e.what());
   }
 }
 

@@ -21,13 +21,13 @@ columns, ``sequence_id``, ``position``, ``cu_seqlens``, ``lengths``), passed thr
 from __future__ import annotations
 
 import inspect
-import queue
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from .._preparer import QueueThread
 from ..batch import PrefetchBatchifier
 from ..dataset_store import DatasetStore
 from ..errors import InvalidArgumentError, WrongTypeError
@@ -74,56 +74,29 @@ def _batch_maker(engine: PrefetchBatchifier, datasets: list[Any],
     return make
 
 
-class _RowsThread:
+class _RowsThread(QueueThread):
     """One Python thread that turns the engine's windows into rows, augments and prepares them,
     ``depth`` batches ahead of the consumer (the 0.4 workers' sample -> augment -> prepare, with
-    the sampling itself in the engine's C++ threads)."""
+    the sampling itself in the engine's C++ threads). It ends at the first error, which ``get``
+    raises."""
 
     def __init__(self, make: Callable[[], Any], depth: int) -> None:
         self._make = make
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mouse-data-v04-rows", daemon=True)
-        self._thread.start()
+        super().__init__("mouse-data-v04-rows", depth, "DataLoader: the row thread has stopped")
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                item: Any = (self._make(),)
+                item: Any = (self._make(),)  # wrapped: a batch may be anything
             except BaseException as e:  # noqa: BLE001 - shipped to the consumer
-                item = e
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(item, timeout=0.05)
-                    break
-                except queue.Full:
-                    continue
-            if isinstance(item, BaseException):
+                self._put(e)
+                return
+            if not self._put(item):
                 return
 
     def get(self) -> Any:
         """The next prepared batch; raises what making it raised."""
-        while True:
-            try:
-                item = self._queue.get(timeout=0.1)
-                break
-            except queue.Empty:
-                if not self._thread.is_alive():
-                    raise RuntimeError("DataLoader: the row thread has stopped") from None
-        if isinstance(item, BaseException):
-            raise item
-        return item[0]
-
-    def stop(self) -> None:
-        """Stop the thread (it finishes the batch it is making) and drop queued batches."""
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                while True:
-                    self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            self._thread.join(timeout=0.05)
+        return super().get()[0]
 
 
 class DataLoader:
