@@ -38,6 +38,16 @@ struct BatchifierOptions {
   /// Allocate batches in CUDA page-locked memory when libcudart and a device are present;
   /// otherwise a one-time warning on stderr and ordinary memory.
   bool pin_memory = false;
+  /// Where batches are delivered: "cpu" (host memory), "cuda:N" or "cuda" (the GPU named by
+  /// the LOCAL_RANK environment variable that torch.distributed's launchers set, else GPU 0).
+  /// On a GPU, batches are assembled in page-locked host memory, and whoever assembled one (a
+  /// worker, or next_batch) issues its copy into a device slot on a side CUDA stream at once;
+  /// next_batch(stream) makes the consumer's stream wait for that copy (an event, no host
+  /// wait) and returns tensors in device memory (Tensor::is_cuda). A slot is reused only after
+  /// the batch's last tensor died and the consumer's stream has finished the work queued
+  /// until then. libcudart is loaded at run time; without it, without a device, or for a
+  /// device index beyond the machine's: InvalidArgument at construction.
+  std::string device = "cpu";
   /// Seed of every random draw; the same seed gives the same batches whatever num_workers is.
   /// Absent: a seed is drawn from std::random_device (state() records it).
   std::optional<uint64_t> seed;
@@ -259,6 +269,13 @@ class PrefetchBatchifier {
   TensorDict next_batch();
   /// As next_batch(), with the window starts and the batch number.
   SampledBatch next();
+  /// With device "cuda": as next_batch(), the copy ordered before the work that
+  /// `cuda_stream` (a cudaStream_t; null: the legacy default stream) queues from now on, and
+  /// the batch's device slot reused only after that stream's work queued before the last
+  /// tensor died. On the host (device "cpu") the stream is ignored.
+  TensorDict next_batch(void* cuda_stream);
+  /// As next(), on `cuda_stream` (see next_batch(void*)).
+  SampledBatch next(void* cuda_stream);
 
   /// Stops and joins the workers and drops prefetched batches. Idempotent; also run by the
   /// destructor. Safe to call while another thread blocks in next_batch(), which then throws.
@@ -289,6 +306,8 @@ class PrefetchBatchifier {
 
   /// True when batches are allocated in page-locked (CUDA pinned) memory.
   bool pinned() const noexcept;
+  /// The CUDA device batches are delivered on, -1 for the host.
+  int cuda_device() const noexcept;
 
   /// S.
   int64_t sequence_length() const noexcept;

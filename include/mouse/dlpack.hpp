@@ -16,8 +16,9 @@ DLDataType to_dlpack_dtype(DType dtype) noexcept;
 /// tensor's storage owner and its own shape and strides arrays (row-major strides, in elements,
 /// always set); the consumer calls its `deleter` exactly once, on any thread, which frees them
 /// and drops the reference, so the storage (a heap block, a memory map) lives until both the
-/// consumer and every Tensor are done. The device is {kDLCPU, 0}, or {kDLCUDAHost, 0} when the
-/// tensor's storage is page-locked (Tensor::is_page_locked). `byte_offset` is 0.
+/// consumer and every Tensor are done. The device is {kDLCPU, 0}, {kDLCUDAHost, 0} when the
+/// tensor's storage is page-locked (Tensor::is_page_locked), or {kDLCUDA, n} for a tensor in
+/// the memory of CUDA device n (Tensor::is_cuda). `byte_offset` is 0.
 ///
 /// DLPack 0.6 has no read-only flag: a consumer must not write into the export of a read-only
 /// tensor (Tensor::is_writable() false, e.g. a view of a memory-mapped file, which faults);

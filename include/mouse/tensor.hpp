@@ -122,6 +122,15 @@ class Tensor {
   /// names the first bad byte). The result is read-only whether it views or copies.
   static Tensor from_buffer(const Buffer& buffer, std::vector<int64_t> shape, DType dtype);
 
+  /// A tensor of `shape` and `dtype` over CUDA device memory of device `device` (>= 0) at
+  /// `data`, kept alive by `owner` (e.g. a device slot that goes back to its pool when the last
+  /// tensor over it dies). No CUDA call is made here. The host cannot read device memory: the
+  /// element accessors (data_as, at), clone() and buffer() throw InvalidArgument on it, and
+  /// equals() compares storage addresses only. data() is the device address (as torch's
+  /// data_ptr()); DLPack exports it as {kDLCUDA, device}.
+  static Tensor on_cuda_device(std::vector<int64_t> shape, DType dtype, void* data,
+                               std::shared_ptr<const void> owner, int device);
+
   /// Dimensions, outermost first.
   const std::vector<int64_t>& shape() const noexcept { return shape_; }
   /// Number of dimensions (0 for a scalar).
@@ -136,6 +145,10 @@ class Tensor {
   bool is_writable() const noexcept { return writable_; }
   /// True when the storage came from a page-locked Allocator (exported as kDLCUDAHost).
   bool is_page_locked() const noexcept { return page_locked_; }
+  /// True when the storage is CUDA device memory (on_cuda_device).
+  bool is_cuda() const noexcept { return cuda_device_ >= 0; }
+  /// The CUDA device of the storage, -1 for host memory.
+  int cuda_device() const noexcept { return cuda_device_; }
 
   /// The first byte of the elements (may be null when numel() is 0).
   const void* data() const& noexcept { return data_; }
@@ -188,7 +201,7 @@ class Tensor {
     return self.at<T>(idx);
   }
 
-  /// A deep copy in new, writable storage from `allocator`.
+  /// A deep copy in new, writable storage from `allocator`. InvalidArgument on a CUDA tensor.
   Tensor clone(const Allocator& allocator = default_allocator()) const;
 
   /// The same storage seen with another shape (no copy; writes show through both). One dim may be
@@ -201,10 +214,12 @@ class Tensor {
   std::shared_ptr<const void> storage_owner() const noexcept { return owner_; }
 
   /// The elements' bytes as a Buffer sharing the storage owner (for writers and checksums).
+  /// Host tensors only: on a CUDA tensor the Buffer would point into device memory.
   Buffer buffer() const noexcept;
 
   /// True when dtype, shape and every byte are equal (bitwise: NaN payloads compare equal to
-  /// themselves, -0.0 differs from +0.0).
+  /// themselves, -0.0 differs from +0.0). With a CUDA tensor on either side: true only for
+  /// the same dtype, shape, device and storage address (the host cannot read device memory).
   bool equals(const Tensor& other) const noexcept;
 
  private:
@@ -213,12 +228,14 @@ class Tensor {
 
   void check_dtype(DType requested, const char* accessor) const {
     if (requested != dtype_) throw_dtype_mismatch(requested, accessor);
+    if (cuda_device_ >= 0) throw_on_device(accessor);
   }
   void check_writable(const char* accessor) const {
     if (!writable_) throw_read_only(accessor);
   }
   [[noreturn]] void throw_dtype_mismatch(DType requested, const char* accessor) const;
   [[noreturn]] void throw_read_only(const char* accessor) const;
+  [[noreturn]] void throw_on_device(const char* accessor) const;
   // Row-major offset of `idx`, bounds-checked (IndexError).
   int64_t element_offset(std::initializer_list<int64_t> idx) const;
 
@@ -227,6 +244,7 @@ class Tensor {
   DType dtype_;
   bool writable_;
   bool page_locked_;
+  int cuda_device_ = -1;
   uint8_t* data_;
   std::shared_ptr<const void> owner_;
 };

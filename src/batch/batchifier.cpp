@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "batch/assemble.hpp"
+#include "batch/cuda_runtime.hpp"
+#include "batch/device_stager.hpp"
 #include "batch/pinned_allocator.hpp"
 #include "batch/row_source.hpp"
 #include "batch/sampler.hpp"
@@ -36,13 +38,14 @@ struct BatchifierImpl {
     std::optional<SampledBatch> batch;
     std::optional<BatchifierState> after;  // set once the batch is planned
     std::exception_ptr error;
+    std::shared_ptr<StagedTicket> ticket;  // device batches: the copy's event
   };
 
   BatchifierImpl(std::vector<std::shared_ptr<const RowSource>> sources, int64_t s, int64_t b,
                  BatchifierOptions opts);
   ~BatchifierImpl() { close(); }
 
-  SampledBatch next();
+  SampledBatch next(void* cuda_stream);
   void close();
   void restore(const BatchifierState& state);
   void pause();
@@ -71,6 +74,10 @@ struct BatchifierImpl {
   BatchifierOptions options_;
   int64_t s_;
   int64_t b_;
+  // device "cuda": page-locked host blocks and the copies to the device.
+  std::unique_ptr<PageLockedAllocator> device_host_;
+  std::unique_ptr<DeviceStager> stager_;
+  int cuda_device_ = -1;
   std::unique_ptr<CachingAllocator> caching_;  // over the default or the pinned allocator
   const Allocator* allocator_ = &default_allocator();
 
@@ -219,7 +226,29 @@ BatchifierImpl::BatchifierImpl(std::vector<std::shared_ptr<const RowSource>> sou
   options_.seed = sampler_.state().seed;
   delivered_state_ = sampler_.state();
   const Allocator* base = &default_allocator();
-  if (options_.pin_memory) {
+  cuda_device_ = parse_device(options_.device);
+  if (cuda_device_ >= 0) {
+    int devices = 0;
+    std::string why;
+    const CudaApi* api = cuda_api(&devices, &why);
+    if (api == nullptr) {
+      throw InvalidArgument(fmt::format(
+          "PrefetchBatchifier: device \"{}\" was asked for, but {}", options_.device, why));
+    }
+    if (cuda_device_ >= devices) {
+      throw InvalidArgument(fmt::format(
+          "PrefetchBatchifier: device \"{}\" is cuda:{}, but this machine has {} CUDA "
+          "device{}",
+          options_.device, cuda_device_, devices, devices == 1 ? "" : "s"));
+    }
+    // Batches are assembled in page-locked memory (an asynchronous copy needs it) and copied
+    // to the device by whoever assembled them; a device slot per batch in flight is kept.
+    device_host_ = std::make_unique<PageLockedAllocator>(CudaHostApi{api->host_alloc,
+                                                                     api->free_host});
+    base = device_host_.get();
+    stager_ = std::make_unique<DeviceStager>(
+        *api, cuda_device_, std::max<int64_t>(options_.prefetch, 1) + options_.num_workers + 2);
+  } else if (options_.pin_memory) {
     if (const Allocator* pinned = pinned_allocator_or_warn()) base = pinned;
   }
   // Batch tensors are the same sizes batch after batch: their blocks are reused once the
@@ -251,6 +280,11 @@ BatchifierImpl::Result BatchifierImpl::produce(int64_t* seq) {
     r.batch = assemble_batch(sources_, plan, shape, *allocator_);
     if (options_.transform) {
       r.batch->data = options_.transform(std::move(r.batch->data), plan.number, *allocator_);
+    }
+    if (stager_) {
+      StagedBatch staged = stager_->stage(std::move(r.batch->data));
+      r.batch->data = std::move(staged.data);
+      r.ticket = std::move(staged.ticket);
     }
   } catch (...) {
     r.batch.reset();
@@ -364,7 +398,7 @@ void BatchifierImpl::stop_workers() {
   for (auto& slot : ring_) slot.reset();
 }
 
-SampledBatch BatchifierImpl::next() {
+SampledBatch BatchifierImpl::next(void* cuda_stream) {
   Result r;
   if (options_.num_workers == 0) {
     {
@@ -439,6 +473,7 @@ SampledBatch BatchifierImpl::next() {
     delivered_state_ = *r.after;
   }
   if (r.error) std::rethrow_exception(r.error);
+  if (r.ticket) stager_->hand_over(StagedBatch{r.batch->data, r.ticket}, cuda_stream);
   return std::move(*r.batch);
 }
 
@@ -575,8 +610,13 @@ PrefetchBatchifier::PrefetchBatchifier(
 
 PrefetchBatchifier::~PrefetchBatchifier() = default;
 
-TensorDict PrefetchBatchifier::next_batch() { return impl_->next().data; }
-SampledBatch PrefetchBatchifier::next() { return impl_->next(); }
+TensorDict PrefetchBatchifier::next_batch() { return impl_->next(nullptr).data; }
+SampledBatch PrefetchBatchifier::next() { return impl_->next(nullptr); }
+TensorDict PrefetchBatchifier::next_batch(void* cuda_stream) {
+  return impl_->next(cuda_stream).data;
+}
+SampledBatch PrefetchBatchifier::next(void* cuda_stream) { return impl_->next(cuda_stream); }
+int PrefetchBatchifier::cuda_device() const noexcept { return impl_->cuda_device_; }
 void PrefetchBatchifier::close() { impl_->close(); }
 void PrefetchBatchifier::pause_workers() { impl_->pause(); }
 void PrefetchBatchifier::resume_workers() { impl_->resume(); }

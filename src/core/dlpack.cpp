@@ -57,7 +57,11 @@ DLManagedTensor* to_dlpack(const Tensor& tensor) {
   DLTensor& dl = ctx->managed.dl_tensor;
   // DLPack's data field is not const; read-only tensors are documented in the header.
   dl.data = const_cast<void*>(tensor.data());
-  dl.device = DLDevice{tensor.is_page_locked() ? kDLCUDAHost : kDLCPU, 0};
+  if (tensor.is_cuda()) {
+    dl.device = DLDevice{kDLCUDA, tensor.cuda_device()};
+  } else {
+    dl.device = DLDevice{tensor.is_page_locked() ? kDLCUDAHost : kDLCPU, 0};
+  }
   dl.ndim = static_cast<int>(ctx->shape.size());
   dl.dtype = to_dlpack_dtype(tensor.dtype());
   dl.shape = ctx->shape.data();

@@ -266,7 +266,21 @@ void* Tensor::mutable_data() & {
   return data_;
 }
 
+Tensor Tensor::on_cuda_device(std::vector<int64_t> shape, DType dtype, void* data,
+                              std::shared_ptr<const void> owner, int device) {
+  if (device < 0) {
+    throw InvalidArgument(
+        fmt::format("Tensor::on_cuda_device: device must be >= 0, got {}", device));
+  }
+  int64_t numel = detail::checked_numel(shape, dtype, "Tensor::on_cuda_device");
+  Tensor t(std::move(shape), numel, dtype, static_cast<uint8_t*>(data), std::move(owner), true,
+           false);
+  t.cuda_device_ = device;
+  return t;
+}
+
 Tensor Tensor::clone(const Allocator& allocator) const {
+  if (cuda_device_ >= 0) throw_on_device("clone");
   Tensor copy = empty(shape_, dtype_, allocator);
   if (numel_ > 0) std::memcpy(copy.data_, data_, static_cast<size_t>(nbytes()));
   return copy;
@@ -275,13 +289,18 @@ Tensor Tensor::clone(const Allocator& allocator) const {
 Tensor Tensor::reshape(std::vector<int64_t> new_shape) const {
   std::vector<int64_t> resolved =
       detail::resolve_reshape(shape_, numel_, std::move(new_shape), "tensor");
-  return Tensor(std::move(resolved), numel_, dtype_, data_, owner_, writable_, page_locked_);
+  Tensor view(std::move(resolved), numel_, dtype_, data_, owner_, writable_, page_locked_);
+  view.cuda_device_ = cuda_device_;
+  return view;
 }
 
 Buffer Tensor::buffer() const noexcept { return Buffer(data_, nbytes(), owner_); }
 
 bool Tensor::equals(const Tensor& other) const noexcept {
   if (dtype_ != other.dtype_ || shape_ != other.shape_) return false;
+  if (cuda_device_ >= 0 || other.cuda_device_ >= 0) {
+    return cuda_device_ == other.cuda_device_ && (numel_ == 0 || data_ == other.data_);
+  }
   if (numel_ == 0 || data_ == other.data_) return true;
   return std::memcmp(data_, other.data_, static_cast<size_t>(nbytes())) == 0;
 }
@@ -295,6 +314,13 @@ void Tensor::throw_read_only(const char* accessor) const {
   throw InvalidArgument(fmt::format("Tensor::{}: the tensor is a read-only view (from_buffer); "
                                     "read it through a const Tensor or clone() it to write",
                                     accessor));
+}
+
+void Tensor::throw_on_device(const char* accessor) const {
+  throw InvalidArgument(fmt::format("Tensor::{}: the tensor is in the memory of CUDA device {}, "
+                                    "which the host cannot read; copy it to the host (e.g. "
+                                    "through DLPack and torch) first",
+                                    accessor, cuda_device_));
 }
 
 int64_t Tensor::element_offset(std::initializer_list<int64_t> idx) const {

@@ -103,5 +103,24 @@ TEST(PinMemory, WithoutCudaWarnsOnceAndUsesOrdinaryMemory) {
   EXPECT_EQ(detail::pinned_allocator_or_warn(), nullptr);
 }
 
+TEST(CudaDevice, WithoutCudaADeviceIsAClearError) {
+  detail::CudaHostApi api;
+  std::string why;
+  if (detail::load_cuda_host_api(api, why)) GTEST_SKIP() << "a CUDA device is present";
+  auto src = std::make_shared<FakeSource>(std::vector<int64_t>{100});
+  BatchifierOptions o;
+  o.device = "cuda:0";
+  try {
+    PrefetchBatchifier b(src, 4, 2, o);
+    FAIL() << "a batchifier on a GPU this machine lacks";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("device \"cuda:0\" was asked for"), std::string::npos)
+        << e.what();
+  }
+  o.device = "cpu";
+  PrefetchBatchifier host(src, 4, 2, o);
+  EXPECT_EQ(host.cuda_device(), -1);
+}
+
 }  // namespace
 }  // namespace mouse
