@@ -70,3 +70,20 @@ def wrap(result: tuple[list[int], dict[str, Any]], format: str, device: Any = No
     if device is not None and str(device) != "cpu":
         td = td.to(device, non_blocking=non_blocking)
     return td
+
+
+def wrap_device(result: tuple[list[int], dict[str, Any]], device: int) -> Any:
+    """A (batch_size, {name: DLPack capsule}) pair of a batch in the memory of CUDA device
+    ``device`` as a TensorDict of torch tensors there (no copy)."""
+    batch_size, capsules = result
+    import torch
+
+    if not torch.cuda.is_available():
+        raise MissingDependencyError(
+            f"PrefetchBatchifier: the batch is in the memory of CUDA device {device}, but this "
+            "torch has no CUDA (torch.cuda.is_available() is False); install a CUDA build of "
+            "torch or use device='cpu'")
+    from tensordict import TensorDict
+
+    tensors = {name: torch.from_dlpack(c) for name, c in capsules.items()}
+    return TensorDict(tensors, batch_size=batch_size, device=torch.device("cuda", device))

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from . import _core
 from ._args import Args
-from ._output import resolve_format, wrap
+from ._output import resolve_format, wrap, wrap_device
 from .dataset_store import DatasetStore
 from ._preparer import PreparerThread
 from .errors import InvalidArgumentError, UsedAfterForkError, WrongTypeError
@@ -157,6 +157,16 @@ class PrefetchBatchifier:
         released) rather than sleeping.
     pin_memory : Allocate batches in CUDA page-locked memory when a CUDA runtime is present
         (a warning and ordinary memory otherwise).
+    device : Where batches are delivered: ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"``, a
+        ``torch.device`` or an index. On a GPU, batches are assembled in page-locked memory and
+        copied to the device on a side CUDA stream as soon as they are made; ``next_batch``
+        returns a TensorDict of device tensors whose copy the current torch stream waits for
+        (no host synchronisation), and a batch's device memory is reused only after its
+        tensors are gone and that stream has finished the work queued on them. ``"cuda"`` is
+        the rank's local GPU (``LOCAL_RANK``, set by ``torchrun``) or GPU 0. Needs torch with
+        CUDA and the ``torch`` format; without a CUDA runtime or device: ValueError. This is
+        the one way onto the GPU: an augmenter's ``device`` does not move the batchifier's
+        batches.
     seed : Makes every mode reproducible, whatever ``num_workers`` is (default: random).
     boundaries : ``"none"``, ``"source"`` (windows stay inside one loaded dataset or the buffer)
         or ``"episode"`` (inside one episode; short episodes are right-padded and a bool
@@ -258,6 +268,7 @@ class PrefetchBatchifier:
         layout: Layout = "padded",
         max_tokens: int | None = None,
         preparer: Callable[[Any], Any] | None = None,
+        device: Any = None,
     ) -> None:
         a = Args("PrefetchBatchifier", PrefetchBatchifier.__init__)
         if store is not None and stores is not None:
@@ -295,6 +306,7 @@ class PrefetchBatchifier:
         prefetch = a.int("prefetch", prefetch, minimum=1)
         num_workers = a.int("num_workers", num_workers, minimum=0)
         pin_memory = a.bool("pin_memory", pin_memory)
+        device_name = _device_name(a, device)
         seed = a.seed("seed", seed)
         boundaries = a.choice("boundaries", boundaries, _BOUNDARIES)
         from .augment import TokenAugmenter
@@ -321,6 +333,11 @@ class PrefetchBatchifier:
         self._stores = stores
         self._store = stores[0]
         self._format = resolve_format(format) if format is not None else stores[0]._format
+        if device_name != "cpu" and self._format != "torch":
+            raise InvalidArgumentError(
+                f"PrefetchBatchifier: device={device!r} delivers torch tensors in GPU memory, "
+                f"which format {self._format!r} cannot hold; use format='torch' (needs torch and "
+                "tensordict)")
         self._augmenter = augmenter
         self._sampling = sampling
         self._sequence_length = sequence_length
@@ -345,6 +362,7 @@ class PrefetchBatchifier:
         options.min_length = min_length
         options.layout = layout
         options.max_tokens = max_tokens if max_tokens is not None else 0
+        options.device = device_name
         self._core = _core.Batchifier([st._core for st in stores], sequence_length,
                                       batch_size if batch_size is not None else 0, options,
                                       core_aug)
@@ -359,7 +377,7 @@ class PrefetchBatchifier:
         self._initial_state = self._core.state()
         self._rank = rank
         self._world_size = world_size
-        self._device = getattr(augmenter, "device", None)
+        self._cuda = self._core.cuda_device  # -1: batches stay on the host
         if preparer is not None:
             self._start_preparer()
 
@@ -420,9 +438,26 @@ class PrefetchBatchifier:
         """The token budget of a packed batch (None: none)."""
         return self._max_tokens
 
+    @property
+    def device(self) -> str:
+        """Where batches are delivered: ``"cpu"`` or ``"cuda:N"``."""
+        return "cpu" if self._cuda < 0 else f"cuda:{self._cuda}"
+
+    def _stream(self) -> int:
+        # The consumer's current torch stream on the batch's device (0, the legacy default
+        # stream, on the host or where torch has no CUDA).
+        if self._cuda < 0:
+            return 0
+        import torch
+
+        if not torch.cuda.is_available():
+            return 0
+        return int(torch.cuda.current_stream(self._cuda).cuda_stream)
+
     def _wrap(self, batch: Any) -> Any:
-        # Pinned batches copy to the augmenter's device without blocking the host.
-        return wrap(batch, self._format, self._device, non_blocking=self._core.pinned)
+        if self._cuda >= 0:
+            return wrap_device(batch, self._cuda)
+        return wrap(batch, self._format)
 
     def _start_preparer(self) -> None:
         from ._preparer import PreparerThread
@@ -448,14 +483,14 @@ class PrefetchBatchifier:
         its result for the batch)."""
         if self._preparer is not None:
             return self._prepared()[0]
-        return self._wrap(self._live_core().next_batch(self._format))
+        return self._wrap(self._live_core().next_batch(self._format, self._stream()))
 
     def next(self) -> SampledBatch:
         """The next batch with its window starts, lengths, number, epoch and efficiency."""
         if self._preparer is not None:
             data, record = self._prepared()
         else:
-            record = self._live_core().next(self._format)
+            record = self._live_core().next(self._format, self._stream())
             data = self._wrap(record[0])
         _, starts, number, epoch, stores, lengths, efficiency = record
         return SampledBatch(data, starts, number, epoch, stores, lengths, efficiency)
@@ -565,6 +600,30 @@ class PrefetchBatchifier:
         n = sum(len(st) for st in self._stores)
         return (f"PrefetchBatchifier(n={n}, S={self._sequence_length}, B={self._batch_size}, "
                 f"sampling={self._sampling!r})")
+
+
+def _device_name(a: Args, device: Any) -> str:
+    """``device`` as the core's name: "cpu", "cuda" or "cuda:N" (a str, a torch.device or an
+    index; None is "cpu")."""
+    if device is None:
+        return "cpu"
+    if isinstance(device, bool):
+        raise a.type_error("device", "'cpu', 'cuda', 'cuda:N', a torch.device or an index",
+                           device)
+    if isinstance(device, int):
+        if device < 0:
+            raise a.value_error("device", "a GPU index >= 0", device)
+        return f"cuda:{device}"
+    if type(device).__name__ == "device" and hasattr(device, "type"):
+        if device.type == "cpu":
+            return "cpu"
+        if device.type != "cuda":
+            raise a.value_error("device", "'cpu' or a CUDA device", device)
+        return "cuda" if device.index is None else f"cuda:{device.index}"
+    if not isinstance(device, str):
+        raise a.type_error("device", "'cpu', 'cuda', 'cuda:N', a torch.device or an index",
+                           device)
+    return device  # the core checks the name
 
 
 def _args_signature() -> str:

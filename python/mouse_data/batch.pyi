@@ -2,6 +2,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import torch
 from tensordict import TensorDict
 
 from .augment import TokenAugmenter
@@ -51,6 +52,7 @@ class PrefetchBatchifier:
         layout: Layout = "padded",
         max_tokens: int | None = None,
         preparer: Callable[[TensorDict], Any] | None = None,
+        device: str | int | torch.device | None = None,
     ) -> None: ...
     @property
     def rank(self) -> int: ...
@@ -66,6 +68,8 @@ class PrefetchBatchifier:
     def seed(self) -> int: ...
     @property
     def pinned(self) -> bool: ...
+    @property
+    def device(self) -> str: ...
     @property
     def closed(self) -> bool: ...
     @property

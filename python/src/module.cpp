@@ -21,6 +21,7 @@
 #include "mouse/augment.hpp"
 #include "mouse/batch.hpp"
 #include "mouse/dataset_store.hpp"
+#include "mouse/dlpack.hpp"
 #include "mouse/error.hpp"
 #include "mouse/hub.hpp"
 
@@ -63,7 +64,30 @@ void translate(const std::exception_ptr& p, void*) {
 
 using IndexArray = nb::ndarray<const int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 
+// A DLPack capsule ("dltensor") over `tensor`; its destructor frees the export unless a
+// consumer took it (and renamed the capsule "used_dltensor", as the protocol says).
+nb::object dlpack_capsule(const Tensor& tensor) {
+  DLManagedTensor* managed = to_dlpack(tensor);
+  PyObject* capsule = PyCapsule_New(managed, "dltensor", [](PyObject* c) {
+    if (PyCapsule_IsValid(c, "dltensor")) {
+      auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(c, "dltensor"));
+      if (m != nullptr && m->deleter != nullptr) m->deleter(m);
+    }
+  });
+  if (capsule == nullptr) {
+    managed->deleter(managed);
+    throw nb::python_error();
+  }
+  return nb::steal(capsule);
+}
+
 nb::tuple export_batch(const TensorDict& td, Framework framework) {
+  if (!td.empty() && td.begin()->second.is_cuda()) {
+    // Device memory: DLPack capsules ({kDLCUDA, n}), which torch.from_dlpack takes as they are.
+    nb::dict out;
+    for (const auto& [name, t] : td) out[name.c_str()] = dlpack_capsule(t);
+    return nb::make_tuple(td.batch_size(), out);
+  }
   return nb::make_tuple(td.batch_size(), tensordict_to_python(td, framework));
 }
 
@@ -530,7 +554,8 @@ NB_MODULE(_core, m) {
       .def_rw("lengths", &BatchifierOptions::lengths)
       .def_rw("min_length", &BatchifierOptions::min_length)
       .def_rw("layout", &BatchifierOptions::layout)
-      .def_rw("max_tokens", &BatchifierOptions::max_tokens);
+      .def_rw("max_tokens", &BatchifierOptions::max_tokens)
+      .def_rw("device", &BatchifierOptions::device);
 
   nb::class_<PrefetchBatchifier>(m, "Batchifier", "The C++ PrefetchBatchifier (SPEC §5).")
       .def(
@@ -553,29 +578,32 @@ NB_MODULE(_core, m) {
           nb::keep_alive<1, 2>(), nb::keep_alive<1, 6>())
       .def(
           "next_batch",
-          [](PrefetchBatchifier& b, const std::string& fmt) {
+          [](PrefetchBatchifier& b, const std::string& fmt, uintptr_t stream) {
             const Framework fw = framework_from_name(fmt);
             TensorDict td;
             {
               nb::gil_scoped_release release;
-              td = b.next_batch();
+              td = b.next_batch(reinterpret_cast<void*>(stream));
             }
             return export_batch(td, fw);
           },
-          "format"_a)
+          "format"_a, "stream"_a = 0,
+          "(batch_size, {name: array}) of the next batch; on a GPU {name: DLPack capsule}, "
+          "the copy ordered before the work `stream` (a cudaStream_t as an int; 0: the legacy "
+          "default stream) queues next.")
       .def(
           "next",
-          [](PrefetchBatchifier& b, const std::string& fmt) {
+          [](PrefetchBatchifier& b, const std::string& fmt, uintptr_t stream) {
             const Framework fw = framework_from_name(fmt);
             SampledBatch sb;
             {
               nb::gil_scoped_release release;
-              sb = b.next();
+              sb = b.next(reinterpret_cast<void*>(stream));
             }
             return nb::make_tuple(export_batch(sb.data, fw), sb.starts, sb.number, sb.epoch,
                                   sb.stores, sb.lengths, sb.efficiency);
           },
-          "format"_a,
+          "format"_a, "stream"_a = 0,
           "(batch, starts, number, epoch, stores, lengths, efficiency) of the next batch.")
       .def("close",
            [](PrefetchBatchifier& b) {
@@ -611,6 +639,7 @@ NB_MODULE(_core, m) {
           "next_epoch", [](const PrefetchBatchifier& b) { return b.state().epoch; },
           "Epoch of the next batch to be delivered (sequential / batch modes).")
       .def_prop_ro("pinned", &PrefetchBatchifier::pinned)
+      .def_prop_ro("cuda_device", &PrefetchBatchifier::cuda_device)
       .def_prop_ro("seed", [](const PrefetchBatchifier& b) { return *b.options().seed; });
 
   // --- Hub layout ------------------------------------------------------------------------------
