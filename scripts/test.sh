@@ -48,12 +48,12 @@ echo "== asan+ubsan build (every library layer's tests)"
 layers='core|format|remote|hf|envs|store|batch|augment'
 cmake --preset asan -DMOUSE_BUILD_TOOLS=OFF >/dev/null
 cmake --build --preset asan -j"$jobs" --target mouse_core_tests mouse_format_tests mouse_remote_tests mouse_hf_tests \
-  mouse_envs_tests mouse_store_tests mouse_batch_tests mouse_augment_tests
+  mouse_envs_tests mouse_store_tests mouse_batch_tests mouse_cuda_tests mouse_augment_tests
 echo "== asan+ubsan tests"
 ctest --preset asan -j"$jobs" --timeout 900 -L "$layers"
 
 echo "== thread sanitizer build (store and batchifier: appenders racing samplers and workers)"
 cmake --preset tsan -DMOUSE_BUILD_TOOLS=OFF >/dev/null
-cmake --build --preset tsan -j"$jobs" --target mouse_store_tests mouse_batch_tests
+cmake --build --preset tsan -j"$jobs" --target mouse_store_tests mouse_batch_tests mouse_cuda_tests
 echo "== thread sanitizer tests"
 ctest --preset tsan -j"$jobs" --timeout 900 -L 'store|batch'
