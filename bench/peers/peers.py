@@ -173,7 +173,7 @@ class MouseData:
     def __init__(self, spec: Spec):
         self.spec = spec
 
-    def _store(self, image_dtype: str = "uint8", image_cache=None):
+    def _store(self, image_dtype: str = "uint8", image_cache=None, populate: bool = False):
         import mouse_data
 
         sp = self.spec
@@ -182,7 +182,7 @@ class MouseData:
                                         max_obs_continuous_dim=sp.obs_dim,
                                         max_obs_discrete_dim=64 if "observation_discrete" in sp.columns else 0,
                                         max_obs_image_pixels=pixels, obs_image_dtype=image_dtype,
-                                        image_cache=image_cache)
+                                        image_cache=image_cache, populate=populate)
         store.from_dataset(sp.path)
         return store
 
@@ -206,6 +206,12 @@ class MouseData:
             out += [(f"random, int64 images, {w} workers", w, make(self.store64, w)) for w in (0, 2)]
             self.store_decode = self._store(image_cache=False)
             out += [(f"random, no frame cache, {w} workers", w, make(self.store_decode, w))
+                    for w in (0, 2)]
+        else:
+            # The mapped columns pre-faulted at open (populate=True): the cost of a batch
+            # without page faults, beside the default's at each size.
+            self.store_populated = self._store(populate=True)
+            out += [(f"random, populate, {w} workers", w, make(self.store_populated, w))
                     for w in (0, 2)]
         return out
 

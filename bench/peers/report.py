@@ -181,6 +181,11 @@ def markdown(report) -> str:
     add("|---|" + "---|" * len(names))
     add("| mouse_data `next_batch` | " + " | ".join(
         _us(_variant(_result(report, "mouse_data", n), "random, 0 workers")) for n in names) + " |")
+    add("| mouse_data `next_batch`, `populate=True` | " + " | ".join(
+        _us(_variant(_result(report, "mouse_data", n), "random, populate, 0 workers"))
+        for n in names) + " |")
+    add("| memcpy of the batch bytes (the floor at that size) | " + " | ".join(
+        _us(_variant(_result(report, "memcpy", n), "random, 0 workers")) for n in names) + " |")
     add("| TorchRL `rb.sample()` (SliceSampler, ends given) | " + " | ".join(
         _us(_variant(_result(report, "torchrl", n), "SliceSampler, 0 workers")) for n in names) + " |")
     for key, what in (("cached", "the sampler alone, ends given (cached)"),
@@ -303,6 +308,9 @@ def plot(report, path: str) -> None:
         return out
 
     ax.plot(xs, series("mouse_data", "random, 0 workers"), "o-", label="mouse_data next_batch")
+    ax.plot(xs, series("mouse_data", "random, populate, 0 workers"), "o:",
+            label="mouse_data, populate=True")
+    ax.plot(xs, series("memcpy", "random, 0 workers"), "k.-", label="memcpy floor")
     ax.plot(xs, series("torchrl", "SliceSampler, 0 workers"), "s-", label="TorchRL rb.sample()")
     ax.plot(xs, series("torchrl", key="cached"), "^--", label="TorchRL sampler alone, ends given")
     ax.plot(xs, series("torchrl", key="end_key, no cache"), "v--", label="TorchRL sampler alone, end_key")

@@ -442,7 +442,8 @@ def main() -> int:
         report["datasets"] = [dataclasses.asdict(d) for d in sets]
         check_starts: dict = {}
         plan = {"cartpole-1m": ["mouse_data", "mouse-core", "torchrl", "datasets", "numpy", "memcpy"],
-                "cartpole-10m": ["mouse_data", "torchrl"], "cartpole-100m": ["mouse_data", "torchrl"],
+                "cartpole-10m": ["mouse_data", "torchrl", "memcpy"],
+                "cartpole-100m": ["mouse_data", "torchrl", "memcpy"],
                 "frozenlake-64px": ["mouse_data", "mouse-core", "torchrl", "datasets", "numpy"],
                 "frames-84px": ["mouse_data", "mouse-core", "torchrl", "datasets", "numpy"]}
         jobs = []  # (peer, dataset, spec path)

@@ -492,7 +492,9 @@ NB_MODULE(_core, m) {
             // own object (writable, as they gave it), when it already is of the output's kind;
             // else a copy, so that nothing handed out aliases the input read-only.
             nb::dict members;
-            nb::object np_ndarray = nb::module_::import_("numpy").attr("ndarray");
+            // Looked up once and kept (the interpreter owns numpy until exit).
+            static const nb::handle np_ndarray =
+                nb::object(nb::module_::import_("numpy").attr("ndarray")).release();
             for (const auto& [name, tensor] : out) {
               if (!td.contains(name) || td.at(name).data() != tensor.data() ||
                   tensor.nbytes() == 0) {

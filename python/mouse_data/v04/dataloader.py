@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._args import Args
 from .._preparer import QueueThread
 from ..batch import PrefetchBatchifier
 from ..dataset_store import DatasetStore
@@ -40,14 +41,6 @@ BatchPreparer = Callable[[Any], Any]
 
 _WEIGHT_MODES = ("per_store", "per_step")
 _BOUNDARIES = ("none", "source", "episode")
-
-
-def _positive_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise WrongTypeError(f"DataLoader: {name} must be an int, got {value!r}")
-    if value < minimum:
-        raise InvalidArgumentError(f"DataLoader: {name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _rows(ds: Any, start: int, n: int) -> list[dict]:
@@ -158,10 +151,11 @@ class DataLoader:
         if boundaries not in _BOUNDARIES:
             raise InvalidArgumentError("DataLoader: boundaries must be 'none', 'source' or "
                                        f"'episode', got {boundaries!r}")
-        sequence_length = _positive_int("sequence_length", sequence_length, 1)
-        batch_size = _positive_int("batch_size", batch_size, 1)
-        prefetch = _positive_int("prefetch", prefetch, 1)
-        num_workers = _positive_int("num_workers", num_workers, 0)
+        a = Args("DataLoader", DataLoader.__init__)
+        sequence_length = a.int("sequence_length", sequence_length, minimum=1)
+        batch_size = a.int("batch_size", batch_size, minimum=1)
+        prefetch = a.int("prefetch", prefetch, minimum=1)
+        num_workers = a.int("num_workers", num_workers, minimum=0)
         if weights is not None:
             weights = [float(w) for w in weights]
             if len(weights) != len(stores):
@@ -170,12 +164,11 @@ class DataLoader:
             if any(not w > 0 for w in weights):
                 raise InvalidArgumentError(f"DataLoader: weights must all be positive, got "
                                            f"{weights}")
-        if seed is not None:
-            seed = _positive_int("seed", seed, 0)
+        seed = a.seed("seed", seed)
         if not isinstance(packed, bool):
             raise WrongTypeError(f"DataLoader: packed must be a bool, got {packed!r}")
         if max_tokens is not None:
-            max_tokens = _positive_int("max_tokens", max_tokens, 1)
+            max_tokens = a.int("max_tokens", max_tokens, minimum=1)
             if not packed:
                 raise InvalidArgumentError("DataLoader: max_tokens needs packed=True")
         from ..augment import TokenAugmenter
