@@ -265,6 +265,16 @@ def build_data(data_dir: str, tools: str, sets: list[DataSet]) -> None:
               f"{d.npy_s:.1f} s", file=sys.stderr, flush=True)
 
 
+def frame_cache_dir() -> str:
+    """Where mouse_data keeps decoded frames by default (MOUSE_DATA_CACHE, else
+    XDG_CACHE_HOME/mouse-data, else ~/.cache/mouse-data; its "frames" folder)."""
+    root = os.environ.get("MOUSE_DATA_CACHE")
+    if not root:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root = os.path.join(xdg, "mouse-data")
+    return os.path.join(root, "frames")
+
+
 def warm_page_cache(paths: list[str]) -> float:
     """Reads every file under `paths` once, so that each peer starts with its files in the page
     cache (as after a first epoch) whatever ran before it; returns the seconds it took."""
@@ -476,6 +486,10 @@ def main() -> int:
             groups = [(f"{name} on {d.name}", [(name, d, p)]) for name, d, p in jobs]
         for label, items in groups:
             warm = sorted({d.npy_dir if n in ("numpy", "torchrl") else d.path for n, d, _ in items})
+            if any(n == "mouse_data" and d.image_shape for n, d, _ in items):
+                # Its decoded-frame cache is part of its files: after the 100M-row sets it may
+                # have left the page cache, and a first epoch would read it back from disk.
+                warm.append(frame_cache_dir())
             warm_s = warm_page_cache(warm)
             res_list, rss, err = run_child(
                 [sys.executable, __file__, "--child", *(f"{n}={p}" for n, _, p in items)],
