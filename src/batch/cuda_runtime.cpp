@@ -36,13 +36,16 @@ int parse_index(std::string_view text, std::string_view whole) {
 
 }  // namespace
 
-bool load_cuda_api(CudaApi& api, int& devices, std::string& why) {
-  void* lib = nullptr;
+void* open_cudart() noexcept {
   for (const char* name :
        {"libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0"}) {
-    lib = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (lib != nullptr) break;
+    if (void* lib = ::dlopen(name, RTLD_NOW | RTLD_LOCAL)) return lib;
   }
+  return nullptr;
+}
+
+bool load_cuda_api(CudaApi& api, int& devices, std::string& why) {
+  void* lib = open_cudart();
   if (lib == nullptr) {
     why = "libcudart could not be loaded";
     return false;

@@ -41,6 +41,10 @@ struct CudaApi {
   const char* (*get_error_string)(int error) = nullptr;
 };
 
+/// dlopen of libcudart (libcudart.so, .so.13, .so.12, .so.11.0, the first found), kept loaded
+/// for the life of the process (freed memory calls back into it); null when none loads.
+void* open_cudart() noexcept;
+
 /// Loads libcudart (libcudart.so, .so.13, .so.12, .so.11.0) with every entry point above and
 /// counts the devices. Returns false with the reason in `why` when any step fails. The library
 /// stays loaded for the life of the process. Thread-safe.

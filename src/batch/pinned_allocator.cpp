@@ -9,6 +9,8 @@
 #include <mutex>
 #include <new>
 
+#include "batch/cuda_runtime.hpp"
+
 namespace mouse::detail {
 
 namespace {
@@ -73,13 +75,7 @@ std::shared_ptr<void> PageLockedAllocator::allocate(int64_t nbytes) const {
 }
 
 bool load_cuda_host_api(CudaHostApi& api, std::string& why) {
-  void* lib = nullptr;
-  for (const char* name :
-       {"libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0"}) {
-    // Kept loaded for the life of the process: freed blocks call back into it.
-    lib = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    if (lib != nullptr) break;
-  }
+  void* lib = open_cudart();
   if (lib == nullptr) {
     why = "libcudart could not be loaded";
     return false;
