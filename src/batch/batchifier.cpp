@@ -473,7 +473,7 @@ SampledBatch BatchifierImpl::next(void* cuda_stream) {
     delivered_state_ = *r.after;
   }
   if (r.error) std::rethrow_exception(r.error);
-  if (r.ticket) stager_->hand_over(StagedBatch{r.batch->data, r.ticket}, cuda_stream);
+  if (r.ticket) stager_->hand_over(*r.ticket, cuda_stream);
   return std::move(*r.batch);
 }
 

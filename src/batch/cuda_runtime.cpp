@@ -112,7 +112,9 @@ CudaDeviceGuard::CudaDeviceGuard(const CudaApi& api, int device) : api_(api) {
   int current = -1;
   check_cuda(api, api.get_device(&current), "cudaGetDevice");
   if (current != device) {
-    check_cuda(api, api.set_device(device), fmt::format("cudaSetDevice({})", device));
+    if (int err = api.set_device(device); err != kCudaSuccess) {
+      check_cuda(api, err, fmt::format("cudaSetDevice({})", device));
+    }
     previous_ = current;
   }
 }

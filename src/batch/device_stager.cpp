@@ -246,11 +246,13 @@ StagedBatch DeviceStager::stage(TensorDict host) {
   for (const auto& [name, t] : host) {
     uint8_t* dst = base + offsets[i++];
     if (t.nbytes() > 0) {
-      check_cuda(api,
-                 api.memcpy_async(dst, t.data(), static_cast<size_t>(t.nbytes()),
-                                  kCudaMemcpyHostToDevice, pool.stream),
-                 fmt::format("cudaMemcpyAsync of \"{}\" ({} bytes) to cuda:{}", name,
-                             t.nbytes(), pool.device));
+      const int err = api.memcpy_async(dst, t.data(), static_cast<size_t>(t.nbytes()),
+                                       kCudaMemcpyHostToDevice, pool.stream);
+      if (err != kCudaSuccess) {  // the message is formatted only when it is needed
+        check_cuda(api, err,
+                   fmt::format("cudaMemcpyAsync of \"{}\" ({} bytes) to cuda:{}", name,
+                               t.nbytes(), pool.device));
+      }
     }
     // Every tensor shares the lease (aliasing: the owner's count, the tensor's address).
     out.data.set(name, Tensor::on_cuda_device(t.shape(), t.dtype(), dst,
@@ -288,12 +290,11 @@ StagedBatch DeviceStager::stage(TensorDict host) {
   return out;
 }
 
-void DeviceStager::hand_over(const StagedBatch& batch, void* stream) {
-  if (!batch.ticket) return;
+void DeviceStager::hand_over(const StagedTicket& ticket, void* stream) {
   const CudaApi& api = pool_->api;
   // An event may be waited on from a stream of any device: the caller's device stays as it is.
-  check_cuda(api, api.stream_wait_event(stream, batch.ticket->ready, 0), "cudaStreamWaitEvent");
-  batch.ticket->consumer->store(stream, std::memory_order_release);
+  check_cuda(api, api.stream_wait_event(stream, ticket.ready, 0), "cudaStreamWaitEvent");
+  ticket.consumer->store(stream, std::memory_order_release);
 }
 
 }  // namespace mouse::detail

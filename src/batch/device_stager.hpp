@@ -11,12 +11,15 @@
 
 namespace mouse::detail {
 
+/// The event after a staged batch's copies and the stream its slot's release waits for.
+struct StagedTicket;
+
 /// A staged batch: the device tensors and the event recorded after their copies.
 struct StagedBatch {
   TensorDict data;
   /// Owns the copy event and the slot's consumer stream; hand_over() uses it. Null for a
   /// batch with nothing to copy.
-  std::shared_ptr<struct StagedTicket> ticket;
+  std::shared_ptr<StagedTicket> ticket;
 };
 
 /// Counters for tests and the GPU check.
@@ -53,10 +56,10 @@ class DeviceStager {
   /// call that failed (out of device memory included).
   StagedBatch stage(TensorDict host);
 
-  /// Makes `stream` (null: the legacy default stream) wait for the batch's copies
-  /// (cudaStreamWaitEvent, no host wait) and remembers it as the stream whose work the slot's
-  /// release waits for. Call once per delivered batch, before its tensors are used.
-  void hand_over(const StagedBatch& batch, void* stream);
+  /// Makes `stream` (null: the legacy default stream) wait for the copies of the batch that
+  /// holds `ticket` (cudaStreamWaitEvent, no host wait) and remembers it as the stream whose
+  /// work the slot's release waits for. Call once per delivered batch, before its tensors are used.
+  void hand_over(const StagedTicket& ticket, void* stream);
 
   /// The device index.
   int device() const noexcept;
