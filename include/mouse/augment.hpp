@@ -304,11 +304,14 @@ class TokenAugmenter {
 
  private:
   void check_snapshot(const AugmentSnapshot& snapshot) const;
+  // `fresh`: the snapshot was just drawn by make_snapshot and never left this object, so it is
+  // not checked again.
   TensorDict apply_impl(const TensorDict& batch, const AugmentSnapshot& snapshot,
-                        uint64_t mask_call, const Allocator& allocator, bool in_place) const;
+                        uint64_t mask_call, const Allocator& allocator, bool in_place,
+                        bool fresh) const;
   TensorDict apply_packed_impl(const TensorDict& batch, const AugmentSnapshot& snapshot,
                                uint64_t mask_call, int64_t sequence_length,
-                               const Allocator& allocator, bool in_place) const;
+                               const Allocator& allocator, bool in_place, bool fresh) const;
 
   AugmentTokensConfig config_;
   int64_t max_num_actions_;

@@ -50,7 +50,13 @@ inline void map_rows(const T* in, T* out, int64_t rows, int64_t inner,
                      std::span<const int64_t> masked, T masked_value, F f) noexcept {
   map_rows_bulk(in, out, rows, inner, masked, f(masked_value),
                 [f](const T* src, T* dst, int64_t count) {
-                  for (int64_t i = 0; i < count; ++i) dst[i] = f(src[i]);
+                  if (src == dst) {
+                    // In place through one pointer: with two equal ones the compiler's overlap
+                    // check sends the loop down its scalar path.
+                    for (int64_t i = 0; i < count; ++i) dst[i] = f(dst[i]);
+                  } else {
+                    for (int64_t i = 0; i < count; ++i) dst[i] = f(src[i]);
+                  }
                 });
 }
 
@@ -95,11 +101,30 @@ inline void permute_codes(const int64_t* in, int64_t* out, int64_t batch, int64_
     const int64_t* p = perm + b * n;
     const int64_t* src = in + b * per_row;
     int64_t* dst = out + b * per_row;
-    for (int64_t i = 0; i < per_row; ++i) dst[i] = p[src[i]];
+    if (n == 2) {
+      // Two codes (CartPole's actions): kept, or swapped by flipping bit 0; no table load.
+      const int64_t flip = p[0];
+      if (src == dst) {  // in place through one pointer (see map_rows)
+        if (flip != 0) {
+          for (int64_t i = 0; i < per_row; ++i) dst[i] ^= flip;
+        }
+      } else {
+        for (int64_t i = 0; i < per_row; ++i) dst[i] = src[i] ^ flip;
+      }
+    } else {
+      for (int64_t i = 0; i < per_row; ++i) dst[i] = p[src[i]];
+    }
   }
   // Masked positions are overwritten afterwards (code fields are narrow: see kRunMinInner).
+  // They increase, so the row follows them without a division per position.
+  int64_t b = 0;
+  int64_t row_end = seq;  // first position past row b
   for (int64_t pos : masked) {
-    std::fill_n(out + pos * inner, inner, perm[(pos / seq) * n + masked_value]);
+    while (pos >= row_end) {
+      ++b;
+      row_end += seq;
+    }
+    std::fill_n(out + pos * inner, inner, perm[b * n + masked_value]);
   }
 }
 
@@ -111,9 +136,21 @@ inline void permute_columns(const float* in, float* out, int64_t batch, int64_t 
     const int64_t* p = perm + b * n;
     const float* src = in + b * seq * n;
     float* dst = out + b * seq * n;
-    if (n < 8) {
-      // Few actions (CartPole has 2): a loop over 2 columns per step is mostly loop overhead,
-      // so move one column at a time down the whole sequence instead.
+    if (n == 2) {
+      // Two actions (CartPole): the row is kept or each pair of floats swapped, 64 bits at once.
+      if (p[0] == 0) {
+        std::memcpy(dst, src, static_cast<size_t>(seq * n) * sizeof(float));
+      } else {
+        for (int64_t s = 0; s < seq; ++s) {
+          uint64_t pair;
+          std::memcpy(&pair, src + 2 * s, sizeof pair);
+          pair = std::rotl(pair, 32);
+          std::memcpy(dst + 2 * s, &pair, sizeof pair);
+        }
+      }
+    } else if (n < 8) {
+      // Few actions: a loop over n columns per step is mostly loop overhead, so move one
+      // column at a time down the whole sequence instead.
       for (int64_t a = 0; a < n; ++a) {
         const float* from = src + a;
         float* to = dst + p[a];

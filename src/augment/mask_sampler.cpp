@@ -6,25 +6,52 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <cstring>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace mouse::detail::augment {
 
 namespace {
 
-// Eight bytes as a little-endian integer: byte k in bits 8k..8k+7 on any host.
-uint64_t load_le64(const uint8_t* p) noexcept {
-  uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
-  return v;
-}
-
-// Bit 0 of each byte of `v` (byte k in bits 8k..), packed into bits 0..7 of the result. The
-// multiplier moves byte k's bit to bit 56 + k; the cross terms either overflow past bit 63 or
-// stay below bit 56 without carrying into it (they sum to less than 2^56).
-uint64_t gather_bits(uint64_t v) noexcept {
-  return ((v & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
+// Bit k of `below` / `equal`: byte k of bytes[0, 64) is < / == `high`.
+void classify64(const uint8_t* bytes, uint8_t high, uint64_t& below, uint64_t& equal) noexcept {
+#ifdef __SSE2__
+  // Sixteen bytes per compare; pmovmskb packs each byte's result into one bit. SSE2 has no
+  // unsigned byte compare: b < high exactly when high > 0 and max(b, high - 1) == high - 1.
+  const __m128i h = _mm_set1_epi8(static_cast<char>(high));
+  const __m128i h1 = _mm_set1_epi8(static_cast<char>(high - 1));
+  below = 0;
+  equal = 0;
+  for (int k = 0; k < 64; k += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + k));
+    const auto lt = static_cast<uint32_t>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, h1), h1)));
+    const auto eq = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, h)));
+    below |= uint64_t{lt} << k;
+    equal |= uint64_t{eq} << k;
+  }
+  if (high == 0) below = 0;
+#else
+  // Bit 0 of each byte of an eight-byte group, packed into bits 0..7: the multiplier moves
+  // byte j's bit to bit 56 + j; the cross terms either overflow past bit 63 or stay below bit
+  // 56 without carrying into it (they sum to less than 2^56).
+  auto gather_bits = [](uint64_t v) {
+    return ((v & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
+  };
+  below = 0;
+  equal = 0;
+  for (int k = 0; k < 64; k += 8) {
+    uint64_t lt = 0, eq = 0;
+    for (int j = 0; j < 8; ++j) {
+      lt |= uint64_t{bytes[k + j] < high} << (8 * j);
+      eq |= uint64_t{bytes[k + j] == high} << (8 * j);
+    }
+    below |= gather_bits(lt) << k;
+    equal |= gather_bits(eq) << k;
+  }
+#endif
 }
 
 }  // namespace
@@ -76,7 +103,6 @@ int64_t dense_mask_positions(CounterRng& rng, double p, int64_t n, int64_t* out)
   const auto low = static_cast<uint32_t>(threshold & 0xFFFFFF);
   constexpr int64_t kChunk = 1024;  // positions per round, a multiple of 64
   uint32_t words[kChunk / 4];
-  uint8_t flags[kChunk];  // bit 0: masked; bit 1: undecided (high byte == high)
   int64_t count = 0;
   for (int64_t base = 0; base < n; base += kChunk) {
     const int64_t m = std::min(kChunk, n - base);
@@ -90,32 +116,20 @@ int64_t dense_mask_positions(CounterRng& rng, double p, int64_t n, int64_t* out)
       for (size_t w = 0; w < num_words; ++w) words[w] = __builtin_bswap32(words[w]);
     }
     const auto* bytes = reinterpret_cast<const uint8_t*>(words);
-    for (int64_t i = 0; i < m; ++i) {
-      const uint8_t b = bytes[i];
-      flags[i] = static_cast<uint8_t>(b < high ? 1 : b == high ? 2 : 0);
-    }
-    const int64_t padded = (m + 63) & ~int64_t{63};
-    std::fill(flags + m, flags + padded, uint8_t{0});
     // 64 positions at a time as bit sets: undecided positions are settled in position order
-    // (their extra words are drawn in that order), then the set bits are written out.
-    for (int64_t g = 0; g < padded; g += 64) {
+    // (their extra words are drawn in that order), then the set bits are written out. The
+    // words drawn cover whole groups of 64 positions; bits past m are dropped.
+    for (int64_t g = 0; g < m; g += 64) {
+      const uint64_t valid = m - g >= 64 ? ~uint64_t{0} : (uint64_t{1} << (m - g)) - 1;
       uint64_t masked = 0;
-      uint64_t any = 0;
-      for (int64_t k = 0; k < 64; k += 8) {
-        const uint64_t eight = load_le64(flags + g + k);
-        masked |= gather_bits(eight) << k;
-        any |= eight;
-      }
-      if ((any & 0x0202020202020202ull) != 0) {
-        uint64_t undecided = 0;
-        for (int64_t k = 0; k < 64; k += 8) {
-          undecided |= gather_bits(load_le64(flags + g + k) >> 1) << k;
-        }
-        while (undecided != 0) {
-          const int k = std::countr_zero(undecided);
-          undecided &= undecided - 1;
-          if ((rng.uniform_u32() & 0xFFFFFF) < low) masked |= uint64_t{1} << k;
-        }
+      uint64_t undecided = 0;
+      classify64(bytes + g, high, masked, undecided);
+      masked &= valid;
+      undecided &= valid;
+      while (undecided != 0) {
+        const int k = std::countr_zero(undecided);
+        undecided &= undecided - 1;
+        if ((rng.uniform_u32() & 0xFFFFFF) < low) masked |= uint64_t{1} << k;
       }
       while (masked != 0) {
         out[count++] = base + g + std::countr_zero(masked);

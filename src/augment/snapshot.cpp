@@ -63,12 +63,30 @@ class BulkWords {
     return static_cast<uint64_t>(m >> 64);
   }
 
-  // As CounterRng::permutation: identity, then Fisher-Yates from the back.
+  // As CounterRng::permutation: identity, then Fisher-Yates from the back. The swaps read their
+  // two words straight from the buffer while both are there and Lemire's first test passes
+  // (low >= i: no rejection possible); a refill or a possible rejection takes uniform_int,
+  // which reads the same words.
   void permutation(std::span<int64_t> out) noexcept {
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int64_t>(i);
-    for (size_t i = out.size(); i > 1; --i) {
-      const auto j = static_cast<size_t>(uniform_int(i));
-      std::swap(out[i - 1], out[j]);
+    __extension__ using U128 = unsigned __int128;
+    int64_t* v = out.data();
+    for (size_t i = 0; i < out.size(); ++i) v[i] = static_cast<int64_t>(i);
+    size_t i = out.size();
+    while (i > 1) {
+      size_t pos = pos_;
+      while (i > 1 && size_ - pos >= 2) {
+        const uint64_t x = (uint64_t{words_[pos]} << 32) | words_[pos + 1];
+        const U128 m = static_cast<U128>(x) * i;
+        if (static_cast<uint64_t>(m) < i) break;
+        pos += 2;
+        std::swap(v[i - 1], v[static_cast<size_t>(m >> 64)]);
+        --i;
+      }
+      pos_ = pos;
+      if (i > 1) {
+        std::swap(v[i - 1], v[static_cast<size_t>(uniform_int(i))]);
+        --i;
+      }
     }
   }
 
@@ -120,16 +138,29 @@ void check_perm(const std::optional<Tensor>& perm, bool on, const char* name, in
         format_shape(expected), dtype_name(perm->dtype()), format_shape(perm->shape())));
   }
   const int64_t* p = perm->data_as<int64_t>();
+  auto bad_row = [&](int64_t b, int64_t i) {
+    return InvalidArgument(fmt::format(
+        "TokenAugmenter: snapshot {}: row {} is not a permutation of [0, {}): value {} at {}",
+        name, b, n, p[b * n + i], i));
+  };
+  if (n <= 64) {
+    // A bit per value: every row of a snapshot is checked on every apply.
+    for (int64_t b = 0; b < batch_size; ++b) {
+      uint64_t seen = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t v = p[b * n + i];
+        if (v < 0 || v >= n || ((seen >> v) & 1) != 0) throw bad_row(b, i);
+        seen |= uint64_t{1} << v;
+      }
+    }
+    return;
+  }
   std::vector<uint8_t> seen(static_cast<size_t>(n));
   for (int64_t b = 0; b < batch_size; ++b) {
     std::fill(seen.begin(), seen.end(), uint8_t{0});
     for (int64_t i = 0; i < n; ++i) {
       const int64_t v = p[b * n + i];
-      if (v < 0 || v >= n || seen[static_cast<size_t>(v)] != 0) {
-        throw InvalidArgument(fmt::format(
-            "TokenAugmenter: snapshot {}: row {} is not a permutation of [0, {}): value {} at {}",
-            name, b, n, v, i));
-      }
+      if (v < 0 || v >= n || seen[static_cast<size_t>(v)] != 0) throw bad_row(b, i);
       seen[static_cast<size_t>(v)] = 1;
     }
   }

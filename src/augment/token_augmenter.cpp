@@ -321,12 +321,12 @@ PackedWindows packed_windows(const TensorDict& batch, int64_t s, const char* met
 
 TensorDict TokenAugmenter::apply(const TensorDict& batch, const AugmentSnapshot& snapshot,
                                  uint64_t mask_call, const Allocator& allocator) const {
-  return apply_impl(batch, snapshot, mask_call, allocator, false);
+  return apply_impl(batch, snapshot, mask_call, allocator, false, false);
 }
 
 TensorDict TokenAugmenter::apply_impl(const TensorDict& batch, const AugmentSnapshot& snapshot,
                                       uint64_t mask_call, const Allocator& allocator,
-                                      bool in_place) const {
+                                      bool in_place, bool fresh) const {
   detail::augment::check_batch_shape(batch, "apply");
   if (!enabled_) return batch;
   const int64_t b = batch.batch_size()[0];
@@ -337,7 +337,7 @@ TensorDict TokenAugmenter::apply_impl(const TensorDict& batch, const AugmentSnap
         "size {}; call update_augmentations with this batch first",
         snapshot.batch_size, format_shape(batch.batch_size())));
   }
-  check_snapshot(snapshot);
+  if (!fresh) check_snapshot(snapshot);
   detail::augment::MaskScratch mask_scratch;
   Context ctx{config_, snapshot, seed_, mask_call, b, s, allocator, mask_scratch};
   ctx.in_place = in_place;
@@ -352,26 +352,29 @@ TensorDict TokenAugmenter::apply_fresh(const TensorDict& batch, uint64_t call,
                                        const Allocator& allocator) const {
   detail::augment::check_batch_shape(batch, "apply_fresh");
   if (!enabled_) return batch;
-  return apply(batch, make_snapshot(batch.batch_size()[0], call), call, allocator);
+  return apply_impl(batch, make_snapshot(batch.batch_size()[0], call), call, allocator, false,
+                    true);
 }
 
 TensorDict TokenAugmenter::apply_fresh_in_place(TensorDict batch, uint64_t call,
                                                 const Allocator& allocator) const {
   detail::augment::check_batch_shape(batch, "apply_fresh_in_place");
   if (!enabled_) return batch;
-  return apply_impl(batch, make_snapshot(batch.batch_size()[0], call), call, allocator, true);
+  return apply_impl(batch, make_snapshot(batch.batch_size()[0], call), call, allocator, true,
+                    true);
 }
 
 TensorDict TokenAugmenter::apply_packed(const TensorDict& batch, const AugmentSnapshot& snapshot,
                                         uint64_t mask_call, int64_t sequence_length,
                                         const Allocator& allocator) const {
-  return apply_packed_impl(batch, snapshot, mask_call, sequence_length, allocator, false);
+  return apply_packed_impl(batch, snapshot, mask_call, sequence_length, allocator, false,
+                           false);
 }
 
 TensorDict TokenAugmenter::apply_packed_impl(const TensorDict& batch,
                                              const AugmentSnapshot& snapshot, uint64_t mask_call,
                                              int64_t sequence_length, const Allocator& allocator,
-                                             bool in_place) const {
+                                             bool in_place, bool fresh) const {
   const PackedWindows w = packed_windows(batch, sequence_length, "apply_packed");
   if (!enabled_) return batch;
   if (snapshot.batch_size != w.batch) {
@@ -380,7 +383,7 @@ TensorDict TokenAugmenter::apply_packed_impl(const TensorDict& batch,
         "windows (cu_seqlens {})",
         snapshot.batch_size, w.batch, format_shape(batch.at("cu_seqlens").shape())));
   }
-  check_snapshot(snapshot);
+  if (!fresh) check_snapshot(snapshot);
   detail::augment::MaskScratch mask_scratch;
   std::vector<int64_t> packed_mask;
   Context ctx{config_, snapshot, seed_, mask_call, w.batch, sequence_length, allocator,
@@ -414,7 +417,8 @@ TensorDict TokenAugmenter::apply_fresh_packed(const TensorDict& batch, uint64_t 
                                               const Allocator& allocator) const {
   const PackedWindows w = packed_windows(batch, sequence_length, "apply_fresh_packed");
   if (!enabled_) return batch;
-  return apply_packed(batch, make_snapshot(w.batch, call), call, sequence_length, allocator);
+  return apply_packed_impl(batch, make_snapshot(w.batch, call), call, sequence_length, allocator,
+                           false, true);
 }
 
 TensorDict TokenAugmenter::apply_fresh_packed_in_place(TensorDict batch, uint64_t call,
@@ -423,7 +427,7 @@ TensorDict TokenAugmenter::apply_fresh_packed_in_place(TensorDict batch, uint64_
   const PackedWindows w = packed_windows(batch, sequence_length, "apply_fresh_packed_in_place");
   if (!enabled_) return batch;
   return apply_packed_impl(batch, make_snapshot(w.batch, call), call, sequence_length, allocator,
-                           true);
+                           true, true);
 }
 
 }  // namespace mouse

@@ -5,6 +5,7 @@
 // is deterministic; bounds are 4.5 standard deviations, or df + 5 sqrt(2 df) for chi-square.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -157,6 +158,39 @@ TEST(MaskSampler, DenseSettlesUndecidedPositionsWithTheLowBits) {
     masked += static_cast<int64_t>(draw(Kind::kDense, p, n, static_cast<uint64_t>(k)).size());
   }
   expect_binomial(masked, n * streams, p, "dense");
+}
+
+// The per-position sampler word for word against its definition: chunks of 1024 positions; the
+// chunk's positions take one byte each of its words, in little-endian byte order (words drawn
+// in whole rounds of 128); a byte below the threshold's high byte masks, one equal to it is
+// settled, in position order, by the low 24 bits of the next word; each chunk starts on a fresh
+// block. Covers a high byte of 0 (p < 1/256), partial groups of 64, and several chunks.
+TEST(MaskSampler, DenseFollowsItsDefinition) {
+  for (double p : {0.001, 1.5 / 256, 0.1, 0.37, 128.5 / 256, 0.999}) {
+    for (int64_t n : {1, 63, 64, 65, 1000, 1024, 1025, 2100, 4096}) {
+      for (uint64_t stream = 0; stream < 5; ++stream) {
+        const std::vector<int64_t> got = draw(Kind::kDense, p, n, stream);
+        const uint64_t threshold = bernoulli_threshold32(p);
+        const auto high = static_cast<uint32_t>(threshold >> 24);
+        const auto low = static_cast<uint32_t>(threshold & 0xFFFFFF);
+        CounterRng rng(7, stream);
+        std::vector<int64_t> expected;
+        for (int64_t base = 0; base < n; base += 1024) {
+          const int64_t m = std::min<int64_t>(1024, n - base);
+          std::vector<uint32_t> words(static_cast<size_t>((m + 511) / 512 * 128));
+          for (uint32_t& w : words) w = rng.uniform_u32();
+          for (int64_t i = 0; i < m; ++i) {
+            const uint32_t byte = (words[static_cast<size_t>(i / 4)] >> (8 * (i % 4))) & 0xFF;
+            if (byte < high || (byte == high && (rng.uniform_u32() & 0xFFFFFF) < low)) {
+              expected.push_back(base + i);
+            }
+          }
+          rng.seek(rng.block());
+        }
+        ASSERT_EQ(got, expected) << "p " << p << " n " << n << " stream " << stream;
+      }
+    }
+  }
 }
 
 // Per-position counts over many streams: no position is favoured (chi-square over positions),

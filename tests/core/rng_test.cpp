@@ -51,7 +51,7 @@ TEST(CounterRng, WordsAreTheBlocksOfSeedStreamAndPosition) {
 
 TEST(CounterRng, FillU32EqualsOneWordAtATime) {
   for (size_t skip : {0u, 1u, 3u, 4u}) {
-    for (size_t n : {0u, 1u, 5u, 31u, 32u, 33u, 100u, 257u}) {
+    for (size_t n : {0u, 1u, 5u, 31u, 32u, 33u, 64u, 100u, 257u, 1030u}) {
       CounterRng bulk(13, 17), single(13, 17);
       for (size_t k = 0; k < skip; ++k) ASSERT_EQ(bulk.uniform_u32(), single.uniform_u32());
       std::vector<uint32_t> words(n);
@@ -60,6 +60,35 @@ TEST(CounterRng, FillU32EqualsOneWordAtATime) {
       EXPECT_EQ(bulk.uniform_u32(), single.uniform_u32()) << skip << " " << n;  // same position
     }
   }
+}
+
+// Both bulk paths (AVX2 when this CPU has it, and the portable loop) give philox4x32_10's words
+// block by block, across the carry from the counter's low word into its high word.
+TEST(PhiloxBlocks, BothPathsEqualOneBlockAtATime) {
+  const std::array<uint32_t, 2> key = {0x90abcdefu, 0x12345678u};
+  const uint64_t stream = 0xdeadbeefcafef00dull;
+  for (uint64_t first : {uint64_t{0}, uint64_t{5}, uint64_t{0xFFFFFFF0}, uint64_t{0xFFFFFFFA},
+                         ~uint64_t{0} - 20}) {
+    for (size_t count : {0u, 1u, 7u, 8u, 15u, 16u, 17u, 33u, 100u}) {
+      std::vector<uint32_t> fast(4 * count + 1, 0xA5A5A5A5u), portable(4 * count + 1, 0xA5A5A5A5u);
+      philox_blocks(key, stream, first, count, fast.data());
+      philox_blocks_portable(key, stream, first, count, portable.data());
+      for (size_t i = 0; i < count; ++i) {
+        const uint64_t block = first + i;
+        const auto expected = philox4x32_10(
+            {static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
+             static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)},
+            key);
+        for (size_t j = 0; j < 4; ++j) {
+          ASSERT_EQ(fast[4 * i + j], expected[j]) << "first " << first << " block " << i;
+          ASSERT_EQ(portable[4 * i + j], expected[j]) << "first " << first << " block " << i;
+        }
+      }
+      EXPECT_EQ(fast.back(), 0xA5A5A5A5u) << "wrote past the end, count " << count;
+      EXPECT_EQ(portable.back(), 0xA5A5A5A5u) << "wrote past the end, count " << count;
+    }
+  }
+  RecordProperty("avx2", philox_blocks_use_avx2() ? "yes" : "no");
 }
 
 TEST(CounterRng, SameKeyReplaysAndSeekJumps) {
