@@ -11,6 +11,8 @@
 #include <span>
 #include <type_traits>
 
+#include "augment/byte_table.hpp"
+
 namespace mouse::detail::augment {
 
 /// Rows of at least this many elements are written run by run, each element once; shorter rows
@@ -248,20 +250,9 @@ inline void lut_rows(const T* in, T* out, int64_t rows, int64_t inner,
   T lut[256];
   for (int v = 0; v < 256; ++v) lut[v] = f(static_cast<T>(v));
   if constexpr (std::is_same_v<T, uint8_t>) {
-    // Eight looked-up bytes per store: byte stores run at one per cycle at best, and every
-    // store can stall the table loads behind it.
     map_rows_bulk(in, out, rows, inner, masked, lut[0],
                   [&lut](const uint8_t* src, uint8_t* dst, int64_t count) {
-                    int64_t i = 0;
-                    for (; i + 8 <= count; i += 8) {
-                      uint64_t eight = 0;
-                      for (int k = 0; k < 8; ++k) {
-                        constexpr bool kLittle = std::endian::native == std::endian::little;
-                        eight |= uint64_t{lut[src[i + k]]} << (kLittle ? 8 * k : 56 - 8 * k);
-                      }
-                      std::memcpy(dst + i, &eight, sizeof eight);
-                    }
-                    for (; i < count; ++i) dst[i] = lut[src[i]];
+                    apply_byte_table(src, dst, count, lut);
                   });
   } else {
     map_rows(in, out, rows, inner, masked, T(0), [&lut, f](T x) {

@@ -2,6 +2,8 @@
 // hundred blocks per field and call, so this loop is most of what drawing them costs.
 #include "core/rng.hpp"
 
+#include "core/cpu_features.hpp"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define MOUSE_PHILOX_AVX2 1
@@ -151,14 +153,6 @@ __attribute__((target("avx2"))) size_t blocks_avx2(std::array<uint32_t, 2> key,
     store8(b0, b1, b2, b3, out + 4 * done + 32);
   }
   return done;
-}
-
-bool cpu_has_avx2() noexcept {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
-  }();
-  return has;
 }
 
 #endif

@@ -102,6 +102,75 @@ TEST(Kernels, PermuteCodesMasksThenPermutesPerBatchRow) {
   }
 }
 
+// Two codes take the no-table path (a row's permutation kept, or bit 0 flipped); in place too.
+TEST(Kernels, PermuteTwoCodesKeepsOrSwapsPerBatchRow) {
+  const int64_t batch = 4, seq = 37;
+  const std::vector<int64_t> perm = {0, 1, 1, 0, 1, 0, 0, 1};
+  std::vector<int64_t> in(static_cast<size_t>(batch * seq));
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<int64_t>(i * 7 / 3 % 2);
+  for (const std::vector<int64_t>& masked : masks(batch * seq)) {
+    std::vector<int64_t> expected(in.size());
+    const std::vector<bool> flag = row_flags(masked, batch * seq);
+    for (int64_t pos = 0; pos < batch * seq; ++pos) {
+      const int64_t v = flag[static_cast<size_t>(pos)] ? 0 : in[static_cast<size_t>(pos)];
+      expected[static_cast<size_t>(pos)] = perm[static_cast<size_t>(pos / seq * 2 + v)];
+    }
+    std::vector<int64_t> out(in.size(), -5);
+    permute_codes(in.data(), out.data(), batch, seq, 1, masked, 0, perm.data(), 2);
+    EXPECT_EQ(out, expected) << masked.size() << " masked";
+    std::vector<int64_t> io = in;
+    permute_codes(io.data(), io.data(), batch, seq, 1, masked, 0, perm.data(), 2);
+    EXPECT_EQ(io, expected) << "in place, " << masked.size() << " masked";
+  }
+}
+
+// In place (in == out, the loops' one-pointer path) gives what a separate output gets.
+TEST(Kernels, MapRowsInPlaceEqualsOutOfPlace) {
+  const int64_t rows = 53;
+  for (int64_t inner : {int64_t{1}, int64_t{4}, int64_t{16}, int64_t{33}}) {
+    std::vector<double> in(static_cast<size_t>(rows * inner));
+    for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<double>(i) * 0.37 - 5;
+    for (const std::vector<int64_t>& masked : masks(rows)) {
+      std::vector<double> out(in.size(), -1.0);
+      scale_shift_rows(in.data(), out.data(), rows, inner, masked, true, 1.7, true, -0.25);
+      std::vector<double> io = in;
+      scale_shift_rows(io.data(), io.data(), rows, inner, masked, true, 1.7, true, -0.25);
+      EXPECT_EQ(io, out) << "inner " << inner << ", " << masked.size() << " masked";
+    }
+  }
+}
+
+// Both byte-table paths (AVX2 when this CPU has it, and the portable one) against a plain loop:
+// every byte value, lengths around the 32-byte steps, unaligned starts, and in place.
+TEST(Kernels, ByteTableMatchesAPlainLookup) {
+  uint8_t table[256];
+  CounterRng rng(3, 4);
+  for (uint8_t& t : table) t = static_cast<uint8_t>(rng.uniform_u32());
+  std::vector<uint8_t> bytes(1100);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<uint8_t>(i < 256 ? i : rng.uniform_u32());
+  }
+  for (int64_t offset : {0, 1, 7}) {
+    for (int64_t count : {0, 1, 31, 32, 33, 63, 64, 65, 256, 1000}) {
+      const uint8_t* src = bytes.data() + offset;
+      std::vector<uint8_t> expected(static_cast<size_t>(count));
+      for (int64_t i = 0; i < count; ++i) expected[static_cast<size_t>(i)] = table[src[i]];
+      std::vector<uint8_t> fast(static_cast<size_t>(count) + 1, 0xEE);
+      std::vector<uint8_t> portable(static_cast<size_t>(count) + 1, 0xEE);
+      apply_byte_table(src, fast.data(), count, table);
+      apply_byte_table_portable(src, portable.data(), count, table);
+      EXPECT_EQ(fast.back(), 0xEE) << "wrote past the end, count " << count;
+      fast.pop_back();
+      portable.pop_back();
+      EXPECT_EQ(fast, expected) << "offset " << offset << " count " << count;
+      EXPECT_EQ(portable, expected) << "offset " << offset << " count " << count;
+      std::vector<uint8_t> io(src, src + count);
+      apply_byte_table(io.data(), io.data(), count, table);
+      EXPECT_EQ(io, expected) << "in place, offset " << offset << " count " << count;
+    }
+  }
+}
+
 TEST(Kernels, PermuteColumnsMovesEachColumnToItsAction) {
   const int64_t batch = 3, seq = 5;
   for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{8}, int64_t{18}}) {

@@ -1,0 +1,89 @@
+#include "augment/byte_table.hpp"
+
+#include <bit>
+#include <cstring>
+
+#include "core/cpu_features.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define MOUSE_BYTE_TABLE_AVX2 1
+#endif
+
+namespace mouse::detail::augment {
+
+namespace {
+
+#ifdef MOUSE_BYTE_TABLE_AVX2
+
+// vpshufb looks a byte up in a 16-entry table (per 128-bit half) by its low four bits, and gives
+// 0 where the index byte's top bit is set. Bytes below 128 walk the eight lower tables and the
+// others (top bit flipped) the eight upper ones: at step k the index is the byte minus 16 k with
+// signed saturation, so it is >= 0 (a lookup) exactly while k <= byte / 16 and stays negative
+// (0) after. Each step's table holds table k XOR table k - 1, so the XOR of the lookups a byte
+// gets telescopes to its own table's entry.
+__attribute__((target("avx2"))) int64_t apply_avx2(const uint8_t* src, uint8_t* dst,
+                                                   int64_t count,
+                                                   const uint8_t (&table)[256]) noexcept {
+  __m256i delta[16];
+  for (int k = 0; k < 16; ++k) {
+    alignas(16) uint8_t d[16];
+    for (int j = 0; j < 16; ++j) {
+      const uint8_t previous = k % 8 == 0 ? 0 : table[16 * (k - 1) + j];
+      d[j] = static_cast<uint8_t>(table[16 * k + j] ^ previous);
+    }
+    delta[k] = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(d)));
+  }
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  const __m256i top = _mm256_set1_epi8(static_cast<char>(0x80));
+  int64_t i = 0;
+  for (; count - i >= 32; i += 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+    __m256i low = v;
+    __m256i high = _mm256_xor_si256(v, top);
+    __m256i r = _mm256_setzero_si256();
+    for (int k = 0; k < 8; ++k) {
+      r = _mm256_xor_si256(r, _mm256_shuffle_epi8(delta[k], low));
+      r = _mm256_xor_si256(r, _mm256_shuffle_epi8(delta[k + 8], high));
+      low = _mm256_subs_epi8(low, sixteen);
+      high = _mm256_subs_epi8(high, sixteen);
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), r);
+  }
+  return i;
+}
+
+#endif
+
+}  // namespace
+
+void apply_byte_table_portable(const uint8_t* src, uint8_t* dst, int64_t count,
+                               const uint8_t (&table)[256]) noexcept {
+  // Eight looked-up bytes per store: byte stores run at one per cycle at best, and every store
+  // can stall the table loads behind it.
+  int64_t i = 0;
+  for (; count - i >= 8; i += 8) {
+    uint64_t eight = 0;
+    for (int k = 0; k < 8; ++k) {
+      constexpr bool kLittle = std::endian::native == std::endian::little;
+      eight |= uint64_t{table[src[i + k]]} << (kLittle ? 8 * k : 56 - 8 * k);
+    }
+    std::memcpy(dst + i, &eight, sizeof eight);
+  }
+  for (; i < count; ++i) dst[i] = table[src[i]];
+}
+
+void apply_byte_table(const uint8_t* src, uint8_t* dst, int64_t count,
+                      const uint8_t (&table)[256]) noexcept {
+#ifdef MOUSE_BYTE_TABLE_AVX2
+  if (cpu_has_avx2()) {
+    const int64_t done = apply_avx2(src, dst, count, table);
+    src += done;
+    dst += done;
+    count -= done;
+  }
+#endif
+  apply_byte_table_portable(src, dst, count, table);
+}
+
+}  // namespace mouse::detail::augment
