@@ -12,6 +12,13 @@ namespace mouse::detail::augment {
 void apply_byte_table(const uint8_t* src, uint8_t* dst, int64_t count,
                       const uint8_t (&table)[256]) noexcept;
 
+/// The int64 form for pixels in [0, 255]: dst[i] = table[src[i]] for a prefix of whole groups
+/// of 32 elements that are all in [0, 255], and returns its length (0 without AVX2; it stops
+/// before the first group holding a value outside, or the last partial group), leaving the rest
+/// to the caller. src == dst is allowed.
+int64_t apply_byte_table_in_range(const int64_t* src, int64_t* dst, int64_t count,
+                                  const uint8_t (&table)[256]) noexcept;
+
 /// apply_byte_table without AVX2, whatever the CPU (for tests of both paths).
 void apply_byte_table_portable(const uint8_t* src, uint8_t* dst, int64_t count,
                                const uint8_t (&table)[256]) noexcept;

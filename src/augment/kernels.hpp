@@ -242,8 +242,9 @@ inline float round_clamp_255(float v) noexcept {
 }
 
 /// map_rows for pixels through a 256-entry table of `f` (f must map into [0, 255]): every
-/// uint8 value, and every int64 value in [0, 255], is looked up; other int64 values call `f`.
-/// One pass, one load per element, and bit-identical to calling `f` everywhere.
+/// uint8 value, and every int64 value in [0, 255], is looked up (apply_byte_table: 32 at a time
+/// with AVX2); other int64 values call `f`. One pass, and bit-identical to calling `f`
+/// everywhere.
 template <class T, class F>
 inline void lut_rows(const T* in, T* out, int64_t rows, int64_t inner,
                      std::span<const int64_t> masked, F f) noexcept {
@@ -255,10 +256,23 @@ inline void lut_rows(const T* in, T* out, int64_t rows, int64_t inner,
                     apply_byte_table(src, dst, count, lut);
                   });
   } else {
-    map_rows(in, out, rows, inner, masked, T(0), [&lut, f](T x) {
+    // Runs of 32 pixels in [0, 255] through the byte table (AVX2); the rest one by one.
+    uint8_t bytes[256];
+    for (int v = 0; v < 256; ++v) bytes[v] = static_cast<uint8_t>(lut[v]);
+    auto one = [&lut, f](T x) {
       const auto u = static_cast<uint64_t>(x);
       return u < 256 ? lut[u] : f(x);
-    });
+    };
+    map_rows_bulk(in, out, rows, inner, masked, lut[0],
+                  [&bytes, one](const T* src, T* dst, int64_t count) {
+                    int64_t i = 0;
+                    while (i < count) {
+                      i += apply_byte_table_in_range(src + i, dst + i, count - i, bytes);
+                      for (const int64_t end = std::min(count, i + 32); i < end; ++i) {
+                        dst[i] = one(src[i]);
+                      }
+                    }
+                  });
   }
 }
 

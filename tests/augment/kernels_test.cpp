@@ -171,6 +171,30 @@ TEST(Kernels, ByteTableMatchesAPlainLookup) {
   }
 }
 
+// The int64 form takes whole groups of 32 values in [0, 255] and stops before a group holding
+// anything else (or a partial group); the image kernel finishes those one by one.
+TEST(Kernels, ByteTableOnInt64StopsBeforeAValueOutOfRange) {
+  uint8_t table[256];
+  for (int v = 0; v < 256; ++v) table[v] = static_cast<uint8_t>(255 - v);
+  std::vector<int64_t> in(100);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<int64_t>(i * 5 % 256);
+  std::vector<int64_t> out(in.size(), -7);
+  const int64_t done = apply_byte_table_in_range(in.data(), out.data(), 100, table);
+  EXPECT_TRUE(done == 0 || done == 96) << done;  // 0: this CPU has no AVX2
+  for (int64_t i = 0; i < 100; ++i) {
+    const auto k = static_cast<size_t>(i);
+    EXPECT_EQ(out[k], i < done ? 255 - in[k] : -7) << i;
+  }
+  for (int64_t bad : {int64_t{256}, int64_t{-1}, int64_t{1} << 40}) {
+    std::vector<int64_t> with_bad = in;
+    with_bad[40] = bad;  // in the second group of 32
+    std::fill(out.begin(), out.end(), -7);
+    const int64_t d = apply_byte_table_in_range(with_bad.data(), out.data(), 100, table);
+    EXPECT_TRUE(d == 0 || d == 32) << bad << ": " << d;
+    EXPECT_EQ(out[40], -7) << "the value out of range is left to the caller";
+  }
+}
+
 TEST(Kernels, PermuteColumnsMovesEachColumnToItsAction) {
   const int64_t batch = 3, seq = 5;
   for (int64_t n : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{8}, int64_t{18}}) {
@@ -198,8 +222,9 @@ TEST(Kernels, PermuteColumnsMovesEachColumnToItsAction) {
   }
 }
 
-// Pixels go through a 256-entry table (uint8: eight per store); int64 values outside [0, 255]
-// through the transform itself. Row lengths that are not multiples of 8 leave tails.
+// Pixels go through a 256-entry table (32 at a time where the CPU has AVX2); int64 values outside
+// [0, 255] through the transform itself, a group of 32 around each of them one by one. Row
+// lengths that are not multiples of 8 or 32 leave tails.
 template <class T>
 void check_image_rows() {
   const int64_t rows = 29;
@@ -208,12 +233,13 @@ void check_image_rows() {
     const float v = round_clamp_255(static_cast<float>(x) * scale);
     return static_cast<T>(static_cast<int32_t>(round_clamp_255(v + shift)));
   };
-  for (int64_t inner : {int64_t{1}, int64_t{3}, int64_t{16}, int64_t{21}, int64_t{40}}) {
+  for (int64_t inner : {int64_t{1}, int64_t{3}, int64_t{16}, int64_t{21}, int64_t{40},
+                        int64_t{300}}) {
     std::vector<T> in(static_cast<size_t>(rows * inner));
     for (size_t i = 0; i < in.size(); ++i) {
       in[i] = static_cast<T>(i * 37 % 256);
       if constexpr (std::is_same_v<T, int64_t>) {
-        if (i % 11 == 0) in[i] = static_cast<int64_t>(i) * 5 - 300;  // some outside [0, 255]
+        if (i % 97 == 0) in[i] = static_cast<int64_t>(i) * 5 - 300;  // some outside [0, 255]
       }
     }
     for (const std::vector<int64_t>& masked : masks(rows)) {
