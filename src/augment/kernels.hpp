@@ -242,7 +242,7 @@ inline float round_clamp_255(float v) noexcept {
 }
 
 /// map_rows for pixels through a 256-entry table of `f` (f must map into [0, 255]): every
-/// uint8 value, and every int64 value in [0, 255], is looked up (apply_byte_table: 32 at a time
+/// uint8 value, and every int64 value in [0, 255], is looked up (ByteTable: 32 at a time
 /// with AVX2); other int64 values call `f`. One pass, and bit-identical to calling `f`
 /// everywhere.
 template <class T, class F>
@@ -251,23 +251,25 @@ inline void lut_rows(const T* in, T* out, int64_t rows, int64_t inner,
   T lut[256];
   for (int v = 0; v < 256; ++v) lut[v] = f(static_cast<T>(v));
   if constexpr (std::is_same_v<T, uint8_t>) {
+    const ByteTable table(lut);
     map_rows_bulk(in, out, rows, inner, masked, lut[0],
-                  [&lut](const uint8_t* src, uint8_t* dst, int64_t count) {
-                    apply_byte_table(src, dst, count, lut);
+                  [&table](const uint8_t* src, uint8_t* dst, int64_t count) {
+                    table.apply(src, dst, count);
                   });
   } else {
     // Runs of 32 pixels in [0, 255] through the byte table (AVX2); the rest one by one.
     uint8_t bytes[256];
     for (int v = 0; v < 256; ++v) bytes[v] = static_cast<uint8_t>(lut[v]);
+    const ByteTable table(bytes);
     auto one = [&lut, f](T x) {
       const auto u = static_cast<uint64_t>(x);
       return u < 256 ? lut[u] : f(x);
     };
     map_rows_bulk(in, out, rows, inner, masked, lut[0],
-                  [&bytes, one](const T* src, T* dst, int64_t count) {
+                  [&table, one](const T* src, T* dst, int64_t count) {
                     int64_t i = 0;
                     while (i < count) {
-                      i += apply_byte_table_in_range(src + i, dst + i, count - i, bytes);
+                      i += table.apply_in_range(src + i, dst + i, count - i);
                       for (const int64_t end = std::min(count, i + 32); i < end; ++i) {
                         dst[i] = one(src[i]);
                       }

@@ -69,9 +69,9 @@ int64_t sparse_mask_positions(CounterRng& rng, double p, int64_t n, int64_t* out
   // with probability (1-p)^k p, which is what independent Bernoulli(p) positions give.
   // log1p keeps log(1-p) accurate for small p and is < 0 for every 0 < p < 1.
   const double log_q = std::log1p(-p);
-  // Uniforms come in blocks of 64 (128 words: CounterRng::fill_u32 runs vectorised in rounds
-  // of 128 words, several times faster per word than outside them); words left over when the
-  // last gap runs past n are dropped (nothing else uses this stream).
+  // Uniforms come in blocks of 64 (128 words: whole passes of philox_blocks, 16 blocks each with
+  // AVX2, which fill_u32 computes several times faster per word than single blocks); words left
+  // over when the last gap runs past n are dropped (nothing else uses this stream).
   constexpr size_t kGaps = 64;
   uint32_t words[2 * kGaps];
   int64_t count = 0;
@@ -106,8 +106,8 @@ int64_t dense_mask_positions(CounterRng& rng, double p, int64_t n, int64_t* out)
   int64_t count = 0;
   for (int64_t base = 0; base < n; base += kChunk) {
     const int64_t m = std::min(kChunk, n - base);
-    // Whole multiples of 128 words: fill_u32 is vectorised in rounds of that size and several
-    // times slower per word outside them, so drawing a few unused words is cheaper.
+    // Whole multiples of 128 words (whole philox_blocks passes): words outside them come one
+    // block at a time, several times slower per word, so drawing a few unused words is cheaper.
     const auto num_words = static_cast<size_t>((m + 511) / 512 * 128);
     rng.fill_u32(std::span<uint32_t>(words, num_words));
     // Position 4w + j takes byte j (bits 8j..8j+7) of word w: the words' bytes in

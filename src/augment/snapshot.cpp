@@ -20,14 +20,14 @@ using detail::augment::SnapshotPart;
 
 namespace {
 
-// The words of a CounterRng in their order, produced in bulk by fill_u32 (vectorised, about
-// twice as fast per word as one block at a time), with the draws permutations need. Gives
+// The words of a CounterRng in their order, produced in bulk by fill_u32 (philox_blocks, several
+// times faster per word than one block at a time), with the draws permutations need. Gives
 // exactly what the same calls on the CounterRng itself give; words read ahead and never used
 // are dropped, so the generator must not be used for anything else afterwards.
 class BulkWords {
  public:
-  // `expected_words` sizes the reads: a multiple of 128 words (fill_u32 is vectorised in
-  // rounds of that size and several times slower per word outside them), at most kMaxWords.
+  // `expected_words` sizes the reads: a multiple of 128 words (whole philox_blocks passes; words
+  // outside them come one block at a time), at most kMaxWords.
   BulkWords(detail::CounterRng& rng, int64_t expected_words)
       : rng_(rng),
         size_(static_cast<size_t>(

@@ -13,11 +13,6 @@ namespace mouse::detail {
 
 namespace {
 
-constexpr uint32_t kMul0 = 0xD2511F53u;
-constexpr uint32_t kMul1 = 0xCD9E8D57u;
-constexpr uint32_t kWeyl0 = 0x9E3779B9u;
-constexpr uint32_t kWeyl1 = 0xBB67AE85u;
-
 // Eight blocks per pass, one per lane of each counter word: a loop the compiler vectorises for
 // whatever the build targets. Returns the blocks written (count rounded down to eight).
 size_t blocks_by_eight(std::array<uint32_t, 2> key, uint64_t stream, uint64_t first,
@@ -36,12 +31,12 @@ size_t blocks_by_eight(std::array<uint32_t, 2> key, uint64_t stream, uint64_t fi
     uint32_t k0 = key[0], k1 = key[1];
     for (int round = 0; round < 10; ++round) {
       if (round > 0) {
-        k0 += kWeyl0;
-        k1 += kWeyl1;
+        k0 += kPhiloxWeyl0;
+        k1 += kPhiloxWeyl1;
       }
       for (size_t l = 0; l < kLanes; ++l) {
-        const uint64_t p0 = uint64_t{kMul0} * c0[l];
-        const uint64_t p1 = uint64_t{kMul1} * c2[l];
+        const uint64_t p0 = uint64_t{kPhiloxMul0} * c0[l];
+        const uint64_t p1 = uint64_t{kPhiloxMul1} * c2[l];
         c0[l] = static_cast<uint32_t>(p1 >> 32) ^ c1[l] ^ k0;
         c1[l] = static_cast<uint32_t>(p1);
         c2[l] = static_cast<uint32_t>(p0 >> 32) ^ c3[l] ^ k1;
@@ -89,8 +84,8 @@ __attribute__((target("avx2"))) inline void round8(__m256i& c0, __m256i& c1, __m
                                                    __m256i& c3, __m256i k0,
                                                    __m256i k1) noexcept {
   __m256i lo0, hi0, lo1, hi1;
-  mulhilo(c0, _mm256_set1_epi32(static_cast<int>(kMul0)), lo0, hi0);
-  mulhilo(c2, _mm256_set1_epi32(static_cast<int>(kMul1)), lo1, hi1);
+  mulhilo(c0, _mm256_set1_epi32(static_cast<int>(kPhiloxMul0)), lo0, hi0);
+  mulhilo(c2, _mm256_set1_epi32(static_cast<int>(kPhiloxMul1)), lo1, hi1);
   c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), k0);
   c1 = lo1;
   c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), k1);
@@ -141,8 +136,8 @@ __attribute__((target("avx2"))) size_t blocks_avx2(std::array<uint32_t, 2> key,
     uint32_t k0 = key[0], k1 = key[1];
     for (int round = 0; round < 10; ++round) {
       if (round > 0) {
-        k0 += kWeyl0;
-        k1 += kWeyl1;
+        k0 += kPhiloxWeyl0;
+        k1 += kPhiloxWeyl1;
       }
       const __m256i vk0 = _mm256_set1_epi32(static_cast<int>(k0));
       const __m256i vk1 = _mm256_set1_epi32(static_cast<int>(k1));
@@ -176,14 +171,6 @@ void philox_blocks(std::array<uint32_t, 2> key, uint64_t stream, uint64_t first,
   }
 #endif
   philox_blocks_portable(key, stream, first, count, out);
-}
-
-bool philox_blocks_use_avx2() noexcept {
-#ifdef MOUSE_PHILOX_AVX2
-  return cpu_has_avx2();
-#else
-  return false;
-#endif
 }
 
 }  // namespace mouse::detail

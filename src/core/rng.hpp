@@ -15,21 +15,23 @@
 
 namespace mouse::detail {
 
+/// Philox4x32's round multipliers and key increments (Salmon et al.; Random123's constants).
+inline constexpr uint32_t kPhiloxMul0 = 0xD2511F53u;
+inline constexpr uint32_t kPhiloxMul1 = 0xCD9E8D57u;
+inline constexpr uint32_t kPhiloxWeyl0 = 0x9E3779B9u;
+inline constexpr uint32_t kPhiloxWeyl1 = 0xBB67AE85u;
+
 /// One Philox4x32-10 block: 128 random bits from a 128-bit counter and a 64-bit key. Matches the
 /// Random123 reference (`philox4x32 10` known-answer vectors). Pure and thread-safe.
 constexpr std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> ctr,
                                                 std::array<uint32_t, 2> key) noexcept {
-  constexpr uint32_t kMul0 = 0xD2511F53u;
-  constexpr uint32_t kMul1 = 0xCD9E8D57u;
-  constexpr uint32_t kWeyl0 = 0x9E3779B9u;
-  constexpr uint32_t kWeyl1 = 0xBB67AE85u;
   for (int round = 0; round < 10; ++round) {
     if (round > 0) {
-      key[0] += kWeyl0;
-      key[1] += kWeyl1;
+      key[0] += kPhiloxWeyl0;
+      key[1] += kPhiloxWeyl1;
     }
-    const uint64_t p0 = uint64_t{kMul0} * ctr[0];
-    const uint64_t p1 = uint64_t{kMul1} * ctr[2];
+    const uint64_t p0 = uint64_t{kPhiloxMul0} * ctr[0];
+    const uint64_t p1 = uint64_t{kPhiloxMul1} * ctr[2];
     ctr = {static_cast<uint32_t>(p1 >> 32) ^ ctr[1] ^ key[0], static_cast<uint32_t>(p1),
            static_cast<uint32_t>(p0 >> 32) ^ ctr[3] ^ key[1], static_cast<uint32_t>(p0)};
   }
@@ -46,9 +48,6 @@ void philox_blocks(std::array<uint32_t, 2> key, uint64_t stream, uint64_t first,
 /// philox_blocks without AVX2, whatever the CPU (for tests and benchmarks of both paths).
 void philox_blocks_portable(std::array<uint32_t, 2> key, uint64_t stream, uint64_t first,
                             size_t count, uint32_t* out) noexcept;
-
-/// Whether philox_blocks runs its AVX2 path on this CPU.
-bool philox_blocks_use_avx2() noexcept;
 
 /// SplitMix64's finaliser: a bijective 64-bit mix (Steele, Lea, Flood 2014). Pure.
 constexpr uint64_t mix64(uint64_t x) noexcept {

@@ -150,6 +150,7 @@ TEST(Kernels, ByteTableMatchesAPlainLookup) {
   for (size_t i = 0; i < bytes.size(); ++i) {
     bytes[i] = static_cast<uint8_t>(i < 256 ? i : rng.uniform_u32());
   }
+  const ByteTable byte_table(table);
   for (int64_t offset : {0, 1, 7}) {
     for (int64_t count : {0, 1, 31, 32, 33, 63, 64, 65, 256, 1000}) {
       const uint8_t* src = bytes.data() + offset;
@@ -157,15 +158,15 @@ TEST(Kernels, ByteTableMatchesAPlainLookup) {
       for (int64_t i = 0; i < count; ++i) expected[static_cast<size_t>(i)] = table[src[i]];
       std::vector<uint8_t> fast(static_cast<size_t>(count) + 1, 0xEE);
       std::vector<uint8_t> portable(static_cast<size_t>(count) + 1, 0xEE);
-      apply_byte_table(src, fast.data(), count, table);
-      apply_byte_table_portable(src, portable.data(), count, table);
+      byte_table.apply(src, fast.data(), count);
+      byte_table.apply_portable(src, portable.data(), count);
       EXPECT_EQ(fast.back(), 0xEE) << "wrote past the end, count " << count;
       fast.pop_back();
       portable.pop_back();
       EXPECT_EQ(fast, expected) << "offset " << offset << " count " << count;
       EXPECT_EQ(portable, expected) << "offset " << offset << " count " << count;
       std::vector<uint8_t> io(src, src + count);
-      apply_byte_table(io.data(), io.data(), count, table);
+      byte_table.apply(io.data(), io.data(), count);
       EXPECT_EQ(io, expected) << "in place, offset " << offset << " count " << count;
     }
   }
@@ -179,7 +180,8 @@ TEST(Kernels, ByteTableOnInt64StopsBeforeAValueOutOfRange) {
   std::vector<int64_t> in(100);
   for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<int64_t>(i * 5 % 256);
   std::vector<int64_t> out(in.size(), -7);
-  const int64_t done = apply_byte_table_in_range(in.data(), out.data(), 100, table);
+  const ByteTable byte_table(table);
+  const int64_t done = byte_table.apply_in_range(in.data(), out.data(), 100);
   EXPECT_TRUE(done == 0 || done == 96) << done;  // 0: this CPU has no AVX2
   for (int64_t i = 0; i < 100; ++i) {
     const auto k = static_cast<size_t>(i);
@@ -189,7 +191,7 @@ TEST(Kernels, ByteTableOnInt64StopsBeforeAValueOutOfRange) {
     std::vector<int64_t> with_bad = in;
     with_bad[40] = bad;  // in the second group of 32
     std::fill(out.begin(), out.end(), -7);
-    const int64_t d = apply_byte_table_in_range(with_bad.data(), out.data(), 100, table);
+    const int64_t d = byte_table.apply_in_range(with_bad.data(), out.data(), 100);
     EXPECT_TRUE(d == 0 || d == 32) << bad << ": " << d;
     EXPECT_EQ(out[40], -7) << "the value out of range is left to the caller";
   }

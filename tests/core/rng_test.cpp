@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/cpu_features.hpp"
+
 namespace mouse::detail {
 namespace {
 
@@ -88,7 +90,7 @@ TEST(PhiloxBlocks, BothPathsEqualOneBlockAtATime) {
       EXPECT_EQ(portable.back(), 0xA5A5A5A5u) << "wrote past the end, count " << count;
     }
   }
-  RecordProperty("avx2", philox_blocks_use_avx2() ? "yes" : "no");
+  RecordProperty("avx2", cpu_has_avx2() ? "yes" : "no");
 }
 
 TEST(CounterRng, SameKeyReplaysAndSeekJumps) {
